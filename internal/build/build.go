@@ -1,0 +1,293 @@
+// Package build is strata's solver: it runs a plan's stages (independent ones
+// at once), one handler per Dockerfile instruction, looks every step up in the
+// build cache first, and writes the target stage as an image to the store.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-build/strata/internal/buildcontext"
+	"github.com/strata-build/strata/internal/dockerfile"
+	"github.com/strata-build/strata/internal/plan"
+	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/store"
+)
+
+// Options describe one build.
+type Options struct {
+	// ContextDir is the build context directory ("" for no context, with
+	// Dockerfile content given directly).
+	ContextDir string
+	// DockerfilePath is the Dockerfile to read (default ContextDir/Dockerfile).
+	DockerfilePath string
+	// DockerfileContent, when non-nil, is used instead of reading DockerfilePath.
+	DockerfileContent []byte
+	// DockerfileName is the name used in messages (default: the path as given).
+	DockerfileName string
+	// Tags name the resulting image.
+	Tags []string
+	// BuildArgs are --build-arg values.
+	BuildArgs map[string]string
+	// Labels are added to the image config (--label).
+	Labels map[string]string
+	// Target is the stage to build (default the last).
+	Target string
+	// NoCache runs every step even when the cache has it.
+	NoCache bool
+	// NoCacheStages names stages (--no-cache-filter) whose steps are always run.
+	NoCacheStages []string
+	// Network is "host" (default) or "none".
+	Network string
+	// Jobs bounds how many stages run at once (default: the number of cores).
+	Jobs int
+	// Progress receives the build's events (default: discarded).
+	Progress progress.Sink
+	// Pull resolves base images from the registry even when the store has them.
+	Pull bool
+	// Puller fetches an image the store lacks (nil: missing images are errors).
+	Puller Puller
+}
+
+// Puller fetches a base image into the store.
+type Puller interface {
+	Pull(ctx context.Context, ref string) error
+}
+
+// Result is what a build produced.
+type Result struct {
+	// ImageID is the config digest ("sha256:…"), docker's image ID.
+	ImageID v1.Hash
+	// Manifest is the manifest digest.
+	Manifest v1.Hash
+	// Names are the normalised names given to the image.
+	Names []string
+	// Steps counts the steps run and the steps taken from the cache.
+	Steps, Cached int
+	// Warnings are messages for the user (unused build args, parser warnings).
+	Warnings []string
+}
+
+// builder is one build in progress.
+type builder struct {
+	opts    Options
+	st      *store.Store
+	df      *dockerfile.Dockerfile
+	plan    *plan.Plan
+	bctx    *buildcontext.Context
+	sink    progress.Sink
+	counter progress.Counter
+	tmp     string // per-build scratch dir in the store
+
+	mu      sync.Mutex
+	results map[int]*stageResult
+	steps   int
+	cached  int
+	images  map[string]*state // images used by COPY --from / RUN --mount, by ref
+}
+
+// stageResult is a stage's final state, published when done closes.
+type stageResult struct {
+	done chan struct{}
+	st   *state
+	err  error
+}
+
+// Build runs a build described by opts against st.
+func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) {
+	if opts.Network == "" {
+		opts.Network = "host"
+	}
+	if opts.Network != "host" && opts.Network != "none" {
+		return nil, fmt.Errorf("build: --network %q: only host and none are supported", opts.Network)
+	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = runtime.NumCPU()
+	}
+	if opts.Progress == nil {
+		opts.Progress = progress.Discard{}
+	}
+	src, name, err := readDockerfile(opts)
+	if err != nil {
+		return nil, err
+	}
+	df, err := dockerfile.Parse(name, src)
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.New(df, plan.Options{Target: opts.Target, BuildArgs: opts.BuildArgs})
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress,
+		results: map[int]*stageResult{}, images: map[string]*state{}}
+	res := &Result{Warnings: append([]string(nil), df.Warnings...)}
+	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] one or more build args were not consumed: %s", a))
+	}
+	for _, w := range res.Warnings {
+		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
+	}
+	if opts.ContextDir != "" {
+		dfName := filepath.Base(opts.DockerfilePath)
+		if dfName == "." || dfName == "" {
+			dfName = "Dockerfile"
+		}
+		b.bctx, err = buildcontext.Open(opts.ContextDir, dfName)
+		if err != nil {
+			return nil, fmt.Errorf("build: opening the context: %w", err)
+		}
+	}
+	unlock, err := st.RLock()
+	if err != nil {
+		return nil, fmt.Errorf("build: locking the store: %w", err)
+	}
+	defer unlock()
+	b.tmp, err = st.TempDir("build-")
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	defer os.RemoveAll(b.tmp)
+
+	final, err := b.runStages(ctx)
+	if err != nil {
+		return nil, err
+	}
+	img, err := b.finish(ctx, final)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := st.WriteImage(ctx, img, opts.Tags...)
+	if err != nil {
+		return nil, fmt.Errorf("build: writing the image: %w", err)
+	}
+	res.ImageID, res.Manifest, res.Names = rec.ID, rec.Manifest, rec.Names
+	res.Steps, res.Cached = b.steps, b.cached
+	return res, nil
+}
+
+func readDockerfile(opts Options) ([]byte, string, error) {
+	name := opts.DockerfileName
+	if opts.DockerfileContent != nil {
+		if name == "" {
+			name = "Dockerfile"
+		}
+		return opts.DockerfileContent, name, nil
+	}
+	path := opts.DockerfilePath
+	if path == "" {
+		path = filepath.Join(opts.ContextDir, "Dockerfile")
+	}
+	if name == "" {
+		name = path
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, "", fmt.Errorf("build: no Dockerfile at %s: give one with -f", path)
+		}
+		return nil, "", fmt.Errorf("build: reading the Dockerfile: %w", err)
+	}
+	return b, name, nil
+}
+
+// runStages runs the needed stages, each as soon as its dependencies are
+// done, at most opts.Jobs at once, and returns the target's state.
+func (b *builder) runStages(ctx context.Context) (*state, error) {
+	for _, i := range b.plan.Needed {
+		b.results[i] = &stageResult{done: make(chan struct{})}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	sem := make(chan struct{}, b.opts.Jobs)
+	for _, i := range b.plan.Needed {
+		i := i
+		g.Go(func() error {
+			r := b.results[i]
+			defer close(r.done)
+			for _, d := range b.plan.Stages[i].Deps {
+				dr := b.results[d]
+				select {
+				case <-dr.done:
+				case <-gctx.Done():
+					r.err = gctx.Err()
+					return r.err
+				}
+				if dr.err != nil {
+					r.err = dr.err
+					return nil // the failing stage reports itself
+				}
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-gctx.Done():
+				r.err = gctx.Err()
+				return r.err
+			}
+			defer func() { <-sem }()
+			r.st, r.err = b.runStage(gctx, b.plan.Stages[i])
+			return r.err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("build: %w", ctx.Err())
+		}
+		return nil, err
+	}
+	return b.results[b.plan.Target].st, nil
+}
+
+// stageState returns the final state of a finished stage.
+func (b *builder) stageState(i int) *state {
+	return b.results[i].st
+}
+
+// stepName formats a step's progress name as BuildKit does: [name n/N] INSTR.
+func stepName(ps *plan.Stage, last bool, n, total int, text string) string {
+	prefix := ps.Name
+	if prefix == "" && !last {
+		prefix = fmt.Sprintf("stage-%d", ps.Index)
+	}
+	if prefix != "" {
+		prefix += " "
+	}
+	return fmt.Sprintf("[%s%d/%d] %s", prefix, n, total, text)
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// tailText formats the last output lines for an error message.
+func tailText(lines []string) string {
+	if len(lines) == 0 {
+		return ""
+	}
+	var sb strings.Builder
+	sb.WriteString("\nlast output:")
+	for _, l := range lines {
+		sb.WriteString("\n  | ")
+		sb.WriteString(l)
+	}
+	return sb.String()
+}
+
+var _ = io.Discard

@@ -1,0 +1,255 @@
+package build
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+
+	"github.com/strata-build/strata/internal/executor"
+	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/store"
+)
+
+// runArgs returns the argv of a RUN, heredocs and SHELL applied as BuildKit does.
+func (sr *stageRun) runArgs(c *instructions.RunCommand) ([]string, error) {
+	args := c.CmdLine
+	if len(c.Files) > 0 {
+		if len(args) != 1 || !c.PrependShell {
+			return nil, fmt.Errorf("a heredoc needs the shell form of RUN")
+		}
+		if h := parser.MustParseHeredoc(args[0]); h != nil {
+			data := c.Files[0].Data
+			if c.Files[0].Chomp {
+				data = parser.ChompHeredocContent(data)
+			}
+			args = []string{data}
+		} else {
+			var sb strings.Builder
+			sb.WriteString(args[0])
+			for _, f := range c.Files {
+				sb.WriteByte('\n')
+				sb.WriteString(f.Data)
+				sb.WriteString(f.Name)
+			}
+			args = []string{sb.String()}
+		}
+	}
+	if c.PrependShell {
+		args = sr.withShell(args)
+	}
+	return args, nil
+}
+
+// runHistory formats a RUN's created_by as BuildKit does ("|2 A=1 B=2 /bin/sh -c …").
+func (sr *stageRun) runHistory(args []string) string {
+	var pre []string
+	idx := map[string]int{}
+	for _, a := range sr.args {
+		v, ok := sr.env.Get(a.Key)
+		if !ok {
+			v = a.ValueString()
+		}
+		if i, ok := idx[a.Key]; ok {
+			pre[i] = a.Key + "=" + v
+		} else {
+			idx[a.Key] = len(pre)
+			pre = append(pre, a.Key+"="+v)
+		}
+	}
+	if len(pre) > 0 {
+		pre = append([]string{fmt.Sprintf("|%d", len(pre))}, pre...)
+	}
+	return "RUN " + strings.Join(append(pre, args...), " ") + " # buildkit"
+}
+
+// run executes a RUN instruction in the sandbox and commits its layer.
+func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name string) error {
+	b := sr.b
+	args, err := sr.runArgs(c)
+	if err != nil {
+		return err
+	}
+	env := sr.env.List()
+	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mountKey(c))
+	id := b.counter.Next()
+	start := time.Now()
+	if hit, err := sr.cached(key); err != nil {
+		return err
+	} else if hit {
+		b.countStep(true)
+		b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Cached, Time: start})
+		return nil
+	}
+	b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Started, Time: start})
+	fail := func(err error) error {
+		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
+		return err
+	}
+	lowers, err := b.lowerDirs(ctx, sr.s)
+	if err != nil {
+		return fail(err)
+	}
+	u, err := resolveUser(lowers, sr.s.cfg.Config.User)
+	if err != nil {
+		return fail(err)
+	}
+	runEnv := env
+	if _, ok := sr.env.Get("HOME"); !ok {
+		runEnv = append(runEnv, "HOME="+u.Home)
+	}
+	dir, err := b.st.TempDir("run-")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(dir)
+	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	hosts, resolv, err := b.hostFiles()
+	if err != nil {
+		return fail(err)
+	}
+	wd := sr.s.cfg.Config.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	out := progress.NewLineWriter(b.sink, id)
+	spec := executor.RunSpec{
+		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work},
+		Args:       args,
+		Env:        runEnv,
+		Dir:        wd,
+		UID:        u.UID,
+		GID:        u.GID,
+		Groups:     u.Groups,
+		Network:    b.opts.Network,
+		Hostname:   "strata",
+		Stdout:     out,
+		Stderr:     out,
+		HostsFile:  hosts,
+		ResolvConf: resolv,
+	}
+	mounts, cleanup, err := sr.runMounts(ctx, c)
+	if err != nil {
+		return fail(err)
+	}
+	defer cleanup()
+	spec.Mounts = mounts
+	code, err := executor.Run(ctx, spec)
+	out.Flush()
+	if err != nil {
+		return fail(fmt.Errorf("running the sandbox: %w", err))
+	}
+	if ctx.Err() != nil {
+		return fail(ctx.Err())
+	}
+	if code != 0 {
+		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: fmt.Sprintf("exit code %d", code), Time: time.Now()})
+		return fmt.Errorf("%s: exit code %d%s", strings.Join(args, " "), code, tailText(out.Tail()))
+	}
+	l, ld, err := b.commit(ctx, sr.s, upper)
+	if err != nil {
+		return fail(err)
+	}
+	sr.s.addLayer(l, ld)
+	sr.s.history(sr.runHistory(args), false, time.Now().UTC())
+	sr.s.key = key
+	if err := sr.remember(key, &l); err != nil {
+		return fail(err)
+	}
+	b.countStep(false)
+	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
+	return nil
+}
+
+// mountKey is the part of a RUN's cache key its --mount flags make.
+func mountKey(c *instructions.RunCommand) string {
+	var parts []string
+	for _, m := range instructions.GetMounts(c) {
+		if m.Type == instructions.MountTypeSecret {
+			parts = append(parts, "secret:"+m.Target) // never the content
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (b *builder) countStep(cached bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.steps++
+	if cached {
+		b.cached++
+	}
+}
+
+// hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf.
+func (b *builder) hostFiles() (string, string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	hosts := filepath.Join(b.tmp, "hosts")
+	resolv := filepath.Join(b.tmp, "resolv.conf")
+	if _, err := os.Stat(hosts); err == nil {
+		return hosts, resolv, nil
+	}
+	h := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tstrata\n"
+	if b.opts.Network == "host" {
+		if data, err := os.ReadFile("/etc/hosts"); err == nil {
+			h = string(data) + "127.0.1.1\tstrata\n"
+		}
+	}
+	if err := os.WriteFile(hosts, []byte(h), 0o644); err != nil {
+		return "", "", err
+	}
+	r := ""
+	if b.opts.Network == "host" {
+		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			r = string(data)
+		}
+	}
+	if err := os.WriteFile(resolv, []byte(r), 0o644); err != nil {
+		return "", "", err
+	}
+	return hosts, resolv, nil
+}
+
+// commit turns an upper dir into a layer blob and a layer dir.
+func (b *builder) commit(ctx context.Context, s *state, upper string) (layerInfo, *store.LayerDir, error) {
+	bw, err := b.st.BlobWriter()
+	if err != nil {
+		return layerInfo{}, nil, err
+	}
+	defer bw.Close()
+	buf := bufio.NewWriterSize(bw, 1<<20)
+	if _, err := layer.WriteTar(ctx, upper, buf, layer.WriteOptions{Format: layer.DiffFormat}); err != nil {
+		return layerInfo{}, nil, fmt.Errorf("writing the layer: %w", err)
+	}
+	if err := buf.Flush(); err != nil {
+		return layerInfo{}, nil, fmt.Errorf("writing the layer: %w", err)
+	}
+	h, size, err := bw.Commit(nil)
+	if err != nil {
+		return layerInfo{}, nil, fmt.Errorf("storing the layer: %w", err)
+	}
+	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), h)
+	chains := store.ChainIDs(diffIDs)
+	ld, err := b.st.AddLayerDir(chains[len(chains)-1], h, upper)
+	if err != nil {
+		return layerInfo{}, nil, fmt.Errorf("keeping the layer's files: %w", err)
+	}
+	return layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, &ld, nil
+}

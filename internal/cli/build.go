@@ -1,0 +1,182 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/strata-build/strata/internal/build"
+	"github.com/strata-build/strata/internal/progress"
+)
+
+type buildFlags struct {
+	tags        []string
+	file        string
+	buildArgs   []string
+	labels      []string
+	noCache     bool
+	noCacheFilt []string
+	network     string
+	progress    string
+	iidfile     string
+	target      string
+	jobs        int
+	pull        bool
+	quiet       bool
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	f := &buildFlags{}
+	cmd := &cobra.Command{
+		Use:   "build [flags] CONTEXT|-",
+		Short: "Build an image from a Dockerfile",
+		Example: `  strata build -t hello:single examples/hello
+  strata build -t app --target builder --build-arg VERSION=1.2 .
+  strata build -t app -f - . < Dockerfile.dev`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, g, f, args[0])
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, "name and optionally a tag (name:tag); repeatable")
+	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile; - for stdin)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE (KEY alone takes it from the environment)")
+	fl.StringArrayVar(&f.labels, "label", nil, "label KEY=VALUE added to the image")
+	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
+	fl.StringArrayVar(&f.noCacheFilt, "no-cache-filter", nil, "do not use the cache for these stages")
+	fl.StringVar(&f.network, "network", "host", "network for RUN: host or none")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
+	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
+	fl.StringVar(&f.target, "target", "", "build this stage (name or index) and tag it")
+	fl.IntVar(&f.jobs, "jobs", 0, "stages built at once (default: the number of cores)")
+	fl.BoolVar(&f.pull, "pull", false, "always look for a newer base image in its registry")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	opts := build.Options{
+		Tags:          f.tags,
+		Target:        f.target,
+		NoCache:       f.noCache,
+		NoCacheStages: f.noCacheFilt,
+		Network:       f.network,
+		Jobs:          f.jobs,
+		Pull:          f.pull,
+		Puller:        &storePuller{st: st},
+	}
+	opts.BuildArgs, err = parseKV(f.buildArgs, true)
+	if err != nil {
+		return fmt.Errorf("--build-arg: %w", err)
+	}
+	opts.Labels, err = parseKV(f.labels, false)
+	if err != nil {
+		return fmt.Errorf("--label: %w", err)
+	}
+	switch {
+	case contextArg == "-":
+		if f.file == "-" {
+			return fmt.Errorf("the context and -f cannot both be stdin")
+		}
+		data, err := io.ReadAll(cmd.InOrStdin())
+		if err != nil {
+			return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+		}
+		opts.DockerfileContent, opts.DockerfileName = data, "Dockerfile"
+	default:
+		fi, err := os.Stat(contextArg)
+		if err != nil || !fi.IsDir() {
+			return fmt.Errorf("the build context %q is not a directory", contextArg)
+		}
+		opts.ContextDir = contextArg
+		switch f.file {
+		case "":
+			opts.DockerfilePath = filepath.Join(contextArg, "Dockerfile")
+			opts.DockerfileName = "Dockerfile"
+		case "-":
+			data, err := io.ReadAll(cmd.InOrStdin())
+			if err != nil {
+				return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+			}
+			opts.DockerfileContent, opts.DockerfileName = data, "Dockerfile"
+		default:
+			opts.DockerfilePath, opts.DockerfileName = f.file, f.file
+		}
+	}
+	errw := cmd.ErrOrStderr()
+	mode := f.progress
+	if f.quiet {
+		mode = "quiet"
+	}
+	if mode == "auto" {
+		mode = "plain"
+		if file, ok := errw.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+			mode = "tty"
+		}
+	}
+	switch mode {
+	case "plain", "tty":
+		opts.Progress = progress.NewPlain(errw)
+	case "json":
+		opts.Progress = progress.NewJSON(errw)
+	case "quiet":
+		opts.Progress = progress.Discard{}
+	default:
+		return fmt.Errorf("--progress %q: use auto, tty, plain, json or quiet", f.progress)
+	}
+	res, err := build.Build(cmd.Context(), st, opts)
+	if err != nil {
+		return err
+	}
+	if f.iidfile != "" {
+		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
+			return fmt.Errorf("writing --iidfile: %w", err)
+		}
+	}
+	if f.quiet {
+		fmt.Fprintln(cmd.OutOrStdout(), res.ImageID.String())
+		return nil
+	}
+	if mode != "json" {
+		fmt.Fprintf(errw, "writing image %s done (%d steps, %d cached)\n", res.ImageID, res.Steps, res.Cached)
+		for _, n := range res.Names {
+			fmt.Fprintf(errw, "naming to %s done\n", n)
+		}
+	}
+	return nil
+}
+
+// parseKV parses KEY=VALUE flags; with fromEnv, a bare KEY takes its value
+// from the environment (and is dropped when unset), as docker does.
+func parseKV(list []string, fromEnv bool) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range list {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%q: want KEY=VALUE", kv)
+		}
+		if !ok {
+			if !fromEnv {
+				out[k] = ""
+				continue
+			}
+			ev, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = ev
+		}
+		out[k] = v
+	}
+	return out, nil
+}

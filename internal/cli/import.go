@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-build/strata/internal/rootfs"
+)
+
+func newImportCmd(g *globals) *cobra.Command {
+	var changes []string
+	cmd := &cobra.Command{
+		Use:   "import [--change INSTR]... TARBALL|- [NAME]",
+		Short: "Make a one-layer image from a root filesystem tarball (docker import)",
+		Example: `  strata import rootfs.tar.gz debian:bookworm
+  strata export app | strata import --change 'CMD ["/app"]' - app:flat`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			var r io.Reader = cmd.InOrStdin()
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return fmt.Errorf("opening the tarball: %w", err)
+				}
+				defer f.Close()
+				r = f
+			}
+			opts := rootfs.ImportOptions{Changes: changes, Source: args[0]}
+			if len(args) == 2 {
+				opts.Names = []string{args[1]}
+			}
+			rec, err := rootfs.Import(cmd.Context(), st, r, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), rec.ID.String())
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, ...)")
+	return cmd
+}

@@ -1,0 +1,111 @@
+// Package cli is strata's command line: one file per subcommand, each turning
+// flags into options, making one library call and printing the result.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-build/strata/internal/store"
+)
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	root  string
+	debug bool
+}
+
+// exitError carries an exit code without a message of its own.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Execute runs the strata command line and returns the process exit code.
+func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := NewRoot()
+	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "strata: %v\n", err)
+	if errors.Is(err, context.Canceled) {
+		return 130
+	}
+	return 1
+}
+
+// NewRoot returns the strata root command with every subcommand.
+func NewRoot() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:   "strata",
+		Short: "Build small container images from Dockerfiles, fast, without a daemon",
+		Long: `strata builds OCI images from Dockerfiles with Docker's semantics, runs every
+RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`,
+		Example: `  strata build -t hello:multi examples/hello
+  strata run --rm hello:multi
+  strata images
+  strata history hello:multi`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", "", "store directory (default $STRATA_ROOT, /var/lib/strata as root, else $XDG_DATA_HOME/strata)")
+	root.AddCommand(
+		newBuildCmd(g),
+		newRunCmd(g),
+		newExportCmd(g),
+		newImportCmd(g),
+		newInspectCmd(g),
+		newHistoryCmd(g),
+		newImagesCmd(g),
+		newTagCmd(g),
+		newRmiCmd(g),
+		newSaveCmd(g),
+		newLoadCmd(g),
+		newPullCmd(g),
+		newPushCmd(g),
+		newVersionCmd(),
+	)
+	return root
+}
+
+// openStore opens the store the flags name.
+func (g *globals) openStore() (*store.Store, error) {
+	root := g.root
+	if root == "" {
+		root = store.DefaultRoot()
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating the store at %s: %w", root, err)
+	}
+	return store.Open(root)
+}
+
+// version is set by the linker.
+var version = "dev"
+
+func newVersionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print strata's version",
+		Example: "  strata version",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "strata %s\n", version)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/strata-build/strata/internal/container"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	var o container.Options
+	var rm bool
+	var entrypoint string
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Run a command in an image, isolated as a build's RUN",
+		Example: `  strata run --rm hello:multi
+  strata run --rm -e NAME=world -w /tmp busybox sh -c 'echo hello $NAME'`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			o.Image, o.Args = args[0], args[1:]
+			if cmd.Flags().Changed("entrypoint") {
+				o.Entrypoint = []string{}
+				if entrypoint != "" {
+					o.Entrypoint = []string{entrypoint}
+				}
+			}
+			o.Stdin, o.Stdout, o.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+			code, err := container.Run(cmd.Context(), st, o)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.SetInterspersed(false)
+	fl.BoolVar(&rm, "rm", false, "remove the container's files when it exits (always the case)")
+	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable KEY=VALUE")
+	fl.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
+	fl.StringVarP(&o.User, "user", "u", "", "user[:group] to run as")
+	fl.StringVar(&o.Network, "network", "host", "network: host or none")
+	fl.StringVar(&entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
+	return cmd
+}

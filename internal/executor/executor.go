@@ -1,0 +1,110 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// ErrUnsupported is returned by Run and Do on systems other than Linux.
+var ErrUnsupported = errors.New("executor: sandbox not supported on this system")
+
+// Rootfs is an overlay root filesystem.
+type Rootfs struct {
+	// Lower are the layer directories, top first (overlay lowerdir order).
+	// Empty means FROM scratch: an empty directory is used.
+	Lower []string
+	// Upper and Work are fresh empty directories on one filesystem. Both are
+	// ignored when ReadOnly is set.
+	Upper, Work string
+	// ReadOnly mounts the lower layers only, read-only.
+	ReadOnly bool
+}
+
+// Mount is an extra mount made in the sandbox, such as RUN --mount.
+type Mount struct {
+	// Type is "bind" or "tmpfs".
+	Type string
+	// Source is the host path of a bind mount; unused for tmpfs.
+	Source string
+	// Target is the absolute path inside the root.
+	Target string
+	// ReadOnly mounts it read-only.
+	ReadOnly bool
+	// Options are mount options: "ro", "nosuid", "nodev" and "noexec" are
+	// flags; the rest, such as "size=64m" or "mode=1777", is passed as data
+	// to tmpfs.
+	Options []string
+}
+
+// RunSpec describes one process run in the sandbox.
+type RunSpec struct {
+	Rootfs Rootfs
+	// Args is the argv; Args[0] without a slash is looked up in the PATH of
+	// Env inside the root.
+	Args []string
+	Env  []string
+	// Dir is the working directory inside the root, created (mode 0755, owned
+	// by root) when missing. Empty means "/".
+	Dir      string
+	UID, GID int
+	// Groups are the supplementary groups.
+	Groups []int
+	// Network is "host" (the default when empty) or "none" (a new network
+	// namespace with only lo, up).
+	Network string
+	// Hostname is set in the sandbox's UTS namespace; empty means "strata".
+	Hostname string
+	// Mounts are applied after the standard mounts.
+	Mounts []Mount
+	// Stdin, Stdout and Stderr connect the command; nil means /dev/null.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// HostsFile and ResolvConf are host files bind-mounted onto /etc/hosts
+	// and /etc/resolv.conf when not empty.
+	HostsFile, ResolvConf string
+}
+
+// Op is a function run by Do inside the sandbox's mount namespace, with the
+// overlay mounted at root. It is not confined to root (there is no
+// pivot_root, so it can read host paths such as the build context) and must
+// resolve paths inside root safely itself. arg is the caller's argument, and
+// stdout is the sandbox's standard output, for ops that stream data out.
+type Op func(ctx context.Context, root string, arg []byte, stdout io.Writer) error
+
+// DoSpec describes one op run by Do.
+type DoSpec struct {
+	Rootfs Rootfs
+	// Op is the name under which the op was registered.
+	Op string
+	// Arg is passed to the op as is (JSON, by convention).
+	Arg []byte
+	// Stdout receives what the op writes to its stdout, Stderr what it writes
+	// to os.Stderr; nil discards.
+	Stdout, Stderr io.Writer
+}
+
+var ops = struct {
+	sync.Mutex
+	m map[string]Op
+}{m: map[string]Op{}}
+
+// Register adds op under name. Call it from a package init function, so that
+// the re-executed sandbox knows the op too. It panics when name is taken.
+func Register(name string, op Op) {
+	ops.Lock()
+	defer ops.Unlock()
+	if _, ok := ops.m[name]; ok {
+		panic(fmt.Sprintf("executor: op %q registered twice", name))
+	}
+	ops.m[name] = op
+}
+
+func lookupOp(name string) (Op, bool) {
+	ops.Lock()
+	defer ops.Unlock()
+	op, ok := ops.m[name]
+	return op, ok
+}

@@ -1,0 +1,374 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// envSandbox marks a process started as the sandbox; its value is the mode.
+const envSandbox = "STRATA_SANDBOX"
+
+const (
+	modeRun = "run"
+	modeDo  = "do"
+)
+
+// childConfig is what the parent sends the sandbox on fd 3.
+type childConfig struct {
+	Mode   string
+	Merged string // mount point of the root
+	Empty  string // empty lowerdir for FROM scratch
+	Rootfs Rootfs
+
+	// Run mode.
+	Args        []string
+	Env         []string
+	Dir         string
+	UID, GID    int
+	Groups      []int
+	NetworkNone bool
+	Hostname    string
+	Mounts      []Mount
+	HostsFile   string
+	ResolvConf  string
+
+	// Do mode.
+	Op  string
+	Arg []byte
+}
+
+// childMsg is one message the sandbox sends back on fd 4.
+type childMsg struct {
+	Stubs   []string `json:",omitempty"` // mount points created, relative to the root, parents first
+	Exit    *int     `json:",omitempty"` // the command's exit status (run) or 0 (do)
+	Error   string   `json:",omitempty"` // a sandbox failure
+	OpError string   `json:",omitempty"` // the error the op returned (do)
+}
+
+// Init runs the sandbox side and exits when the process was started as a
+// sandbox; otherwise it returns at once. Call it first in main (and in
+// TestMain of tests that use the sandbox).
+func Init() {
+	mode, ok := os.LookupEnv(envSandbox)
+	if !ok {
+		return
+	}
+	os.Unsetenv(envSandbox)
+	os.Exit(childMain(mode))
+}
+
+// Run runs spec.Args in a new sandbox and returns its exit status (128+signal
+// when the command was killed by a signal). The error reports a failure of
+// the sandbox, or the cancellation of ctx (the sandbox is then killed), never
+// a non-zero exit status.
+func Run(ctx context.Context, spec RunSpec) (int, error) {
+	if len(spec.Args) == 0 {
+		return -1, errors.New("executor: run: no command")
+	}
+	if err := checkRootfs(spec.Rootfs); err != nil {
+		return -1, err
+	}
+	none := false
+	switch spec.Network {
+	case "", "host":
+	case "none":
+		none = true
+	default:
+		return -1, fmt.Errorf("executor: run: unknown network mode %q (want host or none)", spec.Network)
+	}
+	for _, m := range spec.Mounts {
+		if m.Type != "bind" && m.Type != "tmpfs" {
+			return -1, fmt.Errorf("executor: run: mount on %s: unknown type %q (want bind or tmpfs)", m.Target, m.Type)
+		}
+		if !filepath.IsAbs(m.Target) {
+			return -1, fmt.Errorf("executor: run: mount target %q is not absolute", m.Target)
+		}
+	}
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = "strata"
+	}
+	dir := spec.Dir
+	if dir == "" {
+		dir = "/"
+	}
+	cfg := childConfig{
+		Mode:        modeRun,
+		Rootfs:      spec.Rootfs,
+		Args:        spec.Args,
+		Env:         spec.Env,
+		Dir:         dir,
+		UID:         spec.UID,
+		GID:         spec.GID,
+		Groups:      spec.Groups,
+		NetworkNone: none,
+		Hostname:    hostname,
+		Mounts:      spec.Mounts,
+		HostsFile:   spec.HostsFile,
+		ResolvConf:  spec.ResolvConf,
+	}
+	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
+	if none {
+		flags |= syscall.CLONE_NEWNET
+	}
+	res, err := start(ctx, &cfg, uintptr(flags), spec.Stdin, spec.Stdout, spec.Stderr)
+	if !spec.Rootfs.ReadOnly {
+		// Even after a failure: the upper dir may be reused or inspected.
+		if rerr := removeStubs(spec.Rootfs.Upper, res.stubs); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return -1, fmt.Errorf("running %s in sandbox: %w", spec.Args[0], err)
+	}
+	return res.exit, nil
+}
+
+// Do runs the op registered as spec.Op in a new mount namespace with the
+// rootfs mounted. The error the op returns comes back with its message
+// intact; a failure of the sandbox itself is wrapped.
+func Do(ctx context.Context, spec DoSpec) error {
+	if _, ok := lookupOp(spec.Op); !ok {
+		return fmt.Errorf("executor: unknown op %q", spec.Op)
+	}
+	if err := checkRootfs(spec.Rootfs); err != nil {
+		return err
+	}
+	cfg := childConfig{Mode: modeDo, Rootfs: spec.Rootfs, Op: spec.Op, Arg: spec.Arg}
+	res, err := start(ctx, &cfg, syscall.CLONE_NEWNS, nil, spec.Stdout, spec.Stderr)
+	if err != nil {
+		return fmt.Errorf("running op %s in sandbox: %w", spec.Op, err)
+	}
+	if res.opErr != "" {
+		return errors.New(res.opErr)
+	}
+	return nil
+}
+
+func checkRootfs(r Rootfs) error {
+	if r.ReadOnly {
+		return nil
+	}
+	if r.Upper == "" || r.Work == "" {
+		return errors.New("executor: rootfs needs an upper and a work dir unless read-only")
+	}
+	return nil
+}
+
+// result is what start learnt from the sandbox.
+type result struct {
+	stubs []string
+	exit  int
+	opErr string
+}
+
+// mountDirs makes the mount point (and the empty lower dir) in a fresh
+// directory next to the upper dir, or in the system's temporary directory for
+// a read-only root, and sets them in cfg. cleanup removes them.
+func mountDirs(cfg *childConfig) (cleanup func(), err error) {
+	base := os.TempDir()
+	if !cfg.Rootfs.ReadOnly {
+		base = filepath.Dir(filepath.Clean(cfg.Rootfs.Upper))
+	}
+	tmp, err := os.MkdirTemp(base, "sandbox-")
+	if err != nil {
+		return nil, fmt.Errorf("creating mount point: %w", err)
+	}
+	// os.Remove, never RemoveAll: should a mount ever be visible here, a
+	// recursive removal would go through it into the layers.
+	cleanup = func() {
+		if cfg.Empty != "" {
+			os.Remove(cfg.Empty)
+		}
+		os.Remove(cfg.Merged)
+		os.Remove(tmp)
+	}
+	cfg.Merged = filepath.Join(tmp, "merged")
+	if err := os.Mkdir(cfg.Merged, 0o755); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("creating mount point: %w", err)
+	}
+	if len(cfg.Rootfs.Lower) == 0 {
+		cfg.Empty = filepath.Join(tmp, "empty")
+		if err := os.Mkdir(cfg.Empty, 0o755); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("creating empty lower dir: %w", err)
+		}
+	}
+	return cleanup, nil
+}
+
+// start runs the sandbox for cfg and waits for it.
+func start(ctx context.Context, cfg *childConfig, cloneflags uintptr, stdin io.Reader, stdout, stderr io.Writer) (result, error) {
+	var res result
+	cleanup, err := mountDirs(cfg)
+	if err != nil {
+		return res, err
+	}
+	defer cleanup()
+	conf, err := json.Marshal(cfg)
+	if err != nil {
+		return res, fmt.Errorf("encoding sandbox config: %w", err)
+	}
+
+	confR, confW, err := os.Pipe()
+	if err != nil {
+		return res, fmt.Errorf("creating config pipe: %w", err)
+	}
+	defer confR.Close()
+	defer confW.Close()
+	statR, statW, err := os.Pipe()
+	if err != nil {
+		return res, fmt.Errorf("creating status pipe: %w", err)
+	}
+	defer statR.Close()
+	defer statW.Close()
+
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = []string{"strata-sandbox"}
+	cmd.Env = append(withoutVar(os.Environ(), envSandbox), envSandbox+"="+cfg.Mode)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	if stdout == nil {
+		cmd.Stdout = io.Discard
+	}
+	if stderr == nil {
+		cmd.Stderr = io.Discard
+	}
+	cmd.ExtraFiles = []*os.File{confR, statW} // fds 3 and 4
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: cloneflags,
+		Pdeathsig:  syscall.SIGKILL,
+		Setpgid:    true,
+	}
+	// Killing PID 1 of the sandbox's PID namespace kills the whole tree, and
+	// its mounts go with its mount namespace.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
+	// Stdin copying may block on a reader that never ends.
+	cmd.WaitDelay = 2 * time.Second
+
+	// Pdeathsig fires when the thread that started the child exits: keep
+	// that thread for this goroutine until the child is gone.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cmd.Start(); err != nil {
+		return res, fmt.Errorf("starting sandbox: %w", err)
+	}
+	confR.Close()
+	statW.Close()
+
+	go func() {
+		confW.Write(conf) // an error shows as the child's failure
+		confW.Close()
+	}()
+	msgs := make(chan []childMsg, 1)
+	go func() { msgs <- readMessages(statR) }()
+
+	werr := cmd.Wait()
+	return interpret(ctx, <-msgs, werr)
+}
+
+// interpret turns the sandbox's messages and exit into a result.
+func interpret(ctx context.Context, msgs []childMsg, werr error) (result, error) {
+	var res result
+	var final *childMsg
+	for _, m := range msgs {
+		res.stubs = append(res.stubs, m.Stubs...)
+		if m.Exit != nil || m.Error != "" || m.OpError != "" {
+			final = &m
+		}
+	}
+	switch {
+	case final == nil && ctx.Err() != nil:
+		return res, ctx.Err()
+	case final == nil:
+		if werr == nil {
+			werr = errors.New("no result")
+		}
+		return res, fmt.Errorf("sandbox died: %w", werr)
+	case final.Error != "":
+		return res, errors.New(final.Error)
+	case final.OpError != "":
+		res.opErr = final.OpError
+		return res, nil
+	}
+	res.exit = *final.Exit
+	return res, nil
+}
+
+// readMessages decodes the sandbox's messages until the pipe closes.
+func readMessages(r io.Reader) []childMsg {
+	var all []childMsg
+	dec := json.NewDecoder(r)
+	for {
+		var m childMsg
+		if err := dec.Decode(&m); err != nil {
+			return all
+		}
+		all = append(all, m)
+	}
+}
+
+func withoutVar(env []string, name string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// removeStubs removes from upper the mount point stubs the sandbox created,
+// deepest first, when they are still an empty file or an empty directory.
+func removeStubs(upper string, stubs []string) error {
+	for i := len(stubs) - 1; i >= 0; i-- {
+		rel := filepath.Clean(stubs[i])
+		if rel == "." || filepath.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
+			continue
+		}
+		p := filepath.Join(upper, rel)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("removing mount point stub %s: %w", rel, err)
+		}
+		switch {
+		case fi.Mode().IsRegular() && fi.Size() == 0:
+		case fi.IsDir():
+			if empty, err := isEmptyDir(p); err != nil || !empty {
+				continue
+			}
+		default:
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			return fmt.Errorf("removing mount point stub %s: %w", rel, err)
+		}
+	}
+	return nil
+}
+
+func isEmptyDir(p string) (bool, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return true, nil
+	}
+	return len(names) == 0, err
+}

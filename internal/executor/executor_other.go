@@ -1,0 +1,14 @@
+//go:build !linux
+
+package executor
+
+import "context"
+
+// Init returns at once: there is no sandbox on this system.
+func Init() {}
+
+// Run returns ErrUnsupported.
+func Run(ctx context.Context, spec RunSpec) (int, error) { return -1, ErrUnsupported }
+
+// Do returns ErrUnsupported.
+func Do(ctx context.Context, spec DoSpec) error { return ErrUnsupported }

@@ -1,0 +1,261 @@
+package layer
+
+import (
+	"archive/tar"
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// WriteTar walks dir and writes a deterministic PAX tar of it to w.
+//
+// Entries are sorted by path with parents before children; the root itself
+// is not an entry. In DiffFormat a character device 0:0 is written as the
+// whiteout ".wh.<name>" and a directory with trusted.overlay.opaque=y is
+// followed by "<dir>/.wh..wh..opq"; whiteouts have mode 0, owner 0:0 and
+// mtime 0 so that the tar does not depend on when they were made. A file
+// whose name starts with ".wh." is an error in both formats. Sockets are left
+// out. WriteTar does not close w.
+func WriteTar(ctx context.Context, dir string, w io.Writer, opts WriteOptions) (WriteStats, error) {
+	bw := bufio.NewWriterSize(w, bufSize)
+	tw := &tarWriter{
+		ctx:   ctx,
+		opts:  opts,
+		tw:    tar.NewWriter(bw),
+		links: make(map[fileID]string),
+		buf:   make([]byte, bufSize),
+	}
+	if opts.Clamp != nil {
+		c := time.Unix(opts.Clamp.Unix(), 0)
+		tw.clamp = &c
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return WriteStats{}, fmt.Errorf("layer: reading %s: %w", dir, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return WriteStats{}, fmt.Errorf("layer: %s is not a directory", dir)
+	}
+	if err := tw.walk(dir, ""); err != nil {
+		return tw.stats, err
+	}
+	if err := tw.tw.Close(); err != nil {
+		return tw.stats, fmt.Errorf("layer: closing tar: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return tw.stats, fmt.Errorf("layer: writing tar: %w", err)
+	}
+	return tw.stats, nil
+}
+
+// fileID names an inode, to find hardlinks.
+type fileID struct{ dev, ino uint64 }
+
+// tarWriter is the state of one WriteTar.
+type tarWriter struct {
+	ctx   context.Context
+	opts  WriteOptions
+	tw    *tar.Writer
+	clamp *time.Time
+	links map[fileID]string // first name written for each multiply linked inode
+	buf   []byte
+	stats WriteStats
+}
+
+// walk writes the children of the directory abs, whose tar name is rel
+// ("" for the root), in name order.
+func (t *tarWriter) walk(abs, rel string) error {
+	f, err := os.Open(abs)
+	if err != nil {
+		return fmt.Errorf("layer: reading directory %s: %w", displayName(rel), err)
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("layer: reading directory %s: %w", displayName(rel), err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := t.ctx.Err(); err != nil {
+			return err
+		}
+		childRel := name
+		if rel != "" {
+			childRel = rel + "/" + name
+		}
+		if t.opts.Skip != nil && t.opts.Skip(childRel) {
+			continue
+		}
+		if err := t.entry(filepath.Join(abs, name), childRel); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entry writes one path and, for a directory, its subtree.
+func (t *tarWriter) entry(abs, rel string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(abs, &st); err != nil {
+		return fmt.Errorf("layer: reading %s: %w", rel, err)
+	}
+	format := st.Mode & unix.S_IFMT
+	if format == unix.S_IFSOCK {
+		return nil
+	}
+	if t.opts.Format == DiffFormat && format == unix.S_IFCHR && st.Rdev == 0 {
+		dir, base := path.Split(rel)
+		return t.writeWhiteout(dir + whiteoutPrefix + base)
+	}
+	if strings.HasPrefix(path.Base(rel), whiteoutPrefix) {
+		return fmt.Errorf("layer: %s: a file named .wh.* cannot be stored", rel)
+	}
+	mtime := time.Unix(st.Mtim.Sec, 0)
+	if t.clamp != nil && mtime.After(*t.clamp) {
+		mtime = *t.clamp
+	}
+	hdr := &tar.Header{
+		Name:    rel,
+		Mode:    int64(st.Mode & 0o7777),
+		Uid:     int(st.Uid),
+		Gid:     int(st.Gid),
+		ModTime: mtime,
+		Format:  tar.FormatPAX,
+	}
+	id := fileID{dev: st.Dev, ino: st.Ino}
+	if format != unix.S_IFDIR && st.Nlink > 1 {
+		if first, ok := t.links[id]; ok {
+			hdr.Typeflag = tar.TypeLink
+			hdr.Linkname = first
+			return t.writeHeader(hdr)
+		}
+		t.links[id] = rel
+	}
+	if err := t.addXattrs(abs, rel, hdr); err != nil {
+		return err
+	}
+	switch format {
+	case unix.S_IFREG:
+		hdr.Typeflag = tar.TypeReg
+		hdr.Size = st.Size
+		return t.writeFile(abs, hdr)
+	case unix.S_IFDIR:
+		hdr.Typeflag = tar.TypeDir
+		hdr.Name = rel + "/"
+		if err := t.writeHeader(hdr); err != nil {
+			return err
+		}
+		if t.opts.Format == DiffFormat {
+			v, ok, err := getXattr(abs, opaqueXattr)
+			if err != nil {
+				return fmt.Errorf("layer: %s: %w", rel, err)
+			}
+			if ok && string(v) == "y" {
+				if err := t.writeWhiteout(rel + "/" + opaqueMarker); err != nil {
+					return err
+				}
+			}
+		}
+		return t.walk(abs, rel)
+	case unix.S_IFLNK:
+		target, err := os.Readlink(abs)
+		if err != nil {
+			return fmt.Errorf("layer: reading symlink %s: %w", rel, err)
+		}
+		hdr.Typeflag = tar.TypeSymlink
+		hdr.Linkname = target
+	case unix.S_IFIFO:
+		hdr.Typeflag = tar.TypeFifo
+	case unix.S_IFCHR, unix.S_IFBLK:
+		hdr.Typeflag = tar.TypeChar
+		if format == unix.S_IFBLK {
+			hdr.Typeflag = tar.TypeBlock
+		}
+		hdr.Devmajor = int64(unix.Major(st.Rdev))
+		hdr.Devminor = int64(unix.Minor(st.Rdev))
+	default:
+		return fmt.Errorf("layer: %s: unknown file type %#o", rel, format)
+	}
+	return t.writeHeader(hdr)
+}
+
+// addXattrs adds the xattrs of abs that belong in a layer to hdr.
+func (t *tarWriter) addXattrs(abs, rel string, hdr *tar.Header) error {
+	names, err := listXattrs(abs)
+	if err != nil {
+		return fmt.Errorf("layer: %s: %w", rel, err)
+	}
+	for _, name := range names {
+		if !storedXattr(name) {
+			continue
+		}
+		v, ok, err := getXattr(abs, name)
+		if err != nil {
+			return fmt.Errorf("layer: %s: %w", rel, err)
+		}
+		if !ok {
+			continue
+		}
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = make(map[string]string)
+		}
+		hdr.PAXRecords[xattrPAX+name] = string(v)
+	}
+	return nil
+}
+
+// writeWhiteout writes a whiteout entry with a zeroed header.
+func (t *tarWriter) writeWhiteout(name string) error {
+	return t.writeHeader(&tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     name,
+		ModTime:  time.Unix(0, 0),
+		Format:   tar.FormatPAX,
+	})
+}
+
+func (t *tarWriter) writeHeader(hdr *tar.Header) error {
+	if err := t.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("layer: writing header of %s: %w", hdr.Name, err)
+	}
+	t.stats.Entries++
+	return nil
+}
+
+// writeFile writes a regular file's header and content, streaming it.
+func (t *tarWriter) writeFile(abs string, hdr *tar.Header) error {
+	f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("layer: opening %s: %w", hdr.Name, err)
+	}
+	defer f.Close()
+	if err := t.writeHeader(hdr); err != nil {
+		return err
+	}
+	n, err := copyBuf(t.ctx, t.tw, io.LimitReader(f, hdr.Size), t.buf)
+	t.stats.Bytes += n
+	if err != nil {
+		return fmt.Errorf("layer: writing %s: %w", hdr.Name, err)
+	}
+	if n != hdr.Size {
+		return fmt.Errorf("layer: writing %s: file shrank from %d to %d bytes while being read", hdr.Name, hdr.Size, n)
+	}
+	return nil
+}
+
+// displayName names the directory rel in messages.
+func displayName(rel string) string {
+	if rel == "" {
+		return "/"
+	}
+	return rel
+}

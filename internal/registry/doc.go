@@ -1,0 +1,15 @@
+// Package registry pulls images from and pushes images to OCI distribution
+// registries with go-containerregistry's remote package.
+//
+// Pull returns a lazily fetched v1.Image whose layer streams survive dropped
+// connections (a broken download is reopened and resumed where it stopped);
+// the caller writes it to its store. Push compresses layers that are stored as
+// plain tars (the way strata builds them) on the way out, keeps the image
+// config (so the image ID and diff_ids stay the same), uploads every blob
+// before the manifest, and skips blobs the registry already has.
+//
+// Credentials come from authn.DefaultKeychain (docker's config.json and its
+// credential helpers). Registries on loopback addresses and the ones listed in
+// Options.Insecure are reached over plain http. Transient failures (5xx, 429,
+// dropped connections) are retried with exponential backoff.
+package registry

@@ -1,0 +1,237 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/strata-build/strata/internal/layer"
+)
+
+// Options configures Pull and Push. The zero value is ready to use.
+type Options struct {
+	// Insecure lists registries (host or host:port) reached over plain http.
+	// Loopback registries (localhost, 127.0.0.1, [::1]) may always fall back
+	// to http and need not be listed.
+	Insecure []string
+	// Platform selects the image of a multi-platform index on Pull; nil means
+	// the host's platform.
+	Platform *v1.Platform
+	// Progress, when set, receives upload updates during Push; it is closed
+	// when the push ends (go-containerregistry's remote.WithProgress).
+	Progress chan<- v1.Update
+	// Retries is how many times a failed request or blob transfer is tried
+	// again (5xx, 429, dropped connections); 0 means 5, negative means none.
+	Retries int
+	// RetryDelay is the wait before the first retry, doubled after each; 0
+	// means 500ms.
+	RetryDelay time.Duration
+	// Compression is how Push compresses layers stored as plain tars
+	// (layer.Compress); empty means gzip, layer.Uncompressed pushes them as
+	// they are.
+	Compression layer.Compression
+	// CompressionLevel is the level handed to the compressor; 0 means the
+	// algorithm's default.
+	CompressionLevel int
+	// TempDir holds the compressed layers Push makes before uploading them;
+	// empty means os.TempDir().
+	TempDir string
+	// UserAgent is sent with every request when set.
+	UserAgent string
+	// Keychain resolves credentials; nil means authn.DefaultKeychain.
+	Keychain authn.Keychain
+}
+
+// ErrUnauthorized is matched (errors.Is) by errors of a registry that refused
+// the credentials or asked for some.
+var ErrUnauthorized = errors.New("registry: unauthorized")
+
+// ErrManifestUnknown is matched by Pull errors for an image or tag the
+// registry does not have.
+var ErrManifestUnknown = errors.New("registry: manifest unknown")
+
+// ErrConnectionRefused is matched by errors of a registry host that refused
+// the connection.
+var ErrConnectionRefused = errors.New("registry: connection refused")
+
+const (
+	defaultRetries    = 5
+	defaultRetryDelay = 500 * time.Millisecond
+	maxRetryDelay     = 10 * time.Second
+)
+
+func (o Options) retries() int {
+	switch {
+	case o.Retries == 0:
+		return defaultRetries
+	case o.Retries < 0:
+		return 0
+	}
+	return o.Retries
+}
+
+func (o Options) backoff() remote.Backoff {
+	d := o.RetryDelay
+	if d <= 0 {
+		d = defaultRetryDelay
+	}
+	return remote.Backoff{Duration: d, Factor: 2, Jitter: 0.1, Steps: o.retries() + 1, Cap: maxRetryDelay}
+}
+
+// platform returns the configured platform or the host's.
+func (o Options) platform() v1.Platform {
+	if o.Platform != nil {
+		return *o.Platform
+	}
+	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm" {
+		p.Variant = "v7"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "GOARM" && s.Value != "" {
+					p.Variant = "v" + strings.SplitN(s.Value, ",", 2)[0]
+				}
+			}
+		}
+	}
+	return p
+}
+
+// retryable reports whether err is worth another attempt: server-side
+// trouble, rate limits and connections that broke.
+func retryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.Temporary()
+	}
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && t.Temporary() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// remoteOptions turns o into go-containerregistry options.
+func (o Options) remoteOptions(ctx context.Context) []remote.Option {
+	kc := o.Keychain
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	ro := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(kc),
+		remote.WithPlatform(o.platform()),
+		remote.WithRetryBackoff(o.backoff()),
+		remote.WithRetryPredicate(retryable),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
+			http.StatusGatewayTimeout),
+	}
+	if o.UserAgent != "" {
+		ro = append(ro, remote.WithUserAgent(o.UserAgent))
+	}
+	return ro
+}
+
+// parseRef parses ref with docker's normalisation, marking loopback and
+// listed registries as insecure (plain http allowed).
+func (o Options) parseRef(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return nil, fmt.Errorf("registry: parsing reference %q: %w", ref, err)
+	}
+	if !o.insecure(r.Context().RegistryStr()) {
+		return r, nil
+	}
+	return name.ParseReference(ref, name.Insecure)
+}
+
+func (o Options) insecure(reg string) bool {
+	for _, s := range o.Insecure {
+		if strings.EqualFold(strings.TrimSuffix(s, "/"), reg) {
+			return true
+		}
+	}
+	host := reg
+	if h, _, err := net.SplitHostPort(reg); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// opError is an error with its own message that still matches both a
+// sentinel and the underlying cause with errors.Is and errors.As.
+type opError struct {
+	msg  string
+	errs []error
+}
+
+func (e *opError) Error() string   { return e.msg }
+func (e *opError) Unwrap() []error { return e.errs }
+
+// explain turns err from go-containerregistry into a message for a user.
+// op is "pulling" or "pushing to".
+func explain(op string, ref name.Reference, err error) error {
+	if err == nil {
+		return nil
+	}
+	reg := ref.Context().RegistryStr()
+	var te *transport.Error
+	if errors.As(err, &te) {
+		switch {
+		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
+			hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
+			return &opError{
+				msg:  fmt.Sprintf("registry: %s %s: unauthorized: run \"docker login %s\" or check credentials", op, ref, reg),
+				errs: []error{ErrUnauthorized, err},
+			}
+		case op == "pulling" && (te.StatusCode == http.StatusNotFound ||
+			hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode)):
+			return &opError{
+				msg:  fmt.Sprintf("registry: %s: manifest unknown (no such image or tag)", ref),
+				errs: []error{ErrManifestUnknown, err},
+			}
+		}
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return &opError{
+			msg:  fmt.Sprintf("registry: %s %s: connection refused by %s (is the registry running?)", op, ref, reg),
+			errs: []error{ErrConnectionRefused, err},
+		}
+	}
+	return fmt.Errorf("registry: %s %s: %w", op, ref, err)
+}
+
+func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {
+	for _, d := range te.Errors {
+		for _, c := range codes {
+			if d.Code == c {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// BlobWriter streams a blob into tmp/, hashing it as it goes; Commit moves
+// it into blobs/sha256.
+type BlobWriter struct {
+	s         *Store
+	f         *os.File
+	h         hash.Hash
+	n         int64
+	committed bool
+	closed    bool
+}
+
+// BlobWriter returns a writer for a new blob. Call Commit to store it and
+// Close in every case (Close after Commit does nothing).
+func (s *Store) BlobWriter() (*BlobWriter, error) {
+	f, err := os.CreateTemp(s.path("tmp"), "blob-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating blob: %w", err)
+	}
+	return &BlobWriter{s: s, f: f, h: sha256.New()}, nil
+}
+
+// Write appends p to the blob.
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, errors.New("store: write to a closed blob writer")
+	}
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Commit syncs the blob, checks its digest against expected when given, and
+// renames it into blobs/sha256 (dropping it if the store has it already). On
+// a mismatch the temporary file is removed and an error returned.
+func (w *BlobWriter) Commit(expected *v1.Hash) (v1.Hash, int64, error) {
+	if w.closed {
+		return v1.Hash{}, 0, errors.New("store: commit of a closed blob writer")
+	}
+	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.closed = true
+	if err != nil {
+		os.Remove(w.f.Name())
+		return v1.Hash{}, 0, fmt.Errorf("writing blob: %w", err)
+	}
+	if expected != nil && *expected != got {
+		os.Remove(w.f.Name())
+		return v1.Hash{}, 0, fmt.Errorf("store: blob content hashes to %s, expected %s", got, *expected)
+	}
+	dst := w.s.blobPath(got)
+	if _, err := os.Lstat(dst); err == nil {
+		os.Remove(w.f.Name())
+		w.committed = true
+		return got, w.n, nil
+	}
+	if err := os.Rename(w.f.Name(), dst); err != nil {
+		os.Remove(w.f.Name())
+		return v1.Hash{}, 0, fmt.Errorf("storing blob %s: %w", got, err)
+	}
+	w.committed = true
+	if err := syncDir(w.s.path("blobs", "sha256")); err != nil {
+		return v1.Hash{}, 0, err
+	}
+	return got, w.n, nil
+}
+
+// Close aborts the blob unless it was committed.
+func (w *BlobWriter) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	w.f.Close()
+	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing aborted blob: %w", err)
+	}
+	return nil
+}
+
+// WriteBlob stores the content of r as a blob, checking its digest against
+// expected when given, and returns its digest and size.
+func (s *Store) WriteBlob(r io.Reader, expected *v1.Hash) (v1.Hash, int64, error) {
+	if expected != nil && s.HasBlob(*expected) {
+		// Already stored: nothing to read. The caller's stream is left unread.
+		size, err := s.BlobSize(*expected)
+		return *expected, size, err
+	}
+	w, err := s.BlobWriter()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	defer w.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing blob: %w", err)
+	}
+	return w.Commit(expected)
+}
+
+func (s *Store) writeBlobBytes(b []byte, expected *v1.Hash) (v1.Hash, int64, error) {
+	return s.WriteBlob(bytes.NewReader(b), expected)
+}
+
+// HasBlob reports whether the store holds the blob h.
+func (s *Store) HasBlob(h v1.Hash) bool {
+	if h.Algorithm != "sha256" || !isHex(h.Hex) {
+		return false
+	}
+	_, err := os.Lstat(s.blobPath(h))
+	return err == nil
+}
+
+// BlobSize returns the size in bytes of the blob h.
+func (s *Store) BlobSize(h v1.Hash) (int64, error) {
+	if err := checkHash(h); err != nil {
+		return 0, err
+	}
+	fi, err := os.Lstat(s.blobPath(h))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, notFound("store: no such blob: %s", h)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading blob %s: %w", h, err)
+	}
+	return fi.Size(), nil
+}
+
+// OpenBlob opens the blob h for reading. The reader hashes what it reads and,
+// instead of io.EOF, returns an error at the end if the content does not
+// match h. A missing blob gives an error wrapping ErrNotFound.
+func (s *Store) OpenBlob(h v1.Hash) (io.ReadCloser, error) {
+	if err := checkHash(h); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.blobPath(h))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, notFound("store: no such blob: %s", h)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening blob %s: %w", h, err)
+	}
+	return &verifyingReader{f: f, want: h, h: sha256.New()}, nil
+}
+
+func (s *Store) readBlob(h v1.Hash) ([]byte, error) {
+	rc, err := s.OpenBlob(h)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+func checkHash(h v1.Hash) error {
+	if h.Algorithm != "sha256" || len(h.Hex) != 64 || !isHex(h.Hex) {
+		return fmt.Errorf("store: unsupported digest %q", h.String())
+	}
+	return nil
+}
+
+// verifyingReader re-hashes a blob while it is read and turns io.EOF into
+// an error when the content does not match.
+type verifyingReader struct {
+	f    *os.File
+	want v1.Hash
+	h    hash.Hash
+	err  error
+}
+
+func (r *verifyingReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.f.Read(p)
+	r.h.Write(p[:n])
+	if err == io.EOF {
+		got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(r.h.Sum(nil))}
+		if got != r.want {
+			r.err = fmt.Errorf("store: blob %s is corrupt (content hashes to %s); run strata fsck", r.want, got)
+			if n > 0 {
+				return n, nil
+			}
+			return 0, r.err
+		}
+		r.err = io.EOF
+	}
+	return n, err
+}
+
+func (r *verifyingReader) Close() error { return r.f.Close() }
