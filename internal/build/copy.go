@@ -144,8 +144,6 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 				if err != nil {
 					return err
 				}
-				a2 := a
-				_ = a2
 				a.Sources = append(a.Sources, fscopy.Source{Rel: fname})
 				a.SrcRoot = dir
 				a.Unpack = false
@@ -169,8 +167,8 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 			if err != nil {
 				return fmt.Errorf("hashing the sources: %w", err)
 			}
-			for _, s := range sel {
-				a.Sources = append(a.Sources, fscopy.Source{Rel: s.Rel, IsGlob: s.Glob})
+			for _, s := range local {
+				a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
 			}
 			a.SrcRoot = b.bctx.Dir()
 			arg.Ignore = b.bctx.Patterns()

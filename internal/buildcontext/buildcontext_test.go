@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 )
 
 // writeTree makes files under dir: "name" → content; a name ending in "/"
@@ -439,7 +440,7 @@ func TestDigest(t *testing.T) {
 	t.Run("fifo is not opened", func(t *testing.T) {
 		dir := t.TempDir()
 		writeTree(t, dir, files)
-		if err := mkfifo(filepath.Join(dir, "app/fifo")); err != nil {
+		if err := unix.Mkfifo(filepath.Join(dir, "app/fifo"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		c, err := Open(dir, "")

@@ -190,7 +190,7 @@ func uncompressedSize(l v1.Layer) (int64, error) {
 func historyRowOf(e historyEntry, trunc, human bool, now time.Time) historyRow {
 	r := historyRow{
 		Comment:    e.Comment,
-		CreatedAt:  e.Created.Local().Format(time.RFC3339),
+		CreatedAt:  time.Unix(e.Created.Unix(), 0).Format(time.RFC3339),
 		CreatedBy:  strings.ReplaceAll(e.CreatedBy, "\t", " "),
 		EmptyLayer: e.EmptyLayer,
 		ID:         e.ID,

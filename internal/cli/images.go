@@ -167,7 +167,7 @@ func imageRows(recs []store.Record, trunc bool, now time.Time) []any {
 	for _, r := range recs {
 		base := imageRow{
 			Containers:   "N/A",
-			CreatedAt:    r.Created.Local().String(),
+			CreatedAt:    time.Unix(r.Created.Unix(), 0).String(),
 			CreatedSince: humanSince(r.Created, now),
 			Digest:       "<none>",
 			ID:           r.ID.String(),

@@ -214,8 +214,8 @@ func TestExtractHostile(t *testing.T) {
 			},
 		},
 		{
-			name:    "whiteout through a symlink in merged format",
-			format:  MergedFormat,
+			name:   "whiteout through a symlink in merged format",
+			format: MergedFormat,
 			before: func(t *testing.T, root string) {
 				writeFile(t, filepath.Join(root, "etc/passwd"), "", 0o644, 0, 0)
 				must(t, os.Symlink("/etc", filepath.Join(root, "e")))

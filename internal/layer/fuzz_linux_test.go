@@ -31,9 +31,9 @@ func FuzzExtract(f *testing.F) {
 			cancel()
 		}
 		for dir, want := range map[string][]string{
-			tmp:                           {"a"},
-			filepath.Join(tmp, "a"):       {"b"},
-			base:                          {"outside", "root0", "root1"},
+			tmp:                            {"a"},
+			filepath.Join(tmp, "a"):        {"b"},
+			base:                           {"outside", "root0", "root1"},
 			filepath.Join(base, "outside"): {"canary"},
 		} {
 			if diff := cmp.Diff(listDir(t, dir), want); diff != "" {

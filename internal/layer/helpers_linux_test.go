@@ -20,18 +20,18 @@ import (
 
 // node is what a test compares about one path of a tree.
 type node struct {
-	Type    string
-	Mode    uint32 // permission bits with setuid, setgid and sticky
-	UID     int
-	GID     int
-	Size    int64
-	Digest  string // of the content, for regular files
-	Link    string // symlink target
-	Rdev    uint64
-	Xattrs  map[string]string
-	Mtime   int64  // seconds; directories and files alike
-	LinkTo  string // for hardlinks, the first path of the inode's group
-	Opaque  bool   // trusted.overlay.opaque=y, kept out of Xattrs
+	Type   string
+	Mode   uint32 // permission bits with setuid, setgid and sticky
+	UID    int
+	GID    int
+	Size   int64
+	Digest string // of the content, for regular files
+	Link   string // symlink target
+	Rdev   uint64
+	Xattrs map[string]string
+	Mtime  int64  // seconds; directories and files alike
+	LinkTo string // for hardlinks, the first path of the inode's group
+	Opaque bool   // trusted.overlay.opaque=y, kept out of Xattrs
 }
 
 // snapshot reads the tree at dir into a map keyed by slash-separated

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/registry"
+	"github.com/strata-build/strata/internal/store"
+)
+
+type pushFlags struct {
+	insecure    []string
+	compression string
+	quiet       bool
+}
+
+func newPushCmd(g *globals) *cobra.Command {
+	f := &pushFlags{}
+	cmd := &cobra.Command{
+		Use:   "push [flags] IMAGE [REF]",
+		Short: "Push an image to a registry, under its own name or REF",
+		Example: `  strata push 127.0.0.1:5000/hello:multi
+  strata push hello:multi 127.0.0.1:5000/hello:multi
+  strata push --compression zstd --insecure-registry registry.lan:5000 app registry.lan:5000/team/app:1.2`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := registry.Options{Insecure: f.insecure}
+			switch c := layer.Compression(f.compression); c {
+			case layer.Gzip, layer.Zstd:
+				opts.Compression = c
+			default:
+				return fmt.Errorf("--compression %q: use gzip or zstd", f.compression)
+			}
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			img, rec, err := st.Image(args[0])
+			if err != nil {
+				return err
+			}
+			dest, err := pushDestination(args, rec)
+			if err != nil {
+				return err
+			}
+			tmp, err := st.TempDir("push-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			opts.TempDir = tmp
+			out := cmd.OutOrStdout()
+			if !f.quiet {
+				fmt.Fprintf(out, "The push refers to repository [%s]\n", strings.TrimSuffix(dest, ":"+tagOrDigest(dest)))
+			}
+			ctx := cmd.Context()
+			dg, err := registry.Push(ctx, img, dest, opts)
+			if err != nil {
+				return err
+			}
+			if f.quiet {
+				fmt.Fprintln(out, dest)
+				return nil
+			}
+			size, err := manifestSize(ctx, img, dest, dg, f.insecure)
+			if err != nil {
+				return fmt.Errorf("reading the pushed manifest's size: %w", err)
+			}
+			fmt.Fprintf(out, "%s: digest: %s size: %d\n", tagOrDigest(dest), dg, size)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none)")
+	fl.StringVar(&f.compression, "compression", "gzip", "compression of layers stored uncompressed: gzip or zstd")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the pushed reference")
+	return cmd
+}
+
+// pushDestination returns the normalised name to push to: REF when given,
+// else IMAGE itself, which must then be a name of the image, not an ID.
+func pushDestination(args []string, rec store.Record) (string, error) {
+	if len(args) == 2 {
+		return store.Normalize(args[1])
+	}
+	full, err := store.Normalize(args[0])
+	if err == nil {
+		for _, n := range rec.Names {
+			if n == full {
+				return full, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%s is not a name of the image: give the destination, as in \"strata push %s REGISTRY/REPOSITORY:TAG\"", args[0], args[0])
+}
+
+// manifestSize returns the size of the manifest pushed with digest dg: that
+// of img's own manifest when Push sent it unchanged, else the registry's.
+// TODO: drop the HEAD request once registry.Push returns the descriptor it
+// pushed.
+func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, insecure []string) (int64, error) {
+	if own, err := img.Digest(); err == nil && own == dg {
+		raw, err := img.RawManifest()
+		if err != nil {
+			return 0, err
+		}
+		return int64(len(raw)), nil
+	}
+	repo := dest
+	if i := strings.IndexByte(repo, '@'); i >= 0 {
+		repo = repo[:i]
+	} else {
+		repo = strings.TrimSuffix(repo, ":"+tagOrDigest(repo))
+	}
+	var nopts []name.Option
+	if plainHTTP(repo, insecure) {
+		nopts = append(nopts, name.Insecure)
+	}
+	ref, err := name.NewDigest(repo+"@"+dg.String(), nopts...)
+	if err != nil {
+		return 0, err
+	}
+	desc, err := remote.Head(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	if err != nil {
+		return 0, err
+	}
+	return desc.Size, nil
+}
+
+// plainHTTP reports whether the registry of repo may be reached over http,
+// by the rule registry.Options.Insecure documents.
+func plainHTTP(repo string, insecure []string) bool {
+	reg, _, _ := strings.Cut(repo, "/")
+	for _, s := range insecure {
+		if strings.EqualFold(strings.TrimSuffix(s, "/"), reg) {
+			return true
+		}
+	}
+	host := reg
+	if h, _, err := net.SplitHostPort(reg); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
