@@ -129,14 +129,6 @@ func capNetRaw() []byte {
 	return b
 }
 
-// must fails the test on err.
-func must(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // writeFile creates a file with content, mode and owner.
 func writeFile(t testing.TB, p string, content string, mode os.FileMode, uid, gid int) {
 	t.Helper()
