@@ -81,7 +81,30 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 				mounts = append(mounts, executor.Mount{Type: "bind", Source: src, Target: target, ReadOnly: true})
 				continue
 			}
-			return nil, cleanup, fmt.Errorf("--mount=type=bind,from=%s is not supported yet", m.From)
+			from, err := sr.b.df.Expand(sr.lex, nil, m.From, sr.b.plan.MetaArgs)
+			if err != nil {
+				return nil, cleanup, err
+			}
+			src, err := sr.fromState(ctx, from)
+			if err != nil {
+				return nil, cleanup, err
+			}
+			lowers, err := sr.b.lowerDirs(ctx, src)
+			if err != nil {
+				return nil, cleanup, err
+			}
+			mnt := executor.Mount{Type: "layers", Lowers: lowers, Target: target, ReadOnly: true}
+			if !m.ReadOnly {
+				scratch, err := os.MkdirTemp(sr.b.tmp, "bindrw-")
+				if err != nil {
+					return nil, cleanup, err
+				}
+				mnt.ReadOnly, mnt.Source = false, scratch
+			}
+			if m.Source != "" && m.Source != "/" && m.Source != "." {
+				return nil, cleanup, fmt.Errorf("--mount=type=bind,from=%s,source=%s: only the whole stage (source=/) can be mounted", m.From, m.Source)
+			}
+			mounts = append(mounts, mnt)
 		default:
 			return nil, cleanup, fmt.Errorf("--mount=type=%s is not supported yet", m.Type)
 		}

@@ -16,7 +16,7 @@ import (
 
 // The ops the builder runs inside the sandbox's mount namespace.
 const (
-	opCopy   = "strata.copy"
+	opCopy = "strata.copy"
 )
 
 func init() {

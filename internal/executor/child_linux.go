@@ -464,6 +464,14 @@ func mountExtra(st *stubMaker, m Mount) error {
 		if err := unix.Mount("tmpfs", p, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, strings.Join(data, ",")); err != nil {
 			return fmt.Errorf("mounting tmpfs on %s: %w", m.Target, err)
 		}
+	case "layers":
+		var err error
+		if p, err = st.dir(m.Target); err != nil {
+			return err
+		}
+		if err := mountLayers(m, p); err != nil {
+			return fmt.Errorf("mounting layers on %s: %w", m.Target, err)
+		}
 	default:
 		return fmt.Errorf("mounting on %s: unknown mount type %q", m.Target, m.Type)
 	}

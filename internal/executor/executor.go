@@ -25,10 +25,14 @@ type Rootfs struct {
 
 // Mount is an extra mount made in the sandbox, such as RUN --mount.
 type Mount struct {
-	// Type is "bind" or "tmpfs".
+	// Type is "bind", "tmpfs" or "layers" (an overlay of Lowers: another
+	// stage's or image's files, copied nowhere).
 	Type string
-	// Source is the host path of a bind mount; unused for tmpfs.
+	// Source is the host path of a bind mount; for a writable layers mount,
+	// an empty scratch dir that the caller removes afterwards.
 	Source string
+	// Lowers are the layer dirs of a layers mount, top first.
+	Lowers []string
 	// Target is the absolute path inside the root.
 	Target string
 	// ReadOnly mounts it read-only.

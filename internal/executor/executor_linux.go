@@ -87,8 +87,8 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 		return -1, fmt.Errorf("executor: run: unknown network mode %q (want host or none)", spec.Network)
 	}
 	for _, m := range spec.Mounts {
-		if m.Type != "bind" && m.Type != "tmpfs" {
-			return -1, fmt.Errorf("executor: run: mount on %s: unknown type %q (want bind or tmpfs)", m.Target, m.Type)
+		if m.Type != "bind" && m.Type != "tmpfs" && m.Type != "layers" {
+			return -1, fmt.Errorf("executor: run: mount on %s: unknown type %q (want bind, tmpfs or layers)", m.Target, m.Type)
 		}
 		if !filepath.IsAbs(m.Target) {
 			return -1, fmt.Errorf("executor: run: mount target %q is not absolute", m.Target)

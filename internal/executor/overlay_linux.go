@@ -157,3 +157,42 @@ func fsLog(fd int) string {
 	}
 	return strings.Join(msgs, "; ")
 }
+
+// mountLayers mounts m.Lowers (layer dirs, top first) on target: read-only,
+// or writable with a throwaway tmpfs upper dir mounted on m.Source (writes
+// vanish with the sandbox) when m.ReadOnly is false.
+func mountLayers(m Mount, target string) error {
+	lower := m.Lowers
+	if len(lower) == 0 {
+		return unix.Mount("tmpfs", target, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755")
+	}
+	if m.ReadOnly && len(lower) == 1 {
+		if err := unix.Mount(lower[0], target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return err
+		}
+		return unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+	}
+	o := overlay{lower: lower, readOnly: m.ReadOnly, extras: overlayExtras}
+	if !m.ReadOnly {
+		// Source is a scratch dir the caller made (and removes); the tmpfs
+		// lives in the sandbox's own mount namespace and dies with it.
+		scratch := m.Source
+		if scratch == "" {
+			return fmt.Errorf("a writable layers mount needs a scratch dir as its source")
+		}
+		if err := unix.Mount("tmpfs", scratch, "tmpfs", 0, "mode=0700"); err != nil {
+			return err
+		}
+		o.upper, o.work = scratch+"/upper", scratch+"/work"
+		for _, d := range []string{o.upper, o.work} {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				return err
+			}
+		}
+	}
+	if err := o.mount(target); err != nil {
+		o.extras = nil
+		return o.mount(target)
+	}
+	return nil
+}
