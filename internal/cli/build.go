@@ -125,7 +125,15 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		}
 	}
 	switch mode {
-	case "plain", "tty":
+	case "tty":
+		width := 80
+		if file, ok := errw.(*os.File); ok {
+			if w, _, err := term.GetSize(int(file.Fd())); err == nil {
+				width = w
+			}
+		}
+		opts.Progress = progress.NewTTY(errw, width)
+	case "plain":
 		opts.Progress = progress.NewPlain(errw)
 	case "json":
 		opts.Progress = progress.NewJSON(errw)

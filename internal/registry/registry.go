@@ -114,6 +114,7 @@ func (o Options) platform() v1.Platform {
 // retryable reports whether err is worth another attempt: server-side
 // trouble, rate limits and connections that broke.
 func retryable(err error) bool {
+	if err != nil { fmt.Printf("DEBUG retryable(%T %v)\n", err, err) }
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
