@@ -16,7 +16,8 @@ scripts/mkbusybox.sh "$CACHE/busybox.tar"
 $S import "$CACHE/busybox.tar" busybox:latest
 $S images busybox
 $S history busybox
-$S export busybox | tar -t | head -n 5
+$S export -o "$CACHE/busybox-export.tar" busybox
+echo "exported $(tar -tf "$CACHE/busybox-export.tar" | wc -l) entries to $CACHE/busybox-export.tar"
 
 step "debian:bookworm base (mmdebstrap --variant=minbase, cached in $CACHE)"
 deb=$CACHE/debian-bookworm-minbase.tar

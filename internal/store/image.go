@@ -104,10 +104,19 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 			annotCreated: rec.Created.UTC().Format(time.RFC3339Nano),
 		},
 	}
-	if len(full) == 0 {
-		return rec, nil
-	}
 	err = s.updateIndex(func(idx *v1.IndexManifest) error {
+		if len(full) == 0 {
+			// A dangling image, as docker keeps an untagged build: listed as
+			// <none>, found by ID, kept until removed.
+			for _, d := range idx.Manifests {
+				if d.Digest == digest {
+					rec.Names = namesOf(idx, digest)
+					return nil
+				}
+			}
+			idx.Manifests = append(idx.Manifests, desc)
+			return nil
+		}
 		for _, f := range full {
 			setName(idx, desc, f)
 		}

@@ -91,6 +91,7 @@ func removeName(idx *v1.IndexManifest, name string) bool {
 // setName points name at the manifest described by desc.
 func setName(idx *v1.IndexManifest, desc v1.Descriptor, name string) {
 	removeName(idx, name)
+	removeUnnamed(idx, desc.Digest)
 	d := desc
 	d.Annotations = map[string]string{}
 	for k, v := range desc.Annotations {
@@ -174,4 +175,16 @@ func firstName(r Record) string {
 		return ""
 	}
 	return r.Names[0]
+}
+
+// removeUnnamed drops the dangling (nameless) descriptors of a manifest.
+func removeUnnamed(idx *v1.IndexManifest, digest v1.Hash) {
+	kept := idx.Manifests[:0]
+	for _, d := range idx.Manifests {
+		if d.Digest == digest && d.Annotations[annotRefName] == "" {
+			continue
+		}
+		kept = append(kept, d)
+	}
+	idx.Manifests = kept
 }

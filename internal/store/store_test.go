@@ -1,11 +1,14 @@
 package store
 
 import (
+	"context"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"io"
 	"os"
 	"os/exec"
@@ -693,5 +696,43 @@ func TestChainIDs(t *testing.T) {
 	want := []v1.Hash{a, {Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}}
 	if diff := cmp.Diff(ChainIDs([]v1.Hash{a, b}), want); diff != "" {
 		t.Errorf("ChainIDs (-got +want):\n%s", diff)
+	}
+}
+
+func TestDanglingImage(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.WriteImage(context.Background(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || len(recs[0].Names) != 0 || recs[0].ID != rec.ID {
+		t.Fatalf("a build without -t must stay as a dangling image; images = %+v", recs)
+	}
+	if _, _, err := s.Image(rec.ID.String()); err != nil {
+		t.Fatalf("dangling image not found by ID: %v", err)
+	}
+	if err := s.Tag(rec.ID.String(), "named:v1"); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ = s.Images()
+	if len(recs) != 1 || len(recs[0].Names) != 1 {
+		t.Fatalf("tagging a dangling image must name it, not add a second entry: %+v", recs)
+	}
+	if _, err := s.Remove(context.Background(), rec.ID.String(), RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _ = s.Images(); len(recs) != 0 {
+		t.Fatalf("after rmi by ID: %+v", recs)
 	}
 }

@@ -116,6 +116,11 @@ func (s *Store) removeNames(ref string, opts RemoveOptions) ([]string, error) {
 			removeName(idx, n)
 			lines = append(lines, "Untagged: "+FamiliarName(n))
 		}
+		for _, r := range recs {
+			if r.ID == rec.ID {
+				removeUnnamed(idx, r.Manifest)
+			}
+		}
 		lines = append(lines, "Deleted: "+rec.ID.String())
 		return nil
 	})
