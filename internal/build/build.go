@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -51,7 +50,7 @@ type Options struct {
 	NoCacheStages []string
 	// Network is "host" (default) or "none".
 	Network string
-	// Jobs bounds how many stages run at once (default: the number of cores).
+	// Jobs bounds how many stages run at once (default: no bound).
 	Jobs int
 	// Progress receives the build's events (default: discarded).
 	Progress progress.Sink
@@ -114,7 +113,10 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("build: --network %q: only host and none are supported", opts.Network)
 	}
 	if opts.Jobs <= 0 {
-		opts.Jobs = runtime.NumCPU()
+		// Every stage whose dependencies are done runs, as BuildKit does:
+		// RUN steps mostly wait on the network and the disk, so capping them
+		// at the core count would serialise sleeps and downloads.
+		opts.Jobs = 1 << 16
 	}
 	if opts.Progress == nil {
 		opts.Progress = progress.Discard{}

@@ -105,7 +105,6 @@ func (sr *stageRun) from(ctx context.Context) error {
 	switch {
 	case ps.BaseStage >= 0:
 		s = b.stageState(ps.BaseStage).clone()
-		s.cfg.Config.OnBuild = s.cfg.Config.OnBuild // triggers of a stage base do not run
 	case strings.EqualFold(ps.Base, "scratch"):
 		s = &state{key: hashKey("scratch")}
 		s.cfg.OS = runtime.GOOS

@@ -54,7 +54,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to this file")
 	fl.StringVar(&f.target, "target", "", "build this stage (name or index) and tag it")
-	fl.IntVar(&f.jobs, "jobs", 0, "stages built at once (default: the number of cores)")
+	fl.IntVar(&f.jobs, "jobs", 0, "stages built at once (default: every stage that is ready)")
 	fl.BoolVar(&f.pull, "pull", false, "always look for a newer base image in its registry")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	return cmd

@@ -38,8 +38,6 @@ func Pull(ctx context.Context, ref string, opts Options) (v1.Image, name.Digest,
 // now, trying again when a connection breaks in the middle of a body (the
 // transport only retries failed requests).
 func fetchImage(ctx context.Context, r name.Reference, opts Options) (v1.Image, v1.Hash, error) {
-	b := opts.backoff()
-	delay := b.Duration
 	for try := 0; ; try++ {
 		img, err := remote.Image(r, opts.remoteOptions(ctx)...)
 		if err == nil {
@@ -52,14 +50,13 @@ func fetchImage(ctx context.Context, r name.Reference, opts Options) (v1.Image, 
 		if !retryable(err) || try >= opts.retries() {
 			return nil, v1.Hash{}, err
 		}
-		t := time.NewTimer(delay)
+		t := time.NewTimer(opts.retryWait(try))
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil, v1.Hash{}, ctx.Err()
 		case <-t.C:
 		}
-		delay = min(time.Duration(float64(delay)*b.Factor), b.Cap)
 	}
 }
 
@@ -142,14 +139,9 @@ func (r *resumingReader) Read(p []byte) (int, error) {
 func (r *resumingReader) reopen(cause error) error {
 	r.rc.Close()
 	r.rc = io.NopCloser(eofReader{})
-	b := r.opts.backoff()
 	for r.tries < r.opts.retries() {
-		delay := b.Duration
-		for range r.tries {
-			delay = min(time.Duration(float64(delay)*b.Factor), b.Cap)
-		}
+		t := time.NewTimer(r.opts.retryWait(r.tries))
 		r.tries++
-		t := time.NewTimer(delay)
 		select {
 		case <-r.ctx.Done():
 			t.Stop()

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -35,11 +37,19 @@ type Options struct {
 	// when the push ends (go-containerregistry's remote.WithProgress).
 	Progress chan<- v1.Update
 	// Retries is how many times a failed request or blob transfer is tried
-	// again (5xx, 429, dropped connections); 0 means 5, negative means none.
+	// again (5xx, 429, dropped or stalled connections); 0 means 5, negative
+	// means none. A blob upload that fails is started again from scratch in a
+	// fresh upload session.
 	Retries int
-	// RetryDelay is the wait before the first retry, doubled after each; 0
-	// means 500ms.
+	// RetryDelay is the wait before the first retry, doubled after each (but
+	// growing to no more than 10s); 0 means 500ms.
 	RetryDelay time.Duration
+	// IdleTimeout is how long one request may go without progress (no
+	// request body read, no response headers, no response body bytes) before
+	// it is abandoned and counts as a failed try (ErrStalled); 0 means 30s,
+	// negative means no limit. Time the caller spends between reads of a
+	// layer does not count.
+	IdleTimeout time.Duration
 	// Compression is how Push compresses layers stored as plain tars
 	// (layer.Compress); empty means gzip, layer.Uncompressed pushes them as
 	// they are.
@@ -68,10 +78,15 @@ var ErrManifestUnknown = errors.New("registry: manifest unknown")
 // the connection.
 var ErrConnectionRefused = errors.New("registry: connection refused")
 
+// ErrStalled is matched by errors of a request that made no progress for
+// Options.IdleTimeout.
+var ErrStalled = errors.New("registry: connection stalled")
+
 const (
-	defaultRetries    = 5
-	defaultRetryDelay = 500 * time.Millisecond
-	maxRetryDelay     = 10 * time.Second
+	defaultRetries     = 5
+	defaultRetryDelay  = 500 * time.Millisecond
+	maxRetryDelay      = 10 * time.Second
+	defaultIdleTimeout = 30 * time.Second
 )
 
 func (o Options) retries() int {
@@ -84,12 +99,36 @@ func (o Options) retries() int {
 	return o.Retries
 }
 
+func (o Options) idleTimeout() time.Duration {
+	if o.IdleTimeout == 0 {
+		return defaultIdleTimeout
+	}
+	return o.IdleTimeout
+}
+
+// backoff is the retry schedule handed to go-containerregistry: o.retries()
+// retries, the first after RetryDelay, each later one longer by a factor of 2
+// or less, so that no wait exceeds maxRetryDelay. (go-containerregistry's
+// Backoff.Cap would end the retries when reached instead of capping the
+// waits, so the factor is lowered instead.)
 func (o Options) backoff() remote.Backoff {
 	d := o.RetryDelay
 	if d <= 0 {
 		d = defaultRetryDelay
 	}
-	return remote.Backoff{Duration: d, Factor: 2, Jitter: 0.1, Steps: o.retries() + 1, Cap: maxRetryDelay}
+	n := o.retries()
+	f := 2.0
+	if n > 1 && float64(d)*math.Pow(f, float64(n-1)) > float64(maxRetryDelay) {
+		f = max(1, math.Pow(float64(maxRetryDelay)/float64(d), 1/float64(n-1)))
+	}
+	return remote.Backoff{Duration: d, Factor: f, Jitter: 0.1, Steps: n + 1}
+}
+
+// retryWait returns how long to wait before retry number try (0 for the
+// first), following o.backoff() without its jitter.
+func (o Options) retryWait(try int) time.Duration {
+	b := o.backoff()
+	return time.Duration(float64(b.Duration) * math.Pow(b.Factor, float64(try)))
 }
 
 // platform returns the configured platform or the host's.
@@ -112,11 +151,25 @@ func (o Options) platform() v1.Platform {
 }
 
 // retryable reports whether err is worth another attempt: server-side
-// trouble, rate limits and connections that broke.
+// trouble, rate limits, and connections that broke or stalled.
 func retryable(err error) bool {
-	if err != nil { fmt.Printf("DEBUG retryable(%T %v)\n", err, err) }
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		var inner *url.Error
+		if errors.As(ue.Err, &inner) {
+			// Not this request's failure: go-containerregistry cancels the
+			// other uploads of a push with the error that failed it, and
+			// net/http reports that cause (context.Cause) as theirs.
+			return false
+		}
+		if errors.Is(ue.Err, io.EOF) {
+			// The server (or a proxy) hung up before answering: the
+			// connection was dropped, not the request refused.
+			return true
+		}
 	}
 	var te *transport.Error
 	if errors.As(err, &te) {
@@ -126,8 +179,15 @@ func retryable(err error) bool {
 	if errors.As(err, &t) && t.Temporary() {
 		return true
 	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+	return errors.Is(err, ErrStalled) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// retryPredicate is retryable, but never once ctx has ended.
+func retryPredicate(ctx context.Context) func(error) bool {
+	return func(err error) bool {
+		return ctx.Err() == nil && retryable(err)
+	}
 }
 
 // remoteOptions turns o into go-containerregistry options.
@@ -140,8 +200,9 @@ func (o Options) remoteOptions(ctx context.Context) []remote.Option {
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithPlatform(o.platform()),
+		remote.WithTransport(newIdleTransport(remote.DefaultTransport, o.idleTimeout())),
 		remote.WithRetryBackoff(o.backoff()),
-		remote.WithRetryPredicate(retryable),
+		remote.WithRetryPredicate(retryPredicate(ctx)),
 		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
 			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable,
 			http.StatusGatewayTimeout),
