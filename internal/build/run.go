@@ -80,7 +80,8 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		return err
 	}
 	env := sr.env.List()
-	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mountKey(c))
+	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mountKey(c),
+		"network="+b.opts.Network) // what a RUN sees depends on its network, as in BuildKit's ExecOp
 	id := b.counter.Next()
 	start := time.Now()
 	if hit, err := sr.cached(key); err != nil {

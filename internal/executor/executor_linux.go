@@ -198,7 +198,7 @@ func mountDirs(cfg *childConfig) (cleanup func(), err error) {
 		cleanup()
 		return nil, fmt.Errorf("creating mount point: %w", err)
 	}
-	if len(cfg.Rootfs.Lower) == 0 {
+	if len(cfg.Rootfs.Lower) == 0 || (cfg.Rootfs.ReadOnly && len(cfg.Rootfs.Lower) == 1) {
 		cfg.Empty = filepath.Join(tmp, "empty")
 		if err := os.Mkdir(cfg.Empty, 0o755); err != nil {
 			cleanup()

@@ -20,8 +20,13 @@ func mountRoot(cfg *childConfig) error {
 	if len(lower) == 0 {
 		lower = []string{cfg.Empty}
 	}
+	if r.ReadOnly && len(lower) == 1 && cfg.Empty != "" && lower[0] != cfg.Empty {
+		// Overlay wants two lower dirs when it has no upper dir; the empty
+		// one also makes the kernel hide the layer's own whiteouts, which
+		// a bind mount would show as 0:0 devices.
+		lower = append(lower, cfg.Empty)
+	}
 	if r.ReadOnly && len(lower) == 1 {
-		// Overlay wants two lower dirs when it has no upper dir.
 		if err := unix.Mount(lower[0], cfg.Merged, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("mounting the root: %w", err)
 		}

@@ -11,5 +11,8 @@
 // Credentials come from authn.DefaultKeychain (docker's config.json and its
 // credential helpers). Registries on loopback addresses and the ones listed in
 // Options.Insecure are reached over plain http. Transient failures (5xx, 429,
-// dropped connections) are retried with exponential backoff.
+// dropped connections, and requests that make no progress for
+// Options.IdleTimeout) are retried with exponential backoff; a blob upload
+// that fails is retried whole, in a fresh upload session, and the manifest is
+// written only once every blob is there.
 package registry

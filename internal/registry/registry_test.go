@@ -299,41 +299,111 @@ func TestPushRetriesServerErrors(t *testing.T) {
 	}
 }
 
-func TestPushRetriesDroppedUploads(t *testing.T) {
-	ctx := context.Background()
-	host, rec := newRegistry(t)
-	var mu sync.Mutex
-	dropped := 0
-	rec.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		if dropped > 0 || r.ContentLength == 0 || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
+// hangUp reads n bytes of r's body (all of it for n < 0) and closes the
+// connection without an answer, the way a flaky proxy drops one.
+func hangUp(w http.ResponseWriter, r *http.Request, n int64) {
+	if n < 0 {
+		io.Copy(io.Discard, r.Body)
+	} else {
+		io.CopyN(io.Discard, r.Body, n)
+	}
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(err)
+	}
+	conn.Close()
+}
+
+// isUpload, isCommit, isManifestPut and isPost pick out the requests of a
+// blob upload and of a manifest write.
+func isUpload(r *http.Request) bool {
+	return r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/blobs/uploads/")
+}
+
+func isCommit(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+}
+
+func isPost(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/")
+}
+
+func isManifestPut(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+}
+
+// sameBlob matches the requests that match does and that name the same
+// blob (digest query) as the first of them.
+func sameBlob(match func(*http.Request) bool) func(*http.Request) bool {
+	first := ""
+	return func(r *http.Request) bool {
+		if !match(r) {
 			return false
 		}
-		dropped++
-		// Read part of the blob, then hang up.
-		io.CopyN(io.Discard, r.Body, 100)
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			panic(err)
+		dg := r.URL.Query().Get("digest")
+		if first == "" {
+			first = dg
 		}
-		conn.Close()
-		return true
+		return dg == first
 	}
-	img := plainImage(t, 8, 2, types.OCIManifestSchema1)
-	ref := host + "/test/dropup:v1"
-	if _, err := Push(ctx, img, ref, testOptions()); err != nil {
-		t.Fatalf("Push with a dropped upload: %v", err)
-	}
-	if dropped != 1 {
-		t.Fatalf("dropped %d uploads, want 1", dropped)
-	}
-	got, _, err := Pull(ctx, ref, testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := validate.Image(got); err != nil {
-		t.Error(err)
+}
+
+func TestPushRetriesDroppedUploads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// match picks the requests to drop; each is dropped at most
+		// times times in all.
+		match func(*http.Request) bool
+		times int
+		// read is how much of the body is read before hanging up (-1: all
+		// of it, so the client sees EOF; a part leaves unread bytes, so
+		// the kernel resets the connection).
+		read int64
+	}{
+		{"patch-body-read", isUpload, 1, -1},
+		{"patch-body-partly-read", isUpload, 1, 100},
+		{"patch-body-unread", isUpload, 1, 0},
+		{"patch-every-blob", isUpload, 3, -1},
+		{"commit-same-blob-thrice", sameBlob(isCommit), 3, -1},
+		{"post", isPost, 1, -1},
+		{"commit-put", isCommit, 1, -1},
+		{"manifest-put", isManifestPut, 1, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			host, rec := newRegistry(t)
+			var mu sync.Mutex
+			dropped := 0
+			rec.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				if dropped >= tc.times || !tc.match(r) {
+					return false
+				}
+				dropped++
+				hangUp(w, r, tc.read)
+				return true
+			}
+			img := plainImage(t, 8, 2, types.OCIManifestSchema1)
+			ref := host + "/test/dropup:v1"
+			if _, err := Push(ctx, img, ref, testOptions()); err != nil {
+				t.Fatalf("Push with %d dropped requests: %v", tc.times, err)
+			}
+			mu.Lock()
+			got := dropped
+			mu.Unlock()
+			if got != tc.times {
+				t.Fatalf("dropped %d requests, want %d", got, tc.times)
+			}
+			rec.intercept = nil
+			pulled, _, err := Pull(ctx, ref, testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validate.Image(pulled); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
@@ -390,31 +460,49 @@ func TestPullResumesDroppedDownloads(t *testing.T) {
 }
 
 func TestFailedPushNeverWritesManifest(t *testing.T) {
-	ctx := context.Background()
-	host, rec := newRegistry(t)
-	rec.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		if strings.Contains(r.URL.Path, "/blobs/uploads/") {
-			http.Error(w, "disk full", http.StatusInternalServerError)
-			return true
-		}
-		return false
-	}
-	img := plainImage(t, 5, 2, types.OCIManifestSchema1)
-	opts := testOptions()
-	opts.Retries = 2
-	_, err := Push(ctx, img, host+"/test/broken:v1", opts)
-	if err == nil {
-		t.Fatal("Push succeeded, want an error")
-	}
-	if n := rec.count("PUT", "/manifests/"); n != 0 {
-		t.Errorf("manifest PUT %d times after failed blob uploads, want 0", n)
-	}
-	if n := rec.count("POST", "/blobs/uploads/"); n == 0 {
-		t.Error("no blob upload was attempted")
-	}
-	rec.intercept = nil
-	if _, _, err := Pull(ctx, host+"/test/broken:v1", testOptions()); !errors.Is(err, ErrManifestUnknown) {
-		t.Errorf("Pull after failed push: %v, want ErrManifestUnknown", err)
+	for _, tc := range []struct {
+		name      string
+		intercept func(w http.ResponseWriter, r *http.Request) bool
+	}{
+		{"server-errors", func(w http.ResponseWriter, r *http.Request) bool {
+			if strings.Contains(r.URL.Path, "/blobs/uploads/") {
+				http.Error(w, "disk full", http.StatusInternalServerError)
+				return true
+			}
+			return false
+		}},
+		{"every-upload-dropped", func(w http.ResponseWriter, r *http.Request) bool {
+			if isUpload(r) {
+				hangUp(w, r, -1)
+				return true
+			}
+			return false
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			host, rec := newRegistry(t)
+			rec.intercept = tc.intercept
+			img := plainImage(t, 5, 2, types.OCIManifestSchema1)
+			opts := testOptions()
+			opts.Retries = 2
+			_, err := Push(ctx, img, host+"/test/broken:v1", opts)
+			if err == nil {
+				t.Fatal("Push succeeded, want an error")
+			}
+			if n := rec.count("PUT", "/manifests/"); n != 0 {
+				t.Errorf("manifest PUT %d times after failed blob uploads, want 0", n)
+			}
+			// Each of the 3 blobs is tried at most Retries+1 times, in a
+			// fresh upload session each time.
+			if n := rec.count("POST", "/blobs/uploads/"); n < opts.Retries+1 || n > 3*(opts.Retries+1) {
+				t.Errorf("%d uploads started, want between %d and %d", n, opts.Retries+1, 3*(opts.Retries+1))
+			}
+			rec.intercept = nil
+			if _, _, err := Pull(ctx, host+"/test/broken:v1", testOptions()); !errors.Is(err, ErrManifestUnknown) {
+				t.Errorf("Pull after failed push: %v, want ErrManifestUnknown", err)
+			}
+		})
 	}
 }
 

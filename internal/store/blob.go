@@ -194,7 +194,7 @@ func (r *verifyingReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(r.h.Sum(nil))}
 		if got != r.want {
-			r.err = fmt.Errorf("store: blob %s is corrupt (content hashes to %s); run strata fsck", r.want, got)
+			r.err = fmt.Errorf("store: blob %s is corrupt (content hashes to %s): remove the image and pull, load or build it again", r.want, got)
 			if n > 0 {
 				return n, nil
 			}

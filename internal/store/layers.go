@@ -194,6 +194,11 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, chainID, diffID v1
 	h := sha256.New()
 	tee := io.TeeReader(rc, h)
 	if _, err := layer.Extract(ctx, tee, diff, layer.ExtractOptions{Format: layer.DiffFormat, NoChown: os.Geteuid() != 0}); err != nil {
+		// A damaged blob shows up first as a broken tar: read the rest so
+		// that the store's digest check can name the real cause.
+		if _, cerr := io.Copy(io.Discard, rc); cerr != nil && ctx.Err() == nil {
+			return LayerDir{}, fmt.Errorf("extracting layer %s: %w", diffID, cerr)
+		}
 		return LayerDir{}, err
 	}
 	// The tar reader stops at the end-of-archive marker: hash the rest too.

@@ -335,7 +335,7 @@ func TestBlobs(t *testing.T) {
 		defer rc.Close()
 		_, err = io.ReadAll(rc)
 		if err == nil || !strings.Contains(err.Error(), "store: blob "+h.String()+" is corrupt (content hashes to sha256:") ||
-			!strings.HasSuffix(err.Error(), "run strata fsck") {
+			!strings.HasSuffix(err.Error(), "pull, load or build it again") {
 			t.Errorf("got %v, want a corruption error", err)
 		}
 	})
