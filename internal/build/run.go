@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -105,6 +106,13 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		return fail(err)
 	}
 	runEnv := env
+	for _, k := range sortedKeys(b.opts.BuildArgs) {
+		// The proxy ARGs reach every RUN without a declaration, as in
+		// BuildKit, and stay out of the cache key and the history.
+		if _, declared := sr.env.Get(k); plan.IsPredefinedArg(k) && !declared {
+			runEnv = append(runEnv, k+"="+b.opts.BuildArgs[k])
+		}
+	}
 	if _, ok := sr.env.Get("HOME"); !ok {
 		runEnv = append(runEnv, "HOME="+u.Home)
 	}

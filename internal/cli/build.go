@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -142,6 +143,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	default:
 		return fmt.Errorf("--progress %q: use auto, tty, plain, json or quiet", f.progress)
 	}
+	start := time.Now()
 	res, err := build.Build(cmd.Context(), st, opts)
 	if err != nil {
 		return err
@@ -156,7 +158,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		return nil
 	}
 	if mode != "json" {
-		fmt.Fprintf(errw, "writing image %s done (%d steps, %d cached)\n", res.ImageID, res.Steps, res.Cached)
+		fmt.Fprintf(errw, "writing image %s done (%d steps, %d cached, %.1fs in all)\n", res.ImageID, res.Steps, res.Cached, time.Since(start).Seconds())
 		for _, n := range res.Names {
 			fmt.Fprintf(errw, "naming to %s done\n", n)
 		}
