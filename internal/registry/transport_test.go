@@ -240,3 +240,37 @@ func TestRetryable(t *testing.T) {
 		})
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      Options
+		wantSteps int // attempts in all
+		wantFirst time.Duration
+		wantLast  time.Duration // the wait before the last retry, about
+	}{
+		{"default", Options{}, 6, 500 * time.Millisecond, 8 * time.Second},
+		{"many-retries-capped", Options{Retries: 12}, 13, 500 * time.Millisecond, maxRetryDelay},
+		{"long-first-delay", Options{Retries: 3, RetryDelay: 20 * time.Second}, 4, 20 * time.Second, 20 * time.Second},
+		{"no-retries", Options{Retries: -1}, 1, 500 * time.Millisecond, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.opts.backoff()
+			if b.Steps != tc.wantSteps {
+				t.Errorf("Steps = %d, want %d", b.Steps, tc.wantSteps)
+			}
+			if b.Cap != 0 {
+				t.Errorf("Cap = %s, want 0 (a cap ends go-containerregistry's retries)", b.Cap)
+			}
+			if got := tc.opts.retryWait(0); got != tc.wantFirst {
+				t.Errorf("first wait = %s, want %s", got, tc.wantFirst)
+			}
+			if n := tc.opts.retries(); n > 0 {
+				got := tc.opts.retryWait(n - 1)
+				if d := got - tc.wantLast; d < -time.Millisecond || d > time.Millisecond {
+					t.Errorf("last wait = %s, want %s", got, tc.wantLast)
+				}
+			}
+		})
+	}
+}
