@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 
@@ -123,7 +122,7 @@ func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, in
 		repo = strings.TrimSuffix(repo, ":"+tagOrDigest(repo))
 	}
 	var nopts []name.Option
-	if plainHTTP(repo, insecure) {
+	if reg, _, _ := strings.Cut(repo, "/"); (registry.Options{Insecure: insecure}).PlainHTTP(reg) {
 		nopts = append(nopts, name.Insecure)
 	}
 	ref, err := name.NewDigest(repo+"@"+dg.String(), nopts...)
@@ -135,25 +134,4 @@ func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, in
 		return 0, err
 	}
 	return desc.Size, nil
-}
-
-// plainHTTP reports whether the registry of repo may be reached over http,
-// by the rule registry.Options.Insecure documents.
-func plainHTTP(repo string, insecure []string) bool {
-	reg, _, _ := strings.Cut(repo, "/")
-	for _, s := range insecure {
-		if strings.EqualFold(strings.TrimSuffix(s, "/"), reg) {
-			return true
-		}
-	}
-	host := reg
-	if h, _, err := net.SplitHostPort(reg); err == nil {
-		host = h
-	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

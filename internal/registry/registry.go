@@ -220,13 +220,15 @@ func (o Options) parseRef(ref string) (name.Reference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: parsing reference %q: %w", ref, err)
 	}
-	if !o.insecure(r.Context().RegistryStr()) {
+	if !o.PlainHTTP(r.Context().RegistryStr()) {
 		return r, nil
 	}
 	return name.ParseReference(ref, name.Insecure)
 }
 
-func (o Options) insecure(reg string) bool {
+// PlainHTTP reports whether the registry reg (host[:port]) may be reached
+// over plain http: a loopback host, or one named in o.Insecure.
+func (o Options) PlainHTTP(reg string) bool {
 	for _, s := range o.Insecure {
 		if strings.EqualFold(strings.TrimSuffix(s, "/"), reg) {
 			return true

@@ -622,7 +622,7 @@ func TestInsecure(t *testing.T) {
 		{"myreg.lan:5000", []string{"myreg.lan:5000"}, true},
 	} {
 		t.Run(tc.reg, func(t *testing.T) {
-			got := Options{Insecure: tc.insecure}.insecure(tc.reg)
+			got := Options{Insecure: tc.insecure}.PlainHTTP(tc.reg)
 			if got != tc.want {
 				t.Errorf("insecure(%q) = %v, want %v", tc.reg, got, tc.want)
 			}
