@@ -543,8 +543,15 @@ func TestPullPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "The push refers to repository [" + host + "/team/img]\n" +
-		"v1: digest: " + dg.String() + " size: " + strconv.Itoa(len(raw)) + "\n"
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "The push refers to repository [" + host + "/team/img]\n"
+	for i := len(cfg.RootFS.DiffIDs) - 1; i >= 0; i-- {
+		want += cfg.RootFS.DiffIDs[i].Hex[:12] + ": Pushed\n"
+	}
+	want += "v1: digest: " + dg.String() + " size: " + strconv.Itoa(len(raw)) + "\n"
 	if got != want {
 		t.Errorf("push printed %q, want %q", got, want)
 	}
@@ -579,6 +586,16 @@ func TestPullPush(t *testing.T) {
 		}
 		if ids := mustStrata(t, root2, "images", "-q", "--no-trunc"); ids != rec.ID.String()+"\n" {
 			t.Errorf("pulled image IDs %q, want %s", ids, rec.ID)
+		}
+		var ii []inspectImage
+		if err := json.Unmarshal([]byte(mustStrata(t, root2, "inspect", dest)), &ii); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(ii[0].RepoDigests, []string{host + "/team/img@" + dg.String()}); diff != "" {
+			t.Errorf("RepoDigests after a pull by tag (-got +want):\n%s", diff)
+		}
+		if got, want := mustStrata(t, root2, "images", "--digests", "--format", "{{.Tag}} {{.Digest}}"), "v1 "+dg.String()+"\n"; got != want {
+			t.Errorf("images --digests = %q, want %q", got, want)
 		}
 		again := mustStrata(t, root2, "pull", dest)
 		if !strings.Contains(again, "Status: Image is up to date for "+dest+"\n") || !strings.Contains(again, ": Already exists\n") {

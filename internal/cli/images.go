@@ -11,6 +11,7 @@ import (
 )
 
 type imagesFlags struct {
+	digests bool
 	all     bool
 	format  string
 	json    bool
@@ -98,6 +99,9 @@ func newImagesCmd(g *globals) *cobra.Command {
 				return writeJSON(out, sums)
 			}
 			format := f.format
+			if format == "" && f.digests {
+				format = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+			}
 			if f.quiet {
 				format = "{{.ID}}"
 			}
@@ -107,6 +111,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&f.all, "all", "a", false, "show all images (strata keeps no intermediate images, so this changes nothing)")
+	fl.BoolVar(&f.digests, "digests", false, "show the manifest digests the images were pulled at")
 	fl.StringVar(&f.format, "format", "", "Go template for each image, 'table TEMPLATE' for columns, or 'json'")
 	fl.BoolVar(&f.json, "json", false, "print a JSON array of the image records")
 	fl.BoolVar(&f.noTrunc, "no-trunc", false, "show full image IDs")
@@ -121,8 +126,17 @@ func filterImages(recs []store.Record, pattern string) []store.Record {
 	var out []store.Record
 	for _, r := range recs {
 		var names []string
+		repos := map[string]bool{}
 		for _, n := range r.Names {
 			if nameMatches(n, pattern) {
+				names = append(names, n)
+				repo, _ := store.RepoTag(n)
+				repos[repo] = true
+			}
+		}
+		// A matching tag keeps its repository's digest names, for --digests.
+		for _, n := range r.Names {
+			if repo, _ := store.RepoTag(n); strings.Contains(n, "@") && repos[repo] && !nameMatches(n, pattern) {
 				names = append(names, n)
 			}
 		}

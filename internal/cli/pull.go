@@ -3,11 +3,15 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
+	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -20,7 +24,7 @@ type storePuller struct {
 
 // Pull pulls ref from its registry and stores it under ref's normalised name.
 func (p *storePuller) Pull(ctx context.Context, ref string) error {
-	_, err := pullImage(ctx, p.st, ref, p.opts)
+	_, err := pullImage(ctx, p.st, ref, p.opts, nil)
 	return err
 }
 
@@ -35,8 +39,8 @@ type pulled struct {
 
 // pullImage pulls ref and writes it into st under its normalised name. A
 // digest reference that names an index is stored under the digest of the
-// image picked from it.
-func pullImage(ctx context.Context, st *store.Store, ref string, opts registry.Options) (pulled, error) {
+// image picked from it. bars, when set, shows each layer's download.
+func pullImage(ctx context.Context, st *store.Store, ref string, opts registry.Options, bars *progress.Bars) (pulled, error) {
 	full, err := store.Normalize(ref)
 	if err != nil {
 		return pulled{}, err
@@ -62,8 +66,24 @@ func pullImage(ctx context.Context, st *store.Store, ref string, opts registry.O
 	for _, l := range m.Layers {
 		p.layers = append(p.layers, l.Digest)
 		p.existed[l.Digest] = st.HasBlob(l.Digest)
+		if bars != nil {
+			if p.existed[l.Digest] {
+				bars.Done(shortID(l.Digest.String()), "Already exists")
+			} else {
+				bars.Set(shortID(l.Digest.String()), "Waiting", 0, 0)
+			}
+		}
 	}
-	if _, err := st.WriteImage(ctx, img, p.name); err != nil {
+	if bars != nil {
+		img = &barsImage{Image: img, bars: bars}
+	}
+	names := []string{p.name}
+	if !strings.Contains(p.name, "@") {
+		// Docker records the digest a tag was pulled at (RepoDigests).
+		repo, _ := store.RepoTag(p.name)
+		names = append(names, repo+"@"+p.digest.String())
+	}
+	if _, err := st.WriteImage(ctx, img, names...); err != nil {
 		return pulled{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	return p, nil
@@ -109,20 +129,27 @@ func newPullCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(out, "%s: Pulling from %s\n", tagOrDigest(full), repoPath(full))
 			}
-			p, err := pullImage(cmd.Context(), st, ref, opts)
+			var bars *progress.Bars
+			if !f.quiet {
+				bars = progress.NewBars(out, isTerminal(out))
+			}
+			p, err := pullImage(cmd.Context(), st, ref, opts, bars)
+			if bars != nil {
+				if err == nil {
+					for _, l := range p.layers {
+						if !p.existed[l] {
+							bars.Done(shortID(l.String()), "Pull complete")
+						}
+					}
+				}
+				bars.Close()
+			}
 			if err != nil {
 				return err
 			}
 			if f.quiet {
 				fmt.Fprintln(out, p.name)
 				return nil
-			}
-			for _, l := range p.layers {
-				status := "Pull complete"
-				if p.existed[l] {
-					status = "Already exists"
-				}
-				fmt.Fprintf(out, "%s: %s\n", shortID(l.String()), status)
 			}
 			fmt.Fprintf(out, "Digest: %s\n", p.digest)
 			if p.upToDate {
@@ -139,6 +166,79 @@ func newPullCmd(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image's full name")
 	return cmd
+}
+
+// barsImage is a pulled image whose layer downloads are shown on bars.
+type barsImage struct {
+	v1.Image
+	bars *progress.Bars
+}
+
+// Layers implements v1.Image.
+func (i *barsImage) Layers() ([]v1.Layer, error) {
+	ls, err := i.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for n, l := range ls {
+		out[n] = &barsLayer{Layer: l, bars: i.bars}
+	}
+	return out, nil
+}
+
+// LayerByDigest implements v1.Image.
+func (i *barsImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return &barsLayer{Layer: l, bars: i.bars}, nil
+}
+
+// barsLayer counts the compressed bytes read from a layer onto its bar.
+type barsLayer struct {
+	v1.Layer
+	bars *progress.Bars
+}
+
+// Compressed implements v1.Layer.
+func (l *barsLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return rc, nil
+	}
+	size, _ := l.Size()
+	return &barsReader{ReadCloser: rc, bars: l.bars, id: shortID(d.String()), total: size}, nil
+}
+
+type barsReader struct {
+	io.ReadCloser
+	bars  *progress.Bars
+	id    string
+	n     int64
+	total int64
+}
+
+func (r *barsReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n += int64(n)
+	if err == io.EOF {
+		r.bars.Set(r.id, "Verifying", r.n, r.total)
+	} else {
+		r.bars.Set(r.id, "Downloading", r.n, r.total)
+	}
+	return n, err
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // tagOrDigest returns the tag or digest of a normalised name.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -20,6 +21,7 @@ import (
 type pushFlags struct {
 	insecure    []string
 	compression string
+	level       int
 	quiet       bool
 }
 
@@ -40,6 +42,10 @@ func newPushCmd(g *globals) *cobra.Command {
 			default:
 				return fmt.Errorf("--compression %q: use gzip or zstd", f.compression)
 			}
+			if top := map[layer.Compression]int{layer.Gzip: 9, layer.Zstd: 22}[opts.Compression]; f.level < 0 || f.level > top {
+				return fmt.Errorf("--compression-level %d: use 1 to %d for %s, or 0 for its default", f.level, top, opts.Compression)
+			}
+			opts.CompressionLevel = f.level
 			st, err := g.openStore()
 			if err != nil {
 				return err
@@ -63,7 +69,32 @@ func newPushCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "The push refers to repository [%s]\n", strings.TrimSuffix(dest, ":"+tagOrDigest(dest)))
 			}
 			ctx := cmd.Context()
+			var bars *progress.Bars
+			var drained chan struct{}
+			if !f.quiet {
+				bars = progress.NewBars(out, isTerminal(out))
+				if isTerminal(out) {
+					updates := make(chan v1.Update, 16)
+					opts.Progress = updates
+					drained = make(chan struct{})
+					go func() {
+						defer close(drained)
+						for u := range updates {
+							bars.Set("layers", "Pushing", u.Complete, u.Total)
+						}
+					}()
+				}
+			}
 			dg, err := registry.Push(ctx, img, dest, opts)
+			if drained != nil {
+				<-drained
+			}
+			if bars != nil {
+				if err == nil {
+					pushedLines(bars, img, drained != nil)
+				}
+				bars.Close()
+			}
 			if err != nil {
 				return err
 			}
@@ -82,6 +113,7 @@ func newPushCmd(g *globals) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none)")
 	fl.StringVar(&f.compression, "compression", "gzip", "compression of layers stored uncompressed: gzip or zstd")
+	fl.IntVar(&f.level, "compression-level", 0, "compression level: 1 (fastest) to 9 for gzip, 1 to 22 for zstd; 0 is the default (gzip 6, zstd 3)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the pushed reference")
 	return cmd
 }
@@ -134,4 +166,18 @@ func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, in
 		return 0, err
 	}
 	return desc.Size, nil
+}
+
+// pushedLines gives every layer of img its final "Pushed" status as docker
+// prints it, and on a terminal the transfer bar too.
+func pushedLines(bars *progress.Bars, img v1.Image, tty bool) {
+	if cfg, err := img.ConfigFile(); err == nil {
+		ids := cfg.RootFS.DiffIDs
+		for i := len(ids) - 1; i >= 0; i-- { // docker lists the top layer first
+			bars.Done(shortID(ids[i].String()), "Pushed")
+		}
+	}
+	if tty {
+		bars.Done("layers", "Pushed")
+	}
 }

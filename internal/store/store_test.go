@@ -444,6 +444,22 @@ func TestTagUntagRemove(t *testing.T) {
 	if _, err := s.Remove(ctxT(t), "gone", RemoveOptions{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Remove of an unknown image: got %v", err)
 	}
+
+	// A pulled image's digest name goes with the last tag of its repository,
+	// as in docker.
+	dg := recA.Manifest.String()
+	_, err = s.WriteImage(ctxT(t), a, "pulled:1", "pulled:2", "pulled@"+dg)
+	must(t, err)
+	lines, err = s.Remove(ctxT(t), "pulled:1", RemoveOptions{})
+	must(t, err)
+	if diff := cmp.Diff(lines, []string{"Untagged: pulled:1"}); diff != "" {
+		t.Errorf("Remove pulled:1 (-got +want):\n%s", diff)
+	}
+	lines, err = s.Remove(ctxT(t), "pulled:2", RemoveOptions{})
+	must(t, err)
+	if diff := cmp.Diff(lines, []string{"Untagged: pulled:2", "Untagged: pulled@" + dg, "Deleted: " + recA.ID.String()}); diff != "" {
+		t.Errorf("Remove pulled:2 (-got +want):\n%s", diff)
+	}
 }
 
 func TestImagesOrder(t *testing.T) {

@@ -94,9 +94,11 @@ func (s *Store) removeNames(ref string, opts RemoveOptions) ([]string, error) {
 			for _, r := range recs {
 				for _, n := range r.Names {
 					if n == full {
-						removeName(idx, full)
-						lines = append(lines, "Untagged: "+FamiliarName(full))
-						if len(namesOfID(recs, r.ID)) == 1 {
+						removed := untagWithDigests(idx, namesOfID(recs, r.ID), full)
+						for _, u := range removed {
+							lines = append(lines, "Untagged: "+FamiliarName(u))
+						}
+						if len(namesOfID(recs, r.ID)) == len(removed) {
 							lines = append(lines, "Deleted: "+r.ID.String())
 						}
 						return nil
@@ -125,6 +127,27 @@ func (s *Store) removeNames(ref string, opts RemoveOptions) ([]string, error) {
 		return nil
 	})
 	return lines, err
+}
+
+// untagWithDigests removes name from idx and, as docker does, the digest names
+// (repo@sha256:…) of the same repository when no other tag of that repository
+// is left on the image whose names are names. It returns what it removed.
+func untagWithDigests(idx *v1.IndexManifest, names []string, name string) []string {
+	removeName(idx, name)
+	removed := []string{name}
+	repo := repository(name)
+	for _, n := range names {
+		if n != name && !strings.Contains(n, "@") && repository(n) == repo {
+			return removed
+		}
+	}
+	for _, n := range names {
+		if strings.Contains(n, "@") && repository(n) == repo {
+			removeName(idx, n)
+			removed = append(removed, n)
+		}
+	}
+	return removed
 }
 
 // namesOfID returns the sorted names of every manifest whose config is id.
