@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // The ops the builder runs inside the sandbox's mount namespace.
@@ -57,6 +58,10 @@ func mountReadOnly(lowers []string, target string) error {
 		return unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_REC, "")
 	}
 	opts := "lowerdir=" + strings.Join(lowers, ":")
+	userxattr := rootless.InUserNamespace() // overlay's markers are user.overlay.* there
+	if userxattr {
+		opts += ",userxattr"
+	}
 	if len(opts) < 4000 {
 		return unix.Mount("overlay", target, "overlay", unix.MS_RDONLY, opts)
 	}
@@ -68,6 +73,11 @@ func mountReadOnly(lowers []string, target string) error {
 	for _, l := range lowers {
 		if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
 			return fmt.Errorf("lowerdir+ %s: %w", l, err)
+		}
+	}
+	if userxattr {
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
+			return fmt.Errorf("userxattr: %w", err)
 		}
 	}
 	if err := unix.FsconfigCreate(fd); err != nil {

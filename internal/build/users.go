@@ -33,8 +33,10 @@ func readLayered(dirs []string, rel string) ([]byte, error) {
 				hidden = true // a whiteout or a file replaces the directory
 				break
 			}
-			if v, err := getxattr(p, "trusted.overlay.opaque"); err == nil && v == "y" {
-				opaque = true
+			for _, x := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} { // root, rootless
+				if v, err := getxattr(p, x); err == nil && v == "y" {
+					opaque = true
+				}
 			}
 		}
 		if hidden {
@@ -104,6 +106,9 @@ func resolveUser(dirs []string, spec string) (execUser, error) {
 	}
 	var passwd, group io.Reader
 	if b, err := readLayered(dirs, "etc/passwd"); err == nil {
+		if err := checkPasswdIDs(b, spec); err != nil {
+			return execUser{}, err
+		}
 		passwd = bytes.NewReader(b)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return execUser{}, fmt.Errorf("reading /etc/passwd: %w", err)
@@ -138,6 +143,9 @@ func resolveChown(dirs []string, spec string) (uid, gid int, err error) {
 		if len(users) == 0 {
 			return 0, 0, fmt.Errorf("unknown user %q: no such entry in the image's /etc/passwd", u)
 		}
+		if err := checkPasswdIDs(pw, u); err != nil {
+			return 0, 0, err
+		}
 		uid, gid = users[0].Uid, users[0].Gid
 	}
 	if !hasGroup {
@@ -158,4 +166,28 @@ func resolveChown(dirs []string, spec string) (uid, gid int, err error) {
 		return 0, 0, fmt.Errorf("unknown group %q: no such entry in the image's /etc/group", g)
 	}
 	return uid, groups[0].Gid, nil
+}
+
+// checkPasswdIDs fails when the /etc/passwd line of the user named in spec
+// (user[:group]; the first line of that name, the one used) has a uid or
+// gid that is not a non-negative number: moby/sys/user reads such a field
+// as 0, which would run the step as root.
+func checkPasswdIDs(pw []byte, spec string) error {
+	name, _, _ := strings.Cut(spec, ":")
+	if _, err := strconv.Atoi(name); err == nil {
+		return nil
+	}
+	for i, line := range strings.Split(string(pw), "\n") {
+		f := strings.Split(strings.TrimSpace(line), ":")
+		if len(f) < 4 || f[0] != name {
+			continue
+		}
+		for _, id := range f[2:4] {
+			if n, err := strconv.Atoi(id); err != nil || n < 0 {
+				return fmt.Errorf("user %q: line %d of the image's /etc/passwd has the id %q, which is not a number: fix the base image or use a numeric USER", name, i+1, id)
+			}
+		}
+		return nil
+	}
+	return nil
 }

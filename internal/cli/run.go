@@ -4,12 +4,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/container"
+	"github.com/strata-build/strata/internal/executor"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
 	var o container.Options
 	var rm bool
 	var entrypoint string
+	var privileged bool
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Run a command in an image, isolated as a build's RUN",
@@ -27,6 +29,9 @@ func newRunCmd(g *globals) *cobra.Command {
 				if entrypoint != "" {
 					o.Entrypoint = []string{entrypoint}
 				}
+			}
+			if privileged {
+				o.Security = executor.SecurityInsecure
 			}
 			o.Stdin, o.Stdout, o.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
 			code, err := container.Run(cmd.Context(), st, o)
@@ -47,5 +52,6 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.StringVarP(&o.User, "user", "u", "", "user[:group] to run as")
 	fl.StringVar(&o.Network, "network", "host", "network: host or none")
 	fl.StringVar(&entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
+	fl.BoolVar(&privileged, "privileged", false, "give the command every capability, no seccomp filter and no masked paths (namespaces stay)")
 	return cmd
 }

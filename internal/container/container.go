@@ -34,6 +34,9 @@ type Options struct {
 	User string
 	// Network is "host" (default) or "none".
 	Network string
+	// Security is executor.SecuritySandbox (default) or
+	// executor.SecurityInsecure (--privileged).
+	Security string
 	// Stdin, Stdout and Stderr are the process's streams.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -145,6 +148,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		Stderr:     opts.Stderr,
 		HostsFile:  hosts,
 		ResolvConf: resolv,
+		Security:   opts.Security,
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -99,6 +100,16 @@ func callOp(cfg *childConfig) (msg string) {
 // root, pivots into it and prepares hostname, network and working dir.
 func setupRun(cfg *childConfig, st *stubMaker) error {
 	root := cfg.Merged
+	// Without a device cgroup, nodev is what keeps a command with
+	// CAP_MKNOD from opening the host's disks through a node it makes: the
+	// node can be created (and end up in the layer), not opened.
+	var nodev uint64
+	if !cfg.Insecure {
+		nodev = unix.MOUNT_ATTR_NODEV
+		if err := unix.MountSetattr(unix.AT_FDCWD, root, 0, &unix.MountAttr{Attr_set: nodev}); err != nil {
+			return fmt.Errorf("making the root nodev: %w", err)
+		}
+	}
 	p, err := st.dir("/proc")
 	if err != nil {
 		return err
@@ -109,29 +120,31 @@ func setupRun(cfg *childConfig, st *stubMaker) error {
 	if p, err = st.dir("/dev"); err != nil {
 		return err
 	}
-	if err := mountDev(p); err != nil {
+	if err := mountDev(p, nodev != 0); err != nil {
 		return err
 	}
 	if p, err = st.dir("/sys"); err != nil {
 		return err
 	}
-	if err := mountSys(p); err != nil {
+	if err := mountSys(p, !cfg.Insecure); err != nil {
 		return err
 	}
-	if err := maskPaths(root); err != nil {
-		return err
+	if !cfg.Insecure {
+		if err := maskPaths(root); err != nil {
+			return err
+		}
 	}
 	for _, f := range []struct{ src, dst string }{{cfg.HostsFile, "/etc/hosts"}, {cfg.ResolvConf, "/etc/resolv.conf"}} {
 		if f.src == "" {
 			continue
 		}
 		m := Mount{Type: "bind", Source: f.src, Target: f.dst}
-		if err := mountExtra(st, m); err != nil {
+		if err := mountExtra(st, m, nodev); err != nil {
 			return err
 		}
 	}
 	for _, m := range cfg.Mounts {
-		if err := mountExtra(st, m); err != nil {
+		if err := mountExtra(st, m, nodev); err != nil {
 			return err
 		}
 	}
@@ -172,6 +185,12 @@ func runCommand(cfg *childConfig) int {
 	if env == nil {
 		env = []string{} // nil would pass the sandbox's own environment
 	}
+	// The command inherits the confinement of the thread that starts it.
+	runtime.LockOSThread() // for good: the init exits when the command is done
+	if err := confine(cfg.Insecure); err != nil {
+		fmt.Fprintf(os.Stderr, "strata: confining %q: %v\n", name, err)
+		return 126
+	}
 	cmd := &exec.Cmd{
 		Path:   path,
 		Args:   cfg.Args,
@@ -183,6 +202,11 @@ func runCommand(cfg *childConfig) int {
 			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: groups},
 			Setsid:     true,
 		},
+	}
+	if cfg.Insecure && cfg.UID != 0 {
+		// As BuildKit's insecure mode: a non-root USER keeps every
+		// capability too, as ambient ones.
+		cmd.SysProcAttr.AmbientCaps = allCaps()
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT)
@@ -307,9 +331,16 @@ func (s *stubMaker) make(target string, dir bool) (string, error) {
 	return p, nil
 }
 
-// mountDev mounts a tmpfs on dev with the usual nodes, bound from the host's.
-func mountDev(dev string) error {
-	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+// mountDev mounts a tmpfs on dev with the usual nodes, bound from the host's
+// onto empty files (which works in a user namespace too, where mknod does
+// not). With nodev, nodes made later in the tmpfs cannot be opened; the bind
+// mounts keep the host /dev's flags, so the usual nodes still work.
+func mountDev(dev string, nodev bool) error {
+	flags := uintptr(unix.MS_NOSUID | unix.MS_STRICTATIME)
+	if nodev {
+		flags |= unix.MS_NODEV
+	}
+	if err := unix.Mount("tmpfs", dev, "tmpfs", flags, "mode=755,size=65536k"); err != nil {
 		return fmt.Errorf("mounting /dev: %w", err)
 	}
 	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
@@ -355,26 +386,31 @@ func mountDev(dev string) error {
 	return nil
 }
 
-// mountSys mounts a read-only sysfs on sys, or, when the kernel refuses (the
-// network namespace is not ours), a read-only recursive bind of the host's.
-func mountSys(sys string) error {
-	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+// mountSys mounts a sysfs on sys, read-only when readOnly is set, or, when
+// the kernel refuses (the network namespace is not ours), a recursive bind of
+// the host's.
+func mountSys(sys string, readOnly bool) error {
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	if readOnly {
+		flags |= unix.MS_RDONLY
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
 	if err := unix.Mount("sysfs", sys, "sysfs", flags, ""); err == nil {
 		return nil
 	}
 	if err := unix.Mount("/sys", sys, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("mounting /sys: %w", err)
 	}
-	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
 	if err := unix.MountSetattr(unix.AT_FDCWD, sys, unix.AT_RECURSIVE, attr); err != nil {
-		return fmt.Errorf("making /sys read-only: %w", err)
+		return fmt.Errorf("setting the flags of /sys: %w", err)
 	}
 	return nil
 }
 
-// Paths hidden and made read-only as runc's default spec does. This does not
-// stop a root process with CAP_SYS_ADMIN (see the package doc), but keeps an
-// ordinary RUN from writing to /proc/sysrq-trigger or /proc/sys by mistake.
+// Paths hidden and made read-only as runc's default spec does (not in
+// SecurityInsecure mode). Without CAP_SYS_ADMIN, and with mount and umount
+// refused by seccomp, the command cannot undo them.
 var (
 	maskedPaths = []string{
 		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -416,9 +452,9 @@ func maskPaths(root string) error {
 	return nil
 }
 
-// mountExtra makes one bind or tmpfs mount inside the root.
-func mountExtra(st *stubMaker, m Mount) error {
-	var attr uint64
+// mountExtra makes one bind or tmpfs mount inside the root, with the mount
+// attributes in attr (MOUNT_ATTR_NODEV in sandbox mode) added.
+func mountExtra(st *stubMaker, m Mount, attr uint64) error {
 	if m.ReadOnly {
 		attr |= unix.MOUNT_ATTR_RDONLY
 	}

@@ -21,8 +21,9 @@
 //     from the host, devpts and /dev/shm, a read-only /sys, the hosts and
 //     resolv.conf files and the extra mounts; masks the dangerous /proc files
 //     as runc does; pivot_roots into the overlay, detaches the old root, sets
-//     the hostname, creates and enters the working directory, and starts the
-//     command as its own child with the requested uid, gid and groups. The
+//     the hostname, creates and enters the working directory, confines
+//     itself (see below), and starts the command as its own child with the
+//     requested uid, gid and groups. The
 //     sandbox init stays PID 1: it reaps orphans, forwards SIGTERM, SIGINT,
 //     SIGHUP and SIGQUIT, and exits with the command's status (128+signal
 //     when the command was killed by a signal), which kills whatever the
@@ -43,21 +44,40 @@
 //
 // # Security model and its gaps
 //
-// The sandbox isolates a build step from the host's filesystem, processes,
-// hostname and (with network "none") network, and guarantees cleanup. It is
-// not yet a security boundary against a hostile Dockerfile:
+// [Run] confines the command as Docker confines a container by default
+// ([SecuritySandbox]); BuildKit's RUN --security=insecure and docker run
+// --privileged map to [SecurityInsecure], which keeps the namespaces and
+// lifts the rest. The sandbox init sets up the mounts with every privilege,
+// then confines the thread that starts the command, which inherits:
 //
-//   - the command runs as real root (uid 0 of the host user namespace) when
-//     USER is root, with the full capability set: no capabilities are dropped
-//     and no user namespace is used, so root inside can undo the masks,
-//     unmount things, load modules or reach devices;
-//   - no seccomp filter, no AppArmor or SELinux profile, and no
-//     no_new_privs;
-//   - no cgroup: no memory, CPU or PID limits;
-//   - with network "host" the step shares the host's network namespace.
+//   - capabilities: Docker's default set (CHOWN, DAC_OVERRIDE, FSETID,
+//     FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP,
+//     NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE) in the bounding,
+//     permitted and effective sets, the inheritable and ambient sets empty;
+//     a non-root USER has none;
+//   - no_new_privs, so setuid binaries and file capabilities grant nothing
+//     (Docker does not set it by default: sudo from a non-root USER fails);
+//   - Docker's default seccomp profile (github.com/moby/profiles/seccomp,
+//     compiled with github.com/elastic/go-seccomp-bpf, no cgo; see
+//     seccomp_linux.go for how it differs), which refuses mount, unshare,
+//     module loading, kexec, keyctl, bpf and the like with EPERM;
+//   - runc's masked paths (/proc/kcore, /proc/keys, /proc/timer_list,
+//     /sys/firmware...) and read-only paths (/proc/sys, /proc/bus,
+//     /proc/sysrq-trigger...), a read-only /sys, and a /dev with only null,
+//     zero, full, random, urandom, tty, a private devpts and shm;
+//   - nodev on the root and every extra mount: with no device cgroup, this
+//     is what stops a node made with CAP_MKNOD from opening a host disk.
 //
-// A later change hardens this (drop capabilities to Docker's default set, a
-// seccomp profile, no_new_privs, optional user namespaces for rootless use).
+// The init itself is made non-dumpable, so that the command (without
+// CAP_SYS_PTRACE) cannot ptrace it or read its memory: its other threads
+// keep every privilege.
+//
+// Gaps that remain: no user namespace unless strata itself runs in one
+// (rootless), so root in the sandbox is root on the host's files it can
+// reach; no cgroup, so no memory, CPU or PID limits; no AppArmor or SELinux
+// profile; with network "host" the step shares the host's network
+// namespace; the seccomp filter covers the native architecture only (32-bit
+// system calls on amd64 are refused, where Docker allows them).
 //
 // Ops are registered with [Register] in a package-level table: this is the
 // package's only global state, and it is written only from init functions so

@@ -69,7 +69,28 @@ type RunSpec struct {
 	// HostsFile and ResolvConf are host files bind-mounted onto /etc/hosts
 	// and /etc/resolv.conf when not empty.
 	HostsFile, ResolvConf string
+	// Security is the confinement of the command: SecuritySandbox (the
+	// default when empty) or SecurityInsecure.
+	Security string
 }
+
+// The security modes of a RunSpec, named as BuildKit's RUN --security.
+const (
+	// SecuritySandbox confines the command as Docker confines a container by
+	// default: Docker's default capabilities (no CAP_SYS_ADMIN,
+	// CAP_SYS_MODULE, CAP_SYS_PTRACE, CAP_NET_ADMIN...) in every set, an
+	// empty inheritable and ambient set, no_new_privs, Docker's default
+	// seccomp profile, masked and read-only /proc paths, a read-only /sys,
+	// and mounts on which device nodes cannot be opened (nodev) but for the
+	// few in /dev.
+	SecuritySandbox = "sandbox"
+	// SecurityInsecure lifts all of that, as BuildKit's
+	// RUN --security=insecure (docker run --privileged) does: every
+	// capability, no seccomp filter, no no_new_privs, no masked or
+	// read-only paths, a writable /sys and /proc/sys, device nodes usable.
+	// The namespaces stay.
+	SecurityInsecure = "insecure"
+)
 
 // Op is a function run by Do inside the sandbox's mount namespace, with the
 // overlay mounted at root. It is not confined to root (there is no

@@ -41,6 +41,7 @@ type childConfig struct {
 	Mounts      []Mount
 	HostsFile   string
 	ResolvConf  string
+	Insecure    bool // SecurityInsecure
 
 	// Do mode.
 	Op  string
@@ -94,6 +95,14 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 			return -1, fmt.Errorf("executor: run: mount target %q is not absolute", m.Target)
 		}
 	}
+	insecure := false
+	switch spec.Security {
+	case "", SecuritySandbox:
+	case SecurityInsecure:
+		insecure = true
+	default:
+		return -1, fmt.Errorf("executor: run: unknown security mode %q (want sandbox or insecure)", spec.Security)
+	}
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = "strata"
@@ -116,6 +125,7 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 		Mounts:      spec.Mounts,
 		HostsFile:   spec.HostsFile,
 		ResolvConf:  spec.ResolvConf,
+		Insecure:    insecure,
 	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	if none {

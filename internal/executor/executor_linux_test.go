@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envHelper) == "sleep" {
 		os.Exit(helperSleep())
 	}
+	if os.Getenv(envHelper) == "probe" {
+		os.Exit(helperProbe())
+	}
 	os.Exit(m.Run())
 }
 
@@ -489,7 +492,13 @@ func TestRunForwardsSignals(t *testing.T) {
 	}()
 	var initPids []int
 	if !waitFor(func() bool {
-		initPids = processesWithCmdline(t, "strata-sandbox")
+		// Other strata processes on the machine have sandboxes too: ours
+		// is the test process's child.
+		initPids = slices.DeleteFunc(processesWithCmdline(t, "strata-sandbox"), func(pid int) bool {
+			stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+			return err != nil || len(f) < 2 || f[1] != strconv.Itoa(os.Getpid())
+		})
 		return len(processesWithCmdline(t, "sleep", "1002")) > 0 && len(initPids) == 1
 	}) {
 		t.Fatalf("sandbox never started: init pids %v", initPids)

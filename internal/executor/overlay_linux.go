@@ -36,14 +36,14 @@ func mountRoot(cfg *childConfig) error {
 		}
 		return nil
 	}
-	o := overlay{lower: lower, readOnly: r.ReadOnly, extras: overlayExtras}
+	o := overlay{lower: lower, readOnly: r.ReadOnly, extras: overlayOptions(true)}
 	if !r.ReadOnly {
 		o.upper, o.work = r.Upper, r.Work
 	}
 	err := o.mount(cfg.Merged)
 	if err != nil {
 		// Older kernels may not know an option: retry without.
-		o.extras = nil
+		o.extras = overlayOptions(false)
 		if o.mount(cfg.Merged) == nil {
 			return nil
 		}
@@ -88,6 +88,10 @@ func (o overlay) data() (string, bool) {
 		opts = append(opts, "upperdir="+o.upper, "workdir="+o.work)
 	}
 	for _, kv := range o.extras {
+		if kv[1] == "" { // a flag
+			opts = append(opts, kv[0])
+			continue
+		}
 		opts = append(opts, kv[0]+"="+kv[1])
 	}
 	data := strings.Join(opts, ",")
@@ -127,6 +131,12 @@ func (o overlay) fsmount(target string) (err error) {
 		}
 	}
 	for _, kv := range o.extras {
+		if kv[1] == "" { // a flag
+			if err := unix.FsconfigSetFlag(fd, kv[0]); err != nil {
+				return fmt.Errorf("setting %s: %w", kv[0], err)
+			}
+			continue
+		}
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
 		}
@@ -177,7 +187,7 @@ func mountLayers(m Mount, target string) error {
 		}
 		return unix.MountSetattr(unix.AT_FDCWD, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 	}
-	o := overlay{lower: lower, readOnly: m.ReadOnly, extras: overlayExtras}
+	o := overlay{lower: lower, readOnly: m.ReadOnly, extras: overlayOptions(true)}
 	if !m.ReadOnly {
 		// Source is a scratch dir the caller made (and removes); the tmpfs
 		// lives in the sandbox's own mount namespace and dies with it.
@@ -196,7 +206,7 @@ func mountLayers(m Mount, target string) error {
 		}
 	}
 	if err := o.mount(target); err != nil {
-		o.extras = nil
+		o.extras = overlayOptions(false)
 		return o.mount(target)
 	}
 	return nil

@@ -347,6 +347,9 @@ func (x *extractor) makeNode(target string, hdr *tar.Header) error {
 	}
 	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 	if err := unix.Mknod(target, mode, int(dev)); err != nil {
+		if skipDevice(hdr, err) {
+			return nil
+		}
 		return fmt.Errorf("creating device node: %w", err)
 	}
 	if err := x.setMeta(target, hdr, false); err != nil {
@@ -364,7 +367,7 @@ func (x *extractor) whiteout(hdr *tar.Header, parentRel, base string) error {
 			return entryErr(hdr.Name, "%w", err)
 		}
 		if diff {
-			if err := unix.Lsetxattr(parent, opaqueXattr, []byte("y"), 0); err != nil {
+			if err := unix.Lsetxattr(parent, opaqueXattrName(), []byte("y"), 0); err != nil {
 				return entryErr(hdr.Name, "marking directory opaque: %w", err)
 			}
 			return nil

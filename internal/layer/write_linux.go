@@ -155,11 +155,11 @@ func (t *tarWriter) entry(abs, rel string) error {
 			return err
 		}
 		if t.opts.Format == DiffFormat {
-			v, ok, err := getXattr(abs, opaqueXattr)
+			opaque, err := isOpaque(abs)
 			if err != nil {
 				return fmt.Errorf("layer: %s: %w", rel, err)
 			}
-			if ok && string(v) == "y" {
+			if opaque {
 				if err := t.writeWhiteout(rel + "/" + opaqueMarker); err != nil {
 					return err
 				}
