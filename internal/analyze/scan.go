@@ -1,0 +1,183 @@
+package analyze
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/strata-build/strata/internal/layer"
+)
+
+// entryKind is what a layer tar entry does to the filesystem.
+type entryKind uint8
+
+const (
+	kindFile     entryKind = iota // a regular file, hardlink, symlink or device
+	kindDir                       // a directory
+	kindWhiteout                  // .wh.<name>: deletes name
+	kindOpaque                    // <dir>/.wh..wh..opq: clears dir's earlier content
+)
+
+// entry is one tar entry of a layer, reduced to what the replay needs.
+type entry struct {
+	path string // slash-separated, no leading or trailing slash; for whiteouts the deleted path, for opaques the directory
+	kind entryKind
+	size int64
+}
+
+// scan is what one pass over a layer learned.
+type scan struct {
+	entries    []entry
+	diffID     string
+	size       int64 // uncompressed tar bytes
+	compressed int64
+}
+
+// scanLayers reads every layer, opts.Jobs at a time.
+func scanLayers(ctx context.Context, layers []v1.Layer, opts Options) ([]scan, error) {
+	scans := make([]scan, len(layers))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(opts.Jobs)
+	for i, l := range layers {
+		g.Go(func() error {
+			sc, err := scanLayer(ctx, l, opts.Compression)
+			if err != nil {
+				return fmt.Errorf("reading layer %d: %w", i, err)
+			}
+			scans[i] = sc
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return scans, nil
+}
+
+// scanLayer reads the tar of l once: its entries, its uncompressed size and,
+// for a layer stored uncompressed, the size it compresses to with alg.
+func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, error) {
+	var sc scan
+	if d, err := l.DiffID(); err == nil {
+		sc.diffID = d.String()
+	}
+	blobSize, err := l.Size()
+	if err != nil {
+		return sc, fmt.Errorf("reading size: %w", err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return sc, fmt.Errorf("opening: %w", err)
+	}
+	defer rc.Close()
+	stored, br, err := layer.Detect(rc)
+	if err != nil {
+		return sc, err
+	}
+	dec, err := layer.Decompress(br)
+	if err != nil {
+		return sc, err
+	}
+	defer dec.Close()
+	var src io.Reader = dec
+	var zw io.WriteCloser
+	zcount := &countWriter{}
+	sc.compressed = blobSize
+	if stored == string(layer.Uncompressed) {
+		sc.compressed = 0 // not measured
+		if alg != layer.Uncompressed {
+			if zw, err = layer.Compress(zcount, alg, 0); err != nil {
+				return sc, fmt.Errorf("measuring the compressed size: %w", err)
+			}
+			src = io.TeeReader(dec, zw)
+		}
+	}
+	ucount := &countReader{r: src}
+	tr := tar.NewReader(ucount)
+	for {
+		if err := ctx.Err(); err != nil {
+			return sc, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return sc, fmt.Errorf("reading tar: %w", err)
+		}
+		if e, ok := entryOf(hdr); ok {
+			sc.entries = append(sc.entries, e)
+		}
+	}
+	// The end-of-archive blocks and padding count in the layer's size.
+	if _, err := io.Copy(io.Discard, ucount); err != nil {
+		return sc, fmt.Errorf("reading tar: %w", err)
+	}
+	sc.size = ucount.n
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return sc, fmt.Errorf("measuring the compressed size: %w", err)
+		}
+		sc.compressed = zcount.n
+	}
+	return sc, nil
+}
+
+// entryOf turns a tar header into an entry; ok is false for the root and
+// for entries with no effect on paths (PAX global headers).
+func entryOf(hdr *tar.Header) (entry, bool) {
+	p := cleanPath(hdr.Name)
+	if p == "" {
+		return entry{}, false
+	}
+	dir, base := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	switch {
+	case base == ".wh..wh..opq":
+		return entry{path: dir, kind: kindOpaque}, true
+	case strings.HasPrefix(base, ".wh."):
+		return entry{path: path.Join(dir, strings.TrimPrefix(base, ".wh.")), kind: kindWhiteout}, true
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		return entry{path: p, kind: kindDir}, true
+	case tar.TypeReg, tar.TypeGNUSparse:
+		return entry{path: p, kind: kindFile, size: hdr.Size}, true
+	case tar.TypeXGlobalHeader:
+		return entry{}, false
+	default: // links, devices, fifos
+		return entry{path: p, kind: kindFile}, true
+	}
+}
+
+// cleanPath returns name relative to the root, slash-separated, "" for the
+// root itself.
+func cleanPath(name string) string {
+	p := path.Clean("/" + name)
+	return strings.TrimPrefix(p, "/")
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}

@@ -1,0 +1,271 @@
+package squash
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/store"
+)
+
+// ErrUnsupported is returned where layer directories cannot be merged
+// (systems other than Linux).
+var ErrUnsupported = errors.New("squash: squashing layers needs Linux")
+
+// Options tells Image which layers to merge.
+type Options struct {
+	// From is the index of the first merged layer: layers 0..From-1 stay as
+	// they are (and shared with the images that have them), From..end become
+	// one layer. From 0 makes one layer of the whole image.
+	From int
+}
+
+// Result is a squashed image, stored as blobs but not named yet.
+type Result struct {
+	// Image is the squashed image; its blobs are in the store.
+	Image v1.Image
+	// Kept is the number of layers kept as they were.
+	Kept int
+	// Merged is the number of layers merged into one.
+	Merged int
+	// DiffID is the squashed layer's diff_id (and blob digest: it is stored
+	// uncompressed), or the zero hash when the merged layers add nothing.
+	DiffID v1.Hash
+	// Size is the size in bytes of the squashed layer's tar.
+	Size int64
+	// Entries is the number of entries of the squashed layer, whiteouts
+	// included.
+	Entries int
+}
+
+// Image merges layers opts.From..end of img, an image of st, into one layer
+// and returns the squashed image. The new layer's blob and its extracted
+// directory are added to st; the config keeps everything but rootfs.diff_ids
+// and the history's empty_layer marks. The caller names the image with
+// st.WriteImage, and holds st.RLock until then so that GC leaves the new
+// blob alone. When From is the number of layers there is nothing to merge,
+// and img itself is returned.
+func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*Result, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading the manifest: %w", err)
+	}
+	n := len(cfg.RootFS.DiffIDs)
+	if len(m.Layers) != n {
+		return nil, fmt.Errorf("squash: the image has %d layers but %d diff_ids", len(m.Layers), n)
+	}
+	if opts.From < 0 || opts.From > n {
+		return nil, fmt.Errorf("squash: cannot keep %d layers: the image has %d", opts.From, n)
+	}
+	if opts.From == n {
+		return &Result{Image: img, Kept: n}, nil
+	}
+	dirs, err := st.LayerDirs(ctx, img)
+	if err != nil {
+		return nil, fmt.Errorf("extracting the layers: %w", err)
+	}
+	lower := make([]string, 0, opts.From)
+	for _, d := range dirs[:opts.From] {
+		lower = append(lower, d.Path)
+	}
+	upper := make([]string, 0, n-opts.From)
+	for _, d := range dirs[opts.From:] {
+		upper = append(upper, d.Path)
+	}
+	tmp, err := st.TempDir("squash-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	merged := filepath.Join(tmp, "diff")
+	if err := os.Mkdir(merged, 0o755); err != nil {
+		return nil, fmt.Errorf("squash: %w", err)
+	}
+	stats, err := Merge(ctx, merged, MergeOptions{Lower: lower, Upper: upper})
+	if err != nil {
+		return nil, fmt.Errorf("squash: %w", err)
+	}
+	res := &Result{Kept: opts.From, Merged: n - opts.From, Entries: stats.Entries}
+	diffIDs := append([]v1.Hash(nil), cfg.RootFS.DiffIDs[:opts.From]...)
+	descs := append([]v1.Descriptor(nil), m.Layers[:opts.From]...)
+	if stats.Entries > 0 {
+		h, size, err := writeLayer(ctx, st, merged)
+		if err != nil {
+			return nil, err
+		}
+		diffIDs = append(diffIDs, h)
+		chains := store.ChainIDs(diffIDs)
+		if _, err := st.AddLayerDir(chains[len(chains)-1], h, merged); err != nil {
+			return nil, fmt.Errorf("squash: keeping the layer's files: %w", err)
+		}
+		descs = append(descs, v1.Descriptor{MediaType: types.OCIUncompressedLayer, Size: size, Digest: h})
+		res.DiffID, res.Size = h, size
+	}
+	nc := cfg.DeepCopy()
+	nc.RootFS.DiffIDs = diffIDs
+	nc.History, err = History(cfg.History, opts.From, n, stats.Entries > 0)
+	if err != nil {
+		return nil, err
+	}
+	res.Image, err = newImage(img, st, nc, descs)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// writeLayer writes the tree at dir as an uncompressed layer blob of st.
+func writeLayer(ctx context.Context, st *store.Store, dir string) (v1.Hash, int64, error) {
+	bw, err := st.BlobWriter()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	defer bw.Close()
+	buf := bufio.NewWriterSize(bw, 1<<20)
+	if _, err := layer.WriteTar(ctx, dir, buf, layer.WriteOptions{Format: layer.DiffFormat}); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("squash: writing the layer: %w", err)
+	}
+	if err := buf.Flush(); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("squash: writing the layer: %w", err)
+	}
+	h, size, err := bw.Commit(nil)
+	if err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("squash: storing the layer: %w", err)
+	}
+	return h, size, nil
+}
+
+// History returns the history of an image whose layers from..layers-1 were
+// squashed: every entry is kept, and the entries of the merged layers are
+// marked empty_layer, all but the last one that had a layer (when the
+// squash made one: hasLayer). An empty history stays empty. A history whose
+// entries with layers do not match the layers can only be squashed whole
+// (from 0): then every entry but the last is marked empty_layer.
+func History(h []v1.History, from, layers int, hasLayer bool) ([]v1.History, error) {
+	if len(h) == 0 {
+		return nil, nil
+	}
+	out := append([]v1.History(nil), h...)
+	withLayer := 0
+	for _, e := range h {
+		if !e.EmptyLayer {
+			withLayer++
+		}
+	}
+	start := 0 // first entry of the merged layers
+	last := -1 // the entry that keeps the squashed layer
+	switch {
+	case withLayer == layers:
+		seen := 0
+		start = len(out)
+		for i, e := range out {
+			if e.EmptyLayer {
+				continue
+			}
+			if seen == from && start == len(out) {
+				start = i
+			}
+			seen++
+			last = i
+		}
+	case from == 0:
+		last = len(out) - 1
+	default:
+		return nil, fmt.Errorf("squash: the image's history has %d entries with a layer for %d layers, so which entries belong to the kept layers is unknown: squash all layers instead", withLayer, layers)
+	}
+	for i := start; i < len(out); i++ {
+		out[i].EmptyLayer = !(hasLayer && i == last)
+	}
+	return out, nil
+}
+
+// newImage assembles the squashed image: the kept layers read from the
+// original image, the new one from the store.
+func newImage(orig v1.Image, st *store.Store, cfg *v1.ConfigFile, layers []v1.Descriptor) (v1.Image, error) {
+	rawCfg, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("squash: writing the config: %w", err)
+	}
+	cfgDigest, cfgSize, err := v1.SHA256(bytes.NewReader(rawCfg))
+	if err != nil {
+		return nil, err
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		Config:        v1.Descriptor{MediaType: types.OCIConfigJSON, Size: cfgSize, Digest: cfgDigest},
+		Layers:        layers,
+	}
+	rawManifest, err := json.Marshal(&m)
+	if err != nil {
+		return nil, fmt.Errorf("squash: writing the manifest: %w", err)
+	}
+	return partial.CompressedToImage(&image{orig: orig, st: st, manifest: rawManifest, config: rawCfg, layers: layers})
+}
+
+// image is a partial.CompressedImageCore for a squashed image.
+type image struct {
+	orig     v1.Image
+	st       *store.Store
+	manifest []byte
+	config   []byte
+	layers   []v1.Descriptor
+}
+
+var _ partial.CompressedImageCore = (*image)(nil)
+
+// RawConfigFile implements partial.CompressedImageCore.
+func (i *image) RawConfigFile() ([]byte, error) { return i.config, nil }
+
+// MediaType implements partial.CompressedImageCore.
+func (i *image) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// RawManifest implements partial.CompressedImageCore.
+func (i *image) RawManifest() ([]byte, error) { return i.manifest, nil }
+
+// LayerByDigest implements partial.CompressedImageCore.
+func (i *image) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	for _, d := range i.layers {
+		if d.Digest != h {
+			continue
+		}
+		if i.st.HasBlob(h) {
+			return &blobLayer{st: i.st, desc: d}, nil
+		}
+		return i.orig.LayerByDigest(h)
+	}
+	return nil, fmt.Errorf("squash: the image has no layer %s", h)
+}
+
+// blobLayer is a layer blob of the store.
+type blobLayer struct {
+	st   *store.Store
+	desc v1.Descriptor
+}
+
+// Digest implements partial.CompressedLayer.
+func (l *blobLayer) Digest() (v1.Hash, error) { return l.desc.Digest, nil }
+
+// Compressed implements partial.CompressedLayer.
+func (l *blobLayer) Compressed() (io.ReadCloser, error) { return l.st.OpenBlob(l.desc.Digest) }
+
+// Size implements partial.CompressedLayer.
+func (l *blobLayer) Size() (int64, error) { return l.desc.Size, nil }
+
+// MediaType implements partial.CompressedLayer.
+func (l *blobLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
