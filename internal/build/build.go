@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +51,9 @@ type Options struct {
 	NoCacheStages []string
 	// Network is "host" (default) or "none".
 	Network string
+	// Allow are the entitlements granted (--allow): EntitlementSecurityInsecure
+	// lets RUN --security=insecure run with every privilege.
+	Allow []string
 	// Jobs bounds how many stages run at once (default: no bound).
 	Jobs int
 	// Progress receives the build's events (default: discarded).
@@ -58,6 +62,25 @@ type Options struct {
 	Pull bool
 	// Puller fetches an image the store lacks (nil: missing images are errors).
 	Puller Puller
+	// Squash merges the layers the Dockerfile added into one and keeps the
+	// base image's layers as they are, shared (--squash).
+	Squash bool
+	// SquashAll makes one layer of the whole image, config kept (--squash-all).
+	SquashAll bool
+	// Secrets are the --secret values by id, for RUN --mount=type=secret.
+	// Their content reaches no layer, history entry or cache key; whether
+	// one was given is part of the key of the RUNs that mount it.
+	Secrets map[string][]byte
+	// CacheFrom are imported caches (--cache-from), asked in order for a
+	// step the store's cache lacks.
+	CacheFrom []CacheSource
+}
+
+// CacheSource is a build cache kept elsewhere (a registry, a directory).
+type CacheSource interface {
+	// Fetch copies the cache record key, with the blobs it needs, into the
+	// store, and reports whether the source had it.
+	Fetch(ctx context.Context, key string) (bool, error)
 }
 
 // Puller fetches a base image into the store.
@@ -77,6 +100,12 @@ type Result struct {
 	Steps, Cached int
 	// Warnings are messages for the user (unused build args, parser warnings).
 	Warnings []string
+	// CacheKeys are the cache keys of every step of every stage built, in
+	// stage order (what --cache-to mode=max exports).
+	CacheKeys []string
+	// TargetCacheKeys are the cache keys of the target stage's steps and of
+	// the stages it is built FROM (what mode=min exports).
+	TargetCacheKeys []string
 }
 
 // builder is one build in progress.
@@ -95,6 +124,8 @@ type builder struct {
 	steps   int
 	cached  int
 	images  map[string]*state // images used by COPY --from / RUN --mount, by ref
+	// stageKeys are the cache keys of each finished stage's steps.
+	stageKeys map[int][]string
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -134,7 +165,7 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 		return nil, err
 	}
 	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress,
-		results: map[int]*stageResult{}, images: map[string]*state{}}
+		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
 	res := &Result{Warnings: append([]string(nil), df.Warnings...)}
 	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] one or more build args were not consumed: %s", a))
@@ -171,13 +202,56 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
+	if img, err = b.squash(ctx, img); err != nil {
+		return nil, err
+	}
 	rec, err := st.WriteImage(ctx, img, opts.Tags...)
 	if err != nil {
 		return nil, fmt.Errorf("build: writing the image: %w", err)
 	}
-	res.ImageID, res.Manifest, res.Names = rec.ID, rec.Manifest, rec.Names
+	res.ImageID, res.Manifest = rec.ID, rec.Manifest
+	for _, t := range opts.Tags { // this build's names, not every name the image has
+		if n, err := store.Normalize(t); err == nil && !slices.Contains(res.Names, n) {
+			res.Names = append(res.Names, n)
+		}
+	}
 	res.Steps, res.Cached = b.steps, b.cached
+	res.CacheKeys, res.TargetCacheKeys = b.cacheKeys()
 	return res, nil
+}
+
+// cacheKeys returns the keys of every stage's steps and of the target's
+// FROM chain.
+func (b *builder) cacheKeys() (all, target []string) {
+	for _, i := range b.plan.Needed {
+		all = append(all, b.stageKeys[i]...)
+	}
+	var chain [][]string
+	for i := b.plan.Target; i >= 0; i = b.plan.Stages[i].BaseStage {
+		chain = append(chain, b.stageKeys[i])
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		target = append(target, chain[i]...)
+	}
+	return all, target
+}
+
+// fetchCache asks the imported caches for key. An imported cache that fails
+// is a miss, with a warning: a broken cache never stops a build.
+func (b *builder) fetchCache(ctx context.Context, key string) bool {
+	for _, src := range b.opts.CacheFrom {
+		ok, err := src.Fetch(ctx, key)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("[Warning] --cache-from: %v", err), Time: time.Now()})
+			}
+			continue
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 func readDockerfile(opts Options) ([]byte, string, error) {

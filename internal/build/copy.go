@@ -176,7 +176,8 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 		}
 	}
 	key := hashKey(keyParts...)
-	if hit, err := sr.cached(key); err != nil {
+	hist := strings.ToUpper(r.text[:strings.IndexByte(r.text+" ", ' ')]) + r.text[strings.IndexByte(r.text+" ", ' '):] + " # buildkit"
+	if hit, err := sr.cached(ctx, key, hist); err != nil {
 		return err
 	} else if hit {
 		b.countStep(true)
@@ -185,7 +186,6 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	}
 	b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Started, Time: start})
 	arg.Action = a
-	hist := strings.ToUpper(r.text[:strings.IndexByte(r.text+" ", ' ')]) + r.text[strings.IndexByte(r.text+" ", ' '):] + " # buildkit"
 	if err := sr.fileOp(ctx, lowers, arg, key, hist); err != nil {
 		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
 		return err
@@ -285,7 +285,7 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 		owner = fscopy.Owner{UID: uid, GID: gid}
 	}
 	key := hashKey(sr.s.key, "workdir", wd, fmt.Sprint(owner.UID, owner.GID))
-	if hit, err := sr.cached(key); err != nil {
+	if hit, err := sr.cached(ctx, key, "WORKDIR "+wd); err != nil {
 		return err
 	} else if hit {
 		b.countStep(true)

@@ -57,6 +57,8 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 			target = sr.resolvePath(target)
 		}
 		switch m.Type {
+		case instructions.MountTypeSecret:
+			continue // secretFiles mounts them
 		case instructions.MountTypeTmpfs:
 			mounts = append(mounts, executor.Mount{Type: "tmpfs", Target: target})
 		case instructions.MountTypeCache:

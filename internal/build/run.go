@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,11 +82,23 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		return err
 	}
 	env := sr.env.List()
-	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mountKey(c),
-		"network="+b.opts.Network) // what a RUN sees depends on its network, as in BuildKit's ExecOp
+	security, err := b.runSecurity(c)
+	if err != nil {
+		return err
+	}
+	if err := sr.checkSecrets(c); err != nil {
+		return err
+	}
+	mk, err := sr.mountKey(ctx, c)
+	if err != nil {
+		return err
+	}
+	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mk,
+		"network="+b.opts.Network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
+		"security="+security)
 	id := b.counter.Next()
 	start := time.Now()
-	if hit, err := sr.cached(key); err != nil {
+	if hit, err := sr.cached(ctx, key, sr.runHistory(args)); err != nil {
 		return err
 	} else if hit {
 		b.countStep(true)
@@ -116,6 +129,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if _, ok := sr.env.Get("HOME"); !ok {
 		runEnv = append(runEnv, "HOME="+u.Home)
 	}
+	runEnv = append(runEnv, sr.secretEnv(c)...) // never in the key or the history
 	dir, err := b.st.TempDir("run-")
 	if err != nil {
 		return fail(err)
@@ -150,13 +164,19 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		Stderr:     out,
 		HostsFile:  hosts,
 		ResolvConf: resolv,
+		Security:   security,
 	}
 	mounts, cleanup, err := sr.runMounts(ctx, c)
 	if err != nil {
 		return fail(err)
 	}
 	defer cleanup()
-	spec.Mounts = mounts
+	secrets, cleanSecrets, err := sr.secretFiles(ctx, c)
+	defer cleanSecrets()
+	if err != nil {
+		return fail(err)
+	}
+	spec.Mounts = append(mounts, secrets...)
 	code, err := executor.Run(ctx, spec)
 	out.Flush()
 	if err != nil {
@@ -184,17 +204,77 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	return nil
 }
 
-// mountKey is the part of a RUN's cache key its --mount flags make.
-func mountKey(c *instructions.RunCommand) string {
+// mountKey is the part of a RUN's cache key its --mount flags make: for a
+// bind mount the content it shows (the context files' digest, or the
+// other stage's cache key), for a secret only whether it was given.
+func (sr *stageRun) mountKey(ctx context.Context, c *instructions.RunCommand) (string, error) {
 	var parts []string
 	for _, m := range instructions.GetMounts(c) {
 		if m.Type == instructions.MountTypeSecret {
-			parts = append(parts, "secret:"+m.Target) // never the content
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly))
+		part := fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly)
+		if m.Type == instructions.MountTypeBind {
+			src, err := sr.bindSourceKey(ctx, m)
+			if err != nil {
+				return "", err
+			}
+			part += ":" + src
+		}
+		parts = append(parts, part)
 	}
-	return strings.Join(parts, ",")
+	if sk := sr.secretKey(c); sk != "" {
+		parts = append(parts, sk)
+	}
+	return strings.Join(parts, ","), nil
+}
+
+// bindSourceKey identifies what a bind mount shows.
+func (sr *stageRun) bindSourceKey(ctx context.Context, m *instructions.Mount) (string, error) {
+	b := sr.b
+	if m.From != "" {
+		from, err := b.df.Expand(sr.lex, nil, m.From, b.plan.MetaArgs)
+		if err != nil {
+			return "", err
+		}
+		src, err := sr.fromState(ctx, from)
+		if err != nil {
+			return "", err
+		}
+		return "from:" + src.key, nil
+	}
+	if b.bctx == nil {
+		return "", nil // runMounts reports it
+	}
+	source := m.Source
+	if source == "" {
+		source = "."
+	}
+	sel, err := b.bctx.Select([]string{source})
+	if err != nil {
+		return "", fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
+	}
+	dg, err := b.bctx.Digest(ctx, sel)
+	if err != nil {
+		return "", fmt.Errorf("--mount=type=bind,source=%s: hashing: %w", m.Source, err)
+	}
+	return "context:" + dg.String(), nil
+}
+
+// EntitlementSecurityInsecure is the --allow entitlement that lets a
+// RUN --security=insecure run, as in BuildKit.
+const EntitlementSecurityInsecure = "security.insecure"
+
+// runSecurity returns the executor's security mode for a RUN: its
+// --security flag, which must be allowed to be insecure.
+func (b *builder) runSecurity(c *instructions.RunCommand) (string, error) {
+	if instructions.GetSecurity(c) != instructions.SecurityInsecure {
+		return executor.SecuritySandbox, nil
+	}
+	if !slices.Contains(b.opts.Allow, EntitlementSecurityInsecure) {
+		return "", fmt.Errorf("--security=insecure needs the %s entitlement: pass --allow %s to strata build if you trust this Dockerfile", EntitlementSecurityInsecure, EntitlementSecurityInsecure)
+	}
+	return executor.SecurityInsecure, nil
 }
 
 func (b *builder) countStep(cached bool) {

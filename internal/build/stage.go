@@ -34,7 +34,8 @@ type stageRun struct {
 	args    []instructions.KeyValuePairOptional
 	lex     *shell.Lex
 	noCache bool
-	cmdSet  bool // CMD was set in this stage
+	cmdSet  bool     // CMD was set in this stage
+	keys    []string // cache keys of the steps, in order (for --cache-to)
 	total   int
 	n       int
 }
@@ -74,6 +75,9 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (*state, error) 
 			return nil, err
 		}
 	}
+	b.mu.Lock()
+	b.stageKeys[ps.Index] = sr.keys
+	b.mu.Unlock()
 	return sr.s, nil
 }
 
@@ -215,7 +219,7 @@ func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, pref
 	case *instructions.WorkdirCommand:
 		err = sr.workdir(ctx, c, name)
 	default:
-		err = sr.meta(cmd)
+		err = sr.meta(ctx, cmd)
 	}
 	if err != nil {
 		var de *dockerfile.Error
@@ -239,7 +243,7 @@ func instructionText(cmd instructions.Command) string {
 }
 
 // meta handles the instructions that only change the config.
-func (sr *stageRun) meta(cmd instructions.Command) error {
+func (sr *stageRun) meta(ctx context.Context, cmd instructions.Command) error {
 	cfg := &sr.s.cfg.Config
 	now := time.Now().UTC()
 	var hist string
@@ -373,7 +377,7 @@ func (sr *stageRun) meta(cmd instructions.Command) error {
 	}
 	sr.s.history(hist, true, now)
 	key := hashKey(sr.s.key, "meta", hist, strings.Join(sr.env.List(), "\x00"))
-	hit, err := sr.cached(key)
+	hit, err := sr.cached(ctx, key, "")
 	if err != nil || hit {
 		return err
 	}
@@ -475,12 +479,21 @@ type cacheData struct {
 	Layer  *layerInfo      `json:"layer,omitempty"`
 }
 
-// cached looks key up; on a hit it moves the state to the recorded one.
-func (sr *stageRun) cached(key string) (bool, error) {
+// cached looks key up, in the store and then in the imported caches
+// (--cache-from); on a hit it moves the state to the recorded one.
+//
+// The record's config comes from whichever build stored it, perhaps from a
+// Dockerfile that spells the same steps differently (COPY --from=0 and
+// --from=compiler share a key): the history text of the steps so far, and
+// createdBy for this step's own entry when given, are this build's.
+func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, error) {
 	if sr.noCache {
 		return false, nil
 	}
 	rec, ok, err := sr.b.st.GetCache(key)
+	if err == nil && !ok && sr.b.fetchCache(ctx, key) {
+		rec, ok, err = sr.b.st.GetCache(key)
+	}
 	if err != nil || !ok {
 		return false, err
 	}
@@ -491,6 +504,14 @@ func (sr *stageRun) cached(key string) (bool, error) {
 	next := sr.s.clone()
 	if err := json.Unmarshal(d.Config, &next.cfg); err != nil {
 		return false, nil
+	}
+	if cur, h := sr.s.cfg.History, next.cfg.History; len(h) >= len(cur) {
+		for i := range cur {
+			h[i].CreatedBy = cur[i].CreatedBy
+		}
+		if createdBy != "" && len(h) > len(cur) {
+			h[len(h)-1].CreatedBy = createdBy
+		}
 	}
 	if d.Layer != nil {
 		next.layers = append(next.layers, *d.Layer)
@@ -508,6 +529,7 @@ func (sr *stageRun) cached(key string) (bool, error) {
 	}
 	next.key = key
 	sr.s = next
+	sr.keys = append(sr.keys, key)
 	return true, nil
 }
 
@@ -521,6 +543,7 @@ func (sr *stageRun) remember(key string, l *layerInfo) error {
 	if err != nil {
 		return err
 	}
+	sr.keys = append(sr.keys, key)
 	rec := store.CacheRecord{Key: key, Created: time.Now().UTC(), Data: data}
 	if l != nil {
 		rec.Blobs = []v1.Hash{l.Blob}

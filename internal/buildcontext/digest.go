@@ -36,10 +36,12 @@ type fileStat struct {
 // Digest returns a content digest of the sources and of everything below
 // them that exists in the context: for each source its Rel, then for each
 // path under it (the source itself as ".") the relative path, file type,
-// permission and special mode bits, uid and gid, size, sha256 of the
-// contents, symlink target, device numbers, extended attributes and which
-// earlier path it is a hard link of. Modification times are left out, as in
-// BuildKit's content-based cache keys. A symlink named as a source is
+// permission and special mode bits, size, sha256 of the contents, symlink
+// target, device numbers, extended attributes and which earlier path it is a
+// hard link of. Modification times are left out, as in BuildKit's
+// content-based cache keys, and so are owners: COPY and ADD give context
+// files root:root (or --chown), so a context file's owner never reaches a
+// layer and must not invalidate the cache. A symlink named as a source is
 // followed (inside the context), as COPY does. File content hashes are
 // cached on the Context by path, size, mtime, ctime and inode, so an
 // unchanged file is read once per process.
@@ -94,7 +96,7 @@ func (d *digester) entry(ctx context.Context, rel string, fi fs.FileInfo) error 
 	}
 	st := statOf(fi, d.c.abs(rel))
 	mode := fi.Mode()
-	fmt.Fprintf(d.h, "%q type=%v perm=%o uid=%d gid=%d", name, mode.Type(), mode&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky), st.uid, st.gid)
+	fmt.Fprintf(d.h, "%q type=%v perm=%o", name, mode.Type(), mode&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
 	switch {
 	case mode.IsRegular():
 		id := [2]uint64{st.key.dev, st.key.ino}

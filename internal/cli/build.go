@@ -29,6 +29,13 @@ type buildFlags struct {
 	jobs        int
 	pull        bool
 	quiet       bool
+	allow       []string
+	secrets     []string
+	cacheTo     []string
+	cacheFrom   []string
+	squash      bool
+	squashAll   bool
+	analyze     bool
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -58,6 +65,14 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.IntVar(&f.jobs, "jobs", 0, "stages built at once (default: every stage that is ready)")
 	fl.BoolVar(&f.pull, "pull", false, "always look for a newer base image in its registry")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
+	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run with every privilege (network.host is accepted: it is the default)")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=FILE|env=VAR] (id alone: env var ID if set, else file ID); repeatable")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] or type=local,dest=DIR[,mode=max]; repeatable")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF or type=local,src=DIR; repeatable")
+	fl.BoolVar(&f.squash, "squash", false, "merge the layers the Dockerfile adds into one; the base image's layers stay shared")
+	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
+	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
+	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze)")
 	return cmd
 }
 
@@ -74,7 +89,15 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		Network:       f.network,
 		Jobs:          f.jobs,
 		Pull:          f.pull,
+		Allow:         f.allow,
 		Puller:        &storePuller{st: st},
+		Squash:        f.squash,
+		SquashAll:     f.squashAll,
+	}
+	for _, a := range f.allow {
+		if a != build.EntitlementSecurityInsecure && a != "network.host" {
+			return fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
+		}
 	}
 	opts.BuildArgs, err = parseKV(f.buildArgs, true)
 	if err != nil {
@@ -83,6 +106,17 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	opts.Labels, err = parseKV(f.labels, false)
 	if err != nil {
 		return fmt.Errorf("--label: %w", err)
+	}
+	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
+		return err
+	}
+	cacheTo, err := parseCacheSpecs("--cache-to", f.cacheTo, true)
+	if err != nil {
+		return err
+	}
+	cacheFrom, err := parseCacheSpecs("--cache-from", f.cacheFrom, false)
+	if err != nil {
+		return err
 	}
 	switch {
 	case contextArg == "-":
@@ -144,8 +178,16 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		return fmt.Errorf("--progress %q: use auto, tty, plain, json or quiet", f.progress)
 	}
 	start := time.Now()
+	importers := openCaches(cmd.Context(), st, cacheFrom, opts.Progress)
+	for _, im := range importers {
+		opts.CacheFrom = append(opts.CacheFrom, im)
+	}
 	res, err := build.Build(cmd.Context(), st, opts)
 	if err != nil {
+		return err
+	}
+	reportImports(importers, opts.Progress)
+	if err := exportCaches(cmd.Context(), st, res, cacheTo, opts.Progress); err != nil {
 		return err
 	}
 	if f.iidfile != "" {
@@ -158,10 +200,23 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		return nil
 	}
 	if mode != "json" {
-		fmt.Fprintf(errw, "writing image %s done (%d steps, %d cached, %.1fs in all)\n", res.ImageID, res.Steps, res.Cached, time.Since(start).Seconds())
+		steps := "steps"
+		if res.Steps == 1 {
+			steps = "step"
+		}
+		fmt.Fprintf(errw, "writing image %s done (%d %s, %d cached, %.1fs in all)\n", res.ImageID, res.Steps, steps, res.Cached, time.Since(start).Seconds())
 		for _, n := range res.Names {
 			fmt.Fprintf(errw, "naming to %s done\n", n)
 		}
+	}
+	if f.analyze {
+		src := opts.DockerfileContent
+		if src == nil {
+			if src, err = os.ReadFile(opts.DockerfilePath); err != nil {
+				return fmt.Errorf("reading the Dockerfile for --analyze: %w", err)
+			}
+		}
+		return analyzeAfterBuild(cmd.Context(), cmd.OutOrStdout(), st, res.ImageID.String(), opts.DockerfileName, src, f.target)
 	}
 	return nil
 }

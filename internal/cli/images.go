@@ -17,6 +17,7 @@ type imagesFlags struct {
 	json    bool
 	noTrunc bool
 	quiet   bool
+	shared  bool
 }
 
 // imageRow is one line of `strata images`, with the fields docker's
@@ -91,6 +92,9 @@ func newImagesCmd(g *globals) *cobra.Command {
 				recs = filterImages(recs, args[0])
 			}
 			out := cmd.OutOrStdout()
+			if f.shared {
+				return renderShared(out, st, recs, f)
+			}
 			if f.json {
 				sums := make([]imageSummary, 0, len(recs))
 				for _, r := range recs {
@@ -116,6 +120,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.json, "json", false, "print a JSON array of the image records")
 	fl.BoolVar(&f.noTrunc, "no-trunc", false, "show full image IDs")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only image IDs")
+	fl.BoolVar(&f.shared, "shared", false, "add SHARED SIZE (in layers other images use too) and UNIQUE SIZE columns")
 	return cmd
 }
 

@@ -70,15 +70,21 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
 		newImportCmd(g),
 		newInspectCmd(g),
 		newHistoryCmd(g),
+		newAnalyzeCmd(g),
 		newImagesCmd(g),
+		newSquashCmd(g),
+		newDiffCmd(g),
 		newTagCmd(g),
 		newRmiCmd(g),
 		newSaveCmd(g),
 		newLoadCmd(g),
 		newPullCmd(g),
 		newPushCmd(g),
+		newFsckCmd(g),
+		newPruneCmd(g), newDfCmd(g),
 		newVersionCmd(),
 	)
+	addDefaultCommands(root)
 	return root
 }
 

@@ -1,0 +1,213 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+
+	"github.com/strata-build/strata/internal/analyze"
+)
+
+// writeHTMLReport writes rep as one self-contained HTML page: the tables and
+// findings as HTML, and an inline script that draws the layer sizes as an SVG
+// bar chart and the final filesystem as an SVG treemap. The page loads
+// nothing: no network, no external script or style. When the script has
+// drawn, <body> carries data-drawn="true".
+func writeHTMLReport(path, image string, rep *analyze.Report) error {
+	var buf bytes.Buffer
+	data := struct {
+		Image  string
+		Report *analyze.Report
+	}{image, rep}
+	if err := htmlReport.Execute(&buf, data); err != nil {
+		return fmt.Errorf("rendering the HTML report: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".analyze-*.html")
+	if err != nil {
+		return fmt.Errorf("writing --html: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(buf.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing --html: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing --html: %w", err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("writing --html: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing --html: %w", err)
+	}
+	return nil
+}
+
+var htmlReport = template.Must(template.New("report").Funcs(template.FuncMap{
+	"size":  humanSize,
+	"dash":  sizeOrDash,
+	"pct":   func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
+	"place": findingPlace,
+}).Parse(htmlReportSource))
+
+const htmlReportSource = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>strata analyze {{.Image}}</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 2em; color: #222; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 2em; }
+table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: right; }
+td.ins, th.ins, td.path { text-align: left; font-family: monospace; }
+tr:nth-child(even) { background: #f4f4f4; }
+.wasted { color: #b00; }
+#layer-chart, #treemap { border: 1px solid #ccc; display: block; }
+#treemap text, #layer-chart text { font: 11px sans-serif; pointer-events: none; }
+.findings li { margin-bottom: .6em; } .fix { color: #060; }
+</style>
+</head>
+<body>
+<h1>strata analyze {{.Image}}</h1>
+{{with .Report}}
+<p>Size <b>{{size .Size}}</b> in {{.Layers}} layers{{if .CompressedSize}} ({{size .CompressedSize}} compressed){{end}};
+wasted <b class="wasted">{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}</b>.</p>
+
+<h2>Layers</h2>
+<svg id="layer-chart" width="900" height="260" role="img" aria-label="layer sizes"></svg>
+<table>
+<tr><th>layer</th>{{if .Dockerfile}}<th>line</th>{{end}}<th class="ins">created by</th><th>size</th><th>image size</th><th>compressed</th><th>added</th><th>changed</th><th>removed</th><th>wasted</th></tr>
+{{range .Rows}}<tr><td>{{if ge .Layer 0}}{{.Layer}}{{else}}-{{end}}</td>{{if $.Report.Dockerfile}}<td>{{if .Line}}{{.Line}}{{else}}-{{end}}</td>{{end}}<td class="ins">{{.Instruction}}</td><td>{{size .Size}}</td><td>{{size .ImageSize}}</td>{{if ge .Layer 0}}<td>{{dash .CompressedSize}}</td><td>{{.Added}}</td><td>{{.Changed}}</td><td>{{.Removed}}</td><td class="wasted">{{size .Wasted}}</td>{{else}}<td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>{{end}}</tr>
+{{end}}</table>
+
+<h2>Findings</h2>
+<ul class="findings">
+{{range .Findings}}<li>[{{place $.Report .}}] {{.Message}}. <span class="fix">Fix: {{.Fix}}.</span></li>
+{{else}}<li>none</li>{{end}}
+</ul>
+
+<h2>Final filesystem</h2>
+<svg id="treemap" width="900" height="560" role="img" aria-label="treemap of the final filesystem"></svg>
+<h2>Largest files</h2>
+<table>{{range .LargestFiles}}<tr><td>{{size .Size}}</td><td>layer {{.Layer}}</td><td class="path">{{.Path}}</td></tr>{{end}}</table>
+<h2>Largest directories</h2>
+<table>{{range .LargestDirs}}<tr><td>{{size .Size}}</td><td>layer {{.Layer}}</td><td class="path">{{.Path}}</td></tr>{{end}}</table>
+{{end}}
+<script>
+(function () {
+  "use strict";
+  const report = {{.Report}};
+  const NS = "http://www.w3.org/2000/svg";
+  function el(parent, name, attrs, text) {
+    const e = document.createElementNS(NS, name);
+    for (const k in attrs) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    parent.appendChild(e);
+    return e;
+  }
+  function human(n) {
+    const u = ["B", "kB", "MB", "GB", "TB"];
+    let i = 0;
+    while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+    return (i ? n.toPrecision(3) : String(n)) + u[i];
+  }
+  const palette = ["#4e79a7", "#f28e2b", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#e15759"];
+
+  function drawBars() {
+    const svg = document.getElementById("layer-chart");
+    const rows = report.rows.filter(r => r.layer >= 0);
+    const W = +svg.getAttribute("width"), H = +svg.getAttribute("height");
+    const left = 60, bottom = 24, top = 10;
+    const max = Math.max(1, ...rows.map(r => r.size));
+    const bw = (W - left - 10) / Math.max(1, rows.length);
+    el(svg, "line", {x1: left, y1: H - bottom, x2: W - 10, y2: H - bottom, stroke: "#888"});
+    el(svg, "text", {x: 4, y: top + 10}, human(max));
+    rows.forEach((r, i) => {
+      const h = (H - bottom - top) * r.size / max;
+      const x = left + i * bw + bw * 0.1, w = bw * 0.8, y = H - bottom - h;
+      const bar = el(svg, "rect", {x: x, y: y, width: w, height: h, fill: "#4e79a7", "class": "bar", "data-layer": r.layer});
+      el(bar, "title", {}, "layer " + r.layer + ": " + human(r.size) + "\n" + r.instruction);
+      if (r.wasted > 0) {
+        const wh = (H - bottom - top) * r.wasted / max;
+        const wr = el(svg, "rect", {x: x, y: H - bottom - wh, width: w, height: wh, fill: "#e15759", "class": "bar-wasted"});
+        el(wr, "title", {}, "layer " + r.layer + ": " + human(r.wasted) + " wasted");
+      }
+      el(svg, "text", {x: x + w / 2, y: H - 8, "text-anchor": "middle"}, String(r.layer));
+    });
+    return rows.length;
+  }
+
+  // Squarified treemap (Bruls, Huizing, van Wijk).
+  function worst(row, side) {
+    let s = 0, mx = 0, mn = Infinity;
+    for (const c of row) { s += c.area; mx = Math.max(mx, c.area); mn = Math.min(mn, c.area); }
+    return Math.max(side * side * mx / (s * s), (s * s) / (side * side * mn));
+  }
+  function place(row, r, out) {
+    let s = 0;
+    for (const c of row) s += c.area;
+    if (r.w >= r.h) {
+      const cw = s / r.h; let y = r.y;
+      for (const c of row) { const h = c.area / cw; out.push({node: c.node, x: r.x, y: y, w: cw, h: h}); y += h; }
+      return {x: r.x + cw, y: r.y, w: r.w - cw, h: r.h};
+    }
+    const rh = s / r.w; let x = r.x;
+    for (const c of row) { const w = c.area / rh; out.push({node: c.node, x: x, y: r.y, w: w, h: rh}); x += w; }
+    return {x: r.x, y: r.y + rh, w: r.w, h: r.h - rh};
+  }
+  function squarify(items, r) {
+    const out = [];
+    let row = [], i = 0;
+    while (i < items.length) {
+      const side = Math.min(r.w, r.h);
+      if (side <= 0) break;
+      if (row.length === 0 || worst(row.concat([items[i]]), side) <= worst(row, side)) { row.push(items[i]); i++; }
+      else { r = place(row, r, out); row = []; }
+    }
+    if (row.length) place(row, r, out);
+    return out;
+  }
+  let cells = 0;
+  function drawNode(svg, node, path, r, depth, color) {
+    const cell = el(svg, "rect", {x: r.x, y: r.y, width: Math.max(0, r.w), height: Math.max(0, r.h),
+      fill: color, "fill-opacity": 0.25 + 0.15 * Math.min(depth, 4), stroke: "#fff", "class": "cell", "data-path": path});
+    el(cell, "title", {}, path + ": " + human(node.size));
+    cells++;
+    const label = r.w > 40 && r.h > 14;
+    if (label) {
+      let text = node.name + " " + human(node.size);
+      const fit = Math.floor((r.w - 6) / 6.5);
+      if (text.length > fit) text = fit > 1 ? text.slice(0, fit - 1) + "\u2026" : "";
+      el(svg, "text", {x: r.x + 3, y: r.y + 11}, text);
+    }
+    const kids = (node.children || []).filter(c => c.size > 0);
+    if (!kids.length || depth >= 6 || r.w < 12 || r.h < 20) return;
+    const inner = {x: r.x + 2, y: r.y + (label ? 14 : 2), w: r.w - 4, h: r.h - (label ? 16 : 4)};
+    if (inner.w <= 0 || inner.h <= 0) return;
+    const total = node.size || 1, area = inner.w * inner.h;
+    const items = kids.map(c => ({node: c, area: area * c.size / total}));
+    squarify(items, inner).forEach((p, i) => {
+      const childPath = (path === "/" ? "/" : path + "/") + p.node.name;
+      drawNode(svg, p.node, childPath, p, depth + 1, depth === 0 ? palette[i % palette.length] : color);
+    });
+  }
+  function drawTreemap() {
+    const svg = document.getElementById("treemap");
+    if (!report.tree || !report.tree.size) return 0;
+    const W = +svg.getAttribute("width"), H = +svg.getAttribute("height");
+    drawNode(svg, report.tree, "/", {x: 0, y: 0, w: W, h: H}, 0, "#888");
+    return cells;
+  }
+
+  const bars = drawBars();
+  const n = drawTreemap();
+  document.body.setAttribute("data-bars", String(bars));
+  document.body.setAttribute("data-cells", String(n));
+  document.body.setAttribute("data-drawn", "true");
+})();
+</script>
+</body>
+</html>
+`
