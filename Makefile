@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/strata
 GOFLAGS_TEST ?= -count=1
 
-.PHONY: all deps build demo test unit e2e vet fmt conformance bench clean
+.PHONY: all deps build demo test unit e2e vet fmt conformance bench clean fuzz docs
 
 all: build
 
@@ -26,9 +26,32 @@ vet:
 # Debian's docker-registry and a busybox base made from busybox-static.
 test: deps build vet
 	$(GO) test $(GOFLAGS_TEST) -timeout 25m ./...
+	$(MAKE) fuzz
+
+# The command reference (Markdown and man pages) generated from the CLI;
+# tools/gendocs's test fails when docs/reference is stale.
+docs:
+	$(GO) run ./tools/gendocs docs/reference
+
+# Every fuzz target for FUZZTIME each (the checked-in corpora in the packages'
+# testdata/fuzz are the seeds; new inputs stay in Go's cache; a crash fails
+# and writes the input to testdata/fuzz/<Target>/ for a regression test).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := internal/dockerfile:FuzzParse internal/plan:FuzzPlan internal/layer:FuzzExtract internal/output:FuzzReadArchive
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./$$pkg; \
+	done
 
 conformance: build
 	STRATA=$(CURDIR)/$(BIN) ../shared/conformance/run.sh
+
+# strata against BuildKit and buildah (bench/run.sh --help; BENCH_ARGS=--quick).
+bench: build
+	STRATA=$(CURDIR)/$(BIN) bench/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf bin
