@@ -54,6 +54,10 @@ type Options struct {
 	// Allow are the entitlements granted (--allow): EntitlementSecurityInsecure
 	// lets RUN --security=insecure run with every privilege.
 	Allow []string
+	// SourceDateEpoch, when set, makes the build reproducible as
+	// SOURCE_DATE_EPOCH asks: history and image creation times are this time,
+	// and no file in a layer the build makes has a later mtime.
+	SourceDateEpoch *time.Time
 	// Jobs bounds how many stages run at once (default: no bound).
 	Jobs int
 	// Progress receives the build's events (default: discarded).
@@ -168,6 +172,9 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
 	res := &Result{Warnings: append([]string(nil), df.Warnings...)}
 	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
+		if a == "SOURCE_DATE_EPOCH" {
+			continue // consumed by the build itself
+		}
 		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] one or more build args were not consumed: %s", a))
 	}
 	for _, w := range res.Warnings {
@@ -367,3 +374,12 @@ func tailText(lines []string) string {
 }
 
 var _ = io.Discard
+
+// now is the time stamped on history entries: the build's SOURCE_DATE_EPOCH
+// when it has one.
+func (b *builder) now() time.Time {
+	if e := b.opts.SourceDateEpoch; e != nil {
+		return e.UTC()
+	}
+	return time.Now().UTC()
+}

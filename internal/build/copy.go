@@ -247,7 +247,7 @@ func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, ke
 		return err
 	}
 	sr.s.addLayer(l, ld)
-	sr.s.history(hist, false, time.Now().UTC())
+	sr.s.history(hist, false, b.now())
 	sr.s.key = key
 	return sr.remember(key, &l)
 }
@@ -266,7 +266,7 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 	wd = path.Clean(wd)
 	sr.s.cfg.Config.WorkingDir = wd
 	if wd == "/" {
-		sr.s.history("WORKDIR "+wd, true, time.Now().UTC())
+		sr.s.history("WORKDIR "+wd, true, b.now())
 		sr.s.key = hashKey(sr.s.key, "workdir", wd)
 		return nil
 	}

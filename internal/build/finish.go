@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -25,7 +24,7 @@ func (b *builder) finish(_ context.Context, s *state) (v1.Image, error) {
 			s.cfg.Config.Labels[k] = b.opts.Labels[k]
 		}
 	}
-	created := time.Now().UTC()
+	created := b.now()
 	if n := len(s.cfg.History); n > 0 && !s.cfg.History[n-1].Created.IsZero() {
 		created = s.cfg.History[n-1].Created.Time
 	}

@@ -194,7 +194,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		return fail(err)
 	}
 	sr.s.addLayer(l, ld)
-	sr.s.history(sr.runHistory(args), false, time.Now().UTC())
+	sr.s.history(sr.runHistory(args), false, b.now())
 	sr.s.key = key
 	if err := sr.remember(key, &l); err != nil {
 		return fail(err)
@@ -324,7 +324,13 @@ func (b *builder) commit(ctx context.Context, s *state, upper string) (layerInfo
 	}
 	defer bw.Close()
 	buf := bufio.NewWriterSize(bw, 1<<20)
-	if _, err := layer.WriteTar(ctx, upper, buf, layer.WriteOptions{Format: layer.DiffFormat}); err != nil {
+	if e := b.opts.SourceDateEpoch; e != nil {
+		// The kept layer dir must hold what the tar holds (fsck compares).
+		if err := clampMtimes(upper, *e); err != nil {
+			return layerInfo{}, nil, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
+		}
+	}
+	if _, err := layer.WriteTar(ctx, upper, buf, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}); err != nil {
 		return layerInfo{}, nil, fmt.Errorf("writing the layer: %w", err)
 	}
 	if err := buf.Flush(); err != nil {

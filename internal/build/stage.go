@@ -8,6 +8,7 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -127,6 +128,11 @@ func (sr *stageRun) from(ctx context.Context) error {
 	if s.cfg.RootFS.Type == "" {
 		s.cfg.RootFS.Type = "layers"
 	}
+	if e := b.opts.SourceDateEpoch; e != nil && ps.BaseStage < 0 {
+		// Every layer above carries clamped mtimes: other keys than a
+		// build without SOURCE_DATE_EPOCH.
+		s.key = hashKey(s.key, "source-date-epoch", strconv.FormatInt(e.Unix(), 10))
+	}
 	hasPath := false
 	for _, kv := range s.cfg.Config.Env {
 		if strings.HasPrefix(kv, "PATH=") {
@@ -245,7 +251,7 @@ func instructionText(cmd instructions.Command) string {
 // meta handles the instructions that only change the config.
 func (sr *stageRun) meta(ctx context.Context, cmd instructions.Command) error {
 	cfg := &sr.s.cfg.Config
-	now := time.Now().UTC()
+	now := sr.b.now()
 	var hist string
 	switch c := cmd.(type) {
 	case *instructions.EnvCommand:

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ type buildFlags struct {
 	squash      bool
 	squashAll   bool
 	analyze     bool
+	reproduce   bool
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -72,6 +74,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squash, "squash", false, "merge the layers the Dockerfile adds into one; the base image's layers stay shared")
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
+	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze)")
 	return cmd
 }
@@ -102,6 +105,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	opts.BuildArgs, err = parseKV(f.buildArgs, true)
 	if err != nil {
 		return fmt.Errorf("--build-arg: %w", err)
+	}
+	if opts.SourceDateEpoch, err = sourceDateEpoch(opts.BuildArgs, f.reproduce); err != nil {
+		return err
 	}
 	opts.Labels, err = parseKV(f.labels, false)
 	if err != nil {
@@ -244,4 +250,26 @@ func parseKV(list []string, fromEnv bool) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// sourceDateEpoch returns the time a reproducible build stamps: the
+// SOURCE_DATE_EPOCH build arg, else the variable of that name, else with
+// --reproducible the Unix epoch; nil when the build is not reproducible.
+func sourceDateEpoch(buildArgs map[string]string, reproducible bool) (*time.Time, error) {
+	v, ok := buildArgs["SOURCE_DATE_EPOCH"]
+	if !ok {
+		v, ok = os.LookupEnv("SOURCE_DATE_EPOCH")
+	}
+	if !ok || v == "" {
+		if !reproducible {
+			return nil, nil
+		}
+		v = "0"
+	}
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || secs < 0 {
+		return nil, fmt.Errorf("SOURCE_DATE_EPOCH %q: want whole seconds since 1970-01-01 UTC, such as $(git log -1 --format=%%ct)", v)
+	}
+	t := time.Unix(secs, 0).UTC()
+	return &t, nil
 }

@@ -240,13 +240,16 @@ CMD ["sh"]
 
 // TestRootlessBuildMatchesRoot builds the same Dockerfile (a file chowned to
 // 1000, setuid, a hardlink, a fifo, a whiteout, an opaque directory) as root
-// and as an ordinary user, and wants identical layers: the same entries
-// (names, types, modes, owners, link targets, contents, xattrs; the mtimes
-// are the build's), owners as the RUN set them, not the host's mapped ids.
+// and as an ordinary user with SOURCE_DATE_EPOCH, and wants identical layers:
+// the same diff_ids, the same entries (names, types, modes, owners, link
+// targets, contents, xattrs), owners as the RUN set them, not the host's
+// mapped ids.
 func TestRootlessBuildMatchesRoot(t *testing.T) {
 	ctxDir := writeContext(t, map[string]string{"Dockerfile": rlDockerfile})
 	root := newStrata(t)
-	root.must("build", "--no-cache", "-t", "rl:test", ctxDir)
+	// With SOURCE_DATE_EPOCH the layers must be identical to the byte.
+	const epoch = "--build-arg=SOURCE_DATE_EPOCH=1700000000"
+	root.must("build", "--no-cache", epoch, "-t", "rl:test", ctxDir)
 	rootLayers := rlLayers(t, root.must("inspect", "--format", "{{json .RootFS.Layers}}", "rl:test").stdout)
 
 	u := newRootless(t, rlUser, true)
@@ -256,7 +259,7 @@ func TestRootlessBuildMatchesRoot(t *testing.T) {
 	}
 	rlCopy(t, filepath.Join(ctxDir, "Dockerfile"), filepath.Join(userCtx, "Dockerfile"), 0o644)
 	u.must("import", "busybox.tar", "busybox:latest")
-	u.must("build", "--no-cache", "-t", "rl:test", "ctx")
+	u.must("build", "--no-cache", epoch, "-t", "rl:test", "ctx")
 	userLayers := rlLayers(t, u.must("inspect", "--format", "{{json .RootFS.Layers}}", "rl:test").stdout)
 
 	userStore := filepath.Join(u.home, "data", "strata")
@@ -270,11 +273,8 @@ func TestRootlessBuildMatchesRoot(t *testing.T) {
 			t.Errorf("layer %d: rootless entries differ from root's (-rootless +root):\n%s", i, d)
 		}
 	}
-	// TODO(rootless): compare the diff_ids too once builds clamp file mtimes
-	// to SOURCE_DATE_EPOCH: the mtimes of the files a RUN writes are the
-	// only thing left that differs.
-	if userLayers[0] != rootLayers[0] {
-		t.Errorf("imported base layer: rootless %s, root %s", userLayers[0], rootLayers[0])
+	if d := cmp.Diff(userLayers, rootLayers); d != "" {
+		t.Errorf("diff_ids of the reproducible builds: rootless differs from root (-rootless +root):\n%s", d)
 	}
 
 	// The facts the comparison rests on, in the rootless layers.
