@@ -32,3 +32,26 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 		t.Errorf("walked %d commands, want the whole tree", seen)
 	}
 }
+
+func TestNeedsPrivilege(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"--help"}, false},
+		{[]string{"build", "-h"}, false},
+		{[]string{"help", "build"}, false},
+		{[]string{"version"}, false},
+		{[]string{"completion", "bash"}, false},
+		{[]string{"__complete", "images", ""}, false},
+		{[]string{"images"}, true},
+		{[]string{"--root", "/tmp/x", "build", "."}, true},
+		{[]string{"nosuchcommand"}, true},
+	}
+	for _, tt := range tests {
+		if got := NeedsPrivilege(tt.args); got != tt.want {
+			t.Errorf("NeedsPrivilege(%q) = %v, want %v", tt.args, got, tt.want)
+		}
+	}
+}

@@ -354,6 +354,12 @@ func TestRootlessMissingSetup(t *testing.T) {
 	if n := strings.Count(r.stderr, "strata:"); n != 1 {
 		t.Errorf("want one error, got %d:\n%s", n, r.stderr)
 	}
+	// Help and version need no namespace, so they work before the setup.
+	for _, args := range [][]string{{"--help"}, {"build", "--help"}, {"version"}} {
+		if r := u.run(args...); r.code != 0 || r.stdout == "" {
+			t.Errorf("strata %v as %s without subordinate ids: exit %d, stderr %q", args, rlUserNoSub, r.code, r.stderr)
+		}
+	}
 }
 
 // TestRootlessBaseWithDevices imports, as an ordinary user, a base whose tar
