@@ -233,7 +233,7 @@ func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, ke
 	}
 	var stderr strings.Builder
 	err = executor.Do(ctx, executor.DoSpec{
-		Rootfs: executor.Rootfs{Lower: lowers, Upper: upper, Work: work},
+		Rootfs: executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // commit syncs
 		Op:     opCopy,
 		Arg:    raw,
 		Stdout: io.Discard,

@@ -151,7 +151,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	}
 	out := progress.NewLineWriter(b.sink, id)
 	spec := executor.RunSpec{
-		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work},
+		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // commit syncs
 		Args:       args,
 		Env:        runEnv,
 		Dir:        wd,
@@ -324,27 +324,40 @@ func (b *builder) commit(ctx context.Context, s *state, upper string) (layerInfo
 	}
 	defer bw.Close()
 	buf := bufio.NewWriterSize(bw, 1<<20)
-	if e := b.opts.SourceDateEpoch; e != nil {
-		// The kept layer dir must hold what the tar holds (fsck compares).
-		if err := clampMtimes(upper, *e); err != nil {
-			return layerInfo{}, nil, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
-		}
-	}
-	if _, err := layer.WriteTar(ctx, upper, buf, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}); err != nil {
-		return layerInfo{}, nil, fmt.Errorf("writing the layer: %w", err)
-	}
-	if err := buf.Flush(); err != nil {
-		return layerInfo{}, nil, fmt.Errorf("writing the layer: %w", err)
-	}
-	h, size, err := bw.Commit(nil)
+	h, size, err := writeLayer(ctx, upper, buf, bw, b.opts.SourceDateEpoch)
 	if err != nil {
-		return layerInfo{}, nil, fmt.Errorf("storing the layer: %w", err)
+		return layerInfo{}, nil, err
 	}
 	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), h)
 	chains := store.ChainIDs(diffIDs)
-	ld, err := b.st.AddLayerDir(chains[len(chains)-1], h, upper)
+	// The sandbox's overlay was volatile: the upper dir's files may still be
+	// in the page cache only; the blob is synced, and the store checks the
+	// dir after a reboot.
+	ld, err := b.st.AddUnsyncedLayerDir(chains[len(chains)-1], h, upper)
 	if err != nil {
 		return layerInfo{}, nil, fmt.Errorf("keeping the layer's files: %w", err)
 	}
 	return layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, &ld, nil
+}
+
+// writeLayer writes the tar of the upper dir through buf into bw and
+// commits the blob; with epoch, mtimes are clamped in the dir too, so that
+// the kept layer dir holds what the tar holds (fsck compares them).
+func writeLayer(ctx context.Context, upper string, buf *bufio.Writer, bw *store.BlobWriter, epoch *time.Time) (v1.Hash, int64, error) {
+	if epoch != nil {
+		if err := clampMtimes(upper, *epoch); err != nil {
+			return v1.Hash{}, 0, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
+		}
+	}
+	if _, err := layer.WriteTar(ctx, upper, buf, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+	}
+	if err := buf.Flush(); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+	}
+	h, size, err := bw.Commit(nil)
+	if err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("storing the layer: %w", err)
+	}
+	return h, size, nil
 }

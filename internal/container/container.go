@@ -134,7 +134,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		network = "host"
 	}
 	return executor.Run(ctx, executor.RunSpec{
-		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work},
+		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // thrown away
 		Args:       args,
 		Env:        env,
 		Dir:        wd,

@@ -21,6 +21,12 @@ type Rootfs struct {
 	Upper, Work string
 	// ReadOnly mounts the lower layers only, read-only.
 	ReadOnly bool
+	// Volatile mounts the overlay with overlayfs's "volatile" option: its
+	// unmount does not sync the upper dir's whole filesystem, which costs
+	// as much as writing everything the command wrote. The caller syncs
+	// what it keeps (unix.Syncfs), or throws the upper dir away. Kernels
+	// without the option (before 5.10) mount without it.
+	Volatile bool
 }
 
 // Mount is an extra mount made in the sandbox, such as RUN --mount.

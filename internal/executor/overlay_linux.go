@@ -39,6 +39,9 @@ func mountRoot(cfg *childConfig) error {
 	o := overlay{lower: lower, readOnly: r.ReadOnly, extras: overlayOptions(true)}
 	if !r.ReadOnly {
 		o.upper, o.work = r.Upper, r.Work
+		if r.Volatile {
+			o.extras = append(o.extras, [2]string{"volatile", ""})
+		}
 	}
 	err := o.mount(cfg.Merged)
 	if err != nil {

@@ -110,7 +110,8 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 		}
 		diffIDs = append(diffIDs, h)
 		chains := store.ChainIDs(diffIDs)
-		if _, err := st.AddLayerDir(chains[len(chains)-1], h, merged); err != nil {
+		// Its files are hard links into layer dirs that may not be synced yet.
+		if _, err := st.AddUnsyncedLayerDir(chains[len(chains)-1], h, merged); err != nil {
 			return nil, fmt.Errorf("squash: keeping the layer's files: %w", err)
 		}
 		descs = append(descs, v1.Descriptor{MediaType: types.OCIUncompressedLayer, Size: size, Digest: h})

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -22,7 +23,24 @@ type BlobWriter struct {
 	n         int64
 	committed bool
 	closed    bool
+
+	// The file is written by a goroutine of its own, so that hashing and
+	// whatever produces the bytes (a tar walk, a decompressor) overlap
+	// with the copy into the page cache: free holds empty chunks, full the
+	// chunks to write in order, and werr the first write error, read once
+	// done is closed.
+	free   chan []byte
+	full   chan []byte
+	done   chan struct{}
+	werr   error
+	failed atomic.Bool // werr is set: Write stops early
+	chunk  []byte      // being filled by Write
 }
+
+const (
+	blobChunk  = 1 << 20 // bytes per chunk handed to the writing goroutine
+	blobChunks = 4       // chunks in flight: the memory a writer holds
+)
 
 // BlobWriter returns a writer for a new blob. Call Commit to store it and
 // Close in every case (Close after Commit does nothing).
@@ -31,7 +49,26 @@ func (s *Store) BlobWriter() (*BlobWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating blob: %w", err)
 	}
-	return &BlobWriter{s: s, f: f, h: sha256.New()}, nil
+	w := &BlobWriter{s: s, f: f, h: sha256.New(),
+		free: make(chan []byte, blobChunks), full: make(chan []byte, blobChunks), done: make(chan struct{})}
+	for range blobChunks {
+		w.free <- make([]byte, 0, blobChunk)
+	}
+	go w.writeFile()
+	return w, nil
+}
+
+// writeFile writes the chunks Write hands over, in order, until full closes.
+func (w *BlobWriter) writeFile() {
+	defer close(w.done)
+	for b := range w.full {
+		if w.werr == nil {
+			if _, w.werr = w.f.Write(b); w.werr != nil {
+				w.failed.Store(true)
+			}
+		}
+		w.free <- b[:0]
+	}
 }
 
 // Write appends p to the blob.
@@ -39,10 +76,36 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 	if w.closed {
 		return 0, errors.New("store: write to a closed blob writer")
 	}
-	n, err := w.f.Write(p)
-	w.h.Write(p[:n])
-	w.n += int64(n)
-	return n, err
+	if w.failed.Load() {
+		return 0, fmt.Errorf("writing blob: %w", w.werr)
+	}
+	w.h.Write(p)
+	w.n += int64(len(p))
+	for rest := p; len(rest) > 0; {
+		if w.chunk == nil {
+			w.chunk = <-w.free
+		}
+		k := copy(w.chunk[len(w.chunk):cap(w.chunk)], rest)
+		w.chunk = w.chunk[:len(w.chunk)+k]
+		rest = rest[k:]
+		if len(w.chunk) == cap(w.chunk) {
+			w.full <- w.chunk
+			w.chunk = nil
+		}
+	}
+	return len(p), nil
+}
+
+// flush hands over the last chunk, waits for the file writes and returns
+// their first error.
+func (w *BlobWriter) flush() error {
+	if w.chunk != nil && len(w.chunk) > 0 {
+		w.full <- w.chunk
+	}
+	w.chunk = nil
+	close(w.full)
+	<-w.done
+	return w.werr
 }
 
 // Commit syncs the blob, checks its digest against expected when given, and
@@ -53,7 +116,10 @@ func (w *BlobWriter) Commit(expected *v1.Hash) (v1.Hash, int64, error) {
 		return v1.Hash{}, 0, errors.New("store: commit of a closed blob writer")
 	}
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
-	err := w.f.Sync()
+	err := w.flush()
+	if err == nil {
+		err = w.f.Sync()
+	}
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
@@ -89,6 +155,7 @@ func (w *BlobWriter) Close() error {
 		return nil
 	}
 	w.closed = true
+	w.flush()
 	w.f.Close()
 	if err := os.Remove(w.f.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing aborted blob: %w", err)

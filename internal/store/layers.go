@@ -58,13 +58,23 @@ func (s *Store) HasLayerDir(chainID v1.Hash) (LayerDir, bool) {
 	if err != nil {
 		return LayerDir{}, false
 	}
-	return LayerDir{ChainID: chainID, DiffID: diffID, Path: filepath.Join(dir, "diff")}, true
+	ld := LayerDir{ChainID: chainID, DiffID: diffID, Path: filepath.Join(dir, "diff")}
+	if boot, err := os.ReadFile(filepath.Join(dir, unsyncedFile)); err == nil && !s.checkUnsynced(ld, strings.TrimSpace(string(boot))) {
+		return LayerDir{}, false
+	}
+	return ld, true
 }
 
 // AddLayerDir makes dir, a committed overlay upperdir on the store's
 // filesystem, the layer dir of chainID by renaming it in. If the store has
 // that chain id already, dir is removed and the existing layer returned.
 func (s *Store) AddLayerDir(chainID, diffID v1.Hash, dir string) (LayerDir, error) {
+	return s.addLayerDir(chainID, diffID, dir, "")
+}
+
+// addLayerDir adds dir as AddLayerDir does; a non-empty boot marks it as
+// not synced during that boot.
+func (s *Store) addLayerDir(chainID, diffID v1.Hash, dir, boot string) (LayerDir, error) {
 	if err := checkHash(chainID); err != nil {
 		return LayerDir{}, err
 	}
@@ -86,6 +96,12 @@ func (s *Store) AddLayerDir(chainID, diffID v1.Hash, dir string) (LayerDir, erro
 	if err := os.Rename(dir, filepath.Join(tmp, "diff")); err != nil {
 		os.RemoveAll(tmp)
 		return LayerDir{}, fmt.Errorf("adding layer dir %s: %w", chainID, err)
+	}
+	if boot != "" {
+		if err := os.WriteFile(filepath.Join(tmp, unsyncedFile), []byte(boot+"\n"), 0o644); err != nil {
+			os.RemoveAll(tmp)
+			return LayerDir{}, fmt.Errorf("marking layer dir %s unsynced: %w", chainID, err)
+		}
 	}
 	return s.commitLayerDir(tmp, chainID, diffID)
 }

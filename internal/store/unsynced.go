@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// unsyncedFile, in a layer dir, names the boot during which the dir was
+// added without its files being synced to disk.
+const unsyncedFile = "unsynced"
+
+// bootID returns this boot's id, or "" where the kernel does not say.
+func bootID() string {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// AddUnsyncedLayerDir is AddLayerDir for a dir whose files may not be on
+// disk yet (a build's overlay upper dir, mounted volatile so that its
+// unmount did not sync the whole filesystem). Its layer's blob must be in
+// the store, synced: should the machine go down before the files reach the
+// disk, the dir is checked against its diff_id when next used after the
+// reboot, and dropped to be extracted again from the blob if it is damaged.
+func (s *Store) AddUnsyncedLayerDir(chainID, diffID v1.Hash, dir string) (LayerDir, error) {
+	if !s.HasBlob(diffID) {
+		return LayerDir{}, fmt.Errorf("store: unsynced layer dir %s has no blob %s to be recovered from", chainID, diffID)
+	}
+	return s.addLayerDir(chainID, diffID, dir, bootID())
+}
+
+// checkUnsynced decides whether the layer dir ld, whose files were not
+// synced during boot, can be used. During the same boot the page cache holds
+// them: yes. After a reboot the dir is checked once against its diff_id;
+// a damaged dir is removed, and false returned, so that the layer is
+// extracted again from its blob.
+func (s *Store) checkUnsynced(ld LayerDir, boot string) bool {
+	if boot != "" && boot == bootID() {
+		return true
+	}
+	got, err := treeHash(context.Background(), ld.Path)
+	dir := filepath.Dir(ld.Path)
+	if err == nil && got == ld.DiffID.Hex {
+		// What the disk holds is the layer: it survived the reboot.
+		os.Remove(filepath.Join(dir, unsyncedFile))
+		return true
+	}
+	if tmp, err := s.TempDir("damaged-"); err == nil {
+		if os.Rename(dir, filepath.Join(tmp, "layer")) == nil {
+			os.RemoveAll(tmp)
+		} else {
+			os.Remove(tmp)
+		}
+	}
+	return false
+}
