@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -51,6 +52,8 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 		written:  make(map[string]bool),
 		buf:      make([]byte, bufSize),
 	}
+	x.startWriters()
+	defer x.stopWriters()
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -71,6 +74,9 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 			return x.stats, err
 		}
 	}
+	if err := x.stopWriters(); err != nil {
+		return x.stats, err
+	}
 	return x.stats, x.finish()
 }
 
@@ -89,6 +95,7 @@ type extractor struct {
 	dirTimes []dirTime
 	buf      []byte
 	stats    ExtractStats
+	writers  *writers // nil: every file is written in order
 }
 
 // dirTime is a directory mtime set at the end.
@@ -132,6 +139,15 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if !ok {
 		return entryErr(hdr.Name, "path escapes the extraction root")
 	}
+	if (hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir) || strings.HasPrefix(path.Base(name), whiteoutPrefix) {
+		// A link, a node or a whiteout waits for the files in flight: a
+		// hardlink needs its target, and nothing may replace or remove a
+		// path under a file being written. (A file or directory entry
+		// over an earlier one of this tar waits too, below.)
+		if err := x.flush(); err != nil {
+			return err
+		}
+	}
 	if name == "." {
 		if hdr.Typeflag != tar.TypeDir {
 			return entryErr(hdr.Name, "the extraction root can only be a directory")
@@ -158,19 +174,26 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return entryErr(hdr.Name, "%w", err)
 	}
 	target := filepath.Join(parent, base)
+	if x.written[target] {
+		if err := x.flush(); err != nil { // an earlier file of that name may be in flight
+			return err
+		}
+	}
 	if err := x.clear(target, hdr.Typeflag == tar.TypeDir); err != nil {
 		return entryErr(hdr.Name, "%w", err)
 	}
-	switch hdr.Typeflag {
-	case tar.TypeReg:
+	switch {
+	case x.parallel(hdr, target):
+		err = x.queueFile(target, hdr, r)
+	case hdr.Typeflag == tar.TypeReg:
 		err = x.writeFile(target, hdr, r)
-	case tar.TypeDir:
+	case hdr.Typeflag == tar.TypeDir:
 		err = x.makeDir(target, hdr)
-	case tar.TypeSymlink:
+	case hdr.Typeflag == tar.TypeSymlink:
 		err = x.makeSymlink(target, hdr)
-	case tar.TypeLink:
+	case hdr.Typeflag == tar.TypeLink:
 		err = x.makeHardlink(target, hdr)
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case hdr.Typeflag == tar.TypeChar, hdr.Typeflag == tar.TypeBlock, hdr.Typeflag == tar.TypeFifo:
 		err = x.makeNode(target, hdr)
 	default:
 		return entryErr(hdr.Name, "unsupported entry type %q", hdr.Typeflag)
@@ -272,16 +295,57 @@ func (x *extractor) writeFile(target string, hdr *tar.Header, r io.Reader) error
 	}
 	n, err := copyBuf(x.ctx, f, r, x.buf)
 	x.stats.Bytes += n
+	if err == nil {
+		// Through the descriptor of the file just made: no path walks, and
+		// nothing can swap the path in between.
+		err = x.setMetaFd(int(f.Fd()), hdr)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("writing file: %w", err)
 	}
-	if err := x.setMeta(target, hdr, false); err != nil {
-		return err
+	return nil
+}
+
+// setMetaFd sets the owner, mode, xattrs and times of the open regular
+// file fd from hdr, in setMeta's order.
+func (x *extractor) setMetaFd(fd int, hdr *tar.Header) error {
+	if !x.opts.NoChown {
+		uid, gid := x.mapIDs(hdr.Uid, hdr.Gid)
+		if err := unix.Fchown(fd, uid, gid); err != nil {
+			return fmt.Errorf("changing owner: %w", err)
+		}
 	}
-	return setTimes(target, timespecs(hdr))
+	if err := unix.Fchmod(fd, uint32(hdr.Mode&0o7777)); err != nil {
+		return fmt.Errorf("changing mode: %w", err)
+	}
+	for _, kv := range layerXattrs(hdr, false) {
+		if err := unix.Fsetxattr(fd, kv[0], []byte(kv[1]), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+			return fmt.Errorf("setting xattr %s: %w", kv[0], err)
+		}
+	}
+	ts := timespecs(hdr)
+	// utimensat(fd, NULL, ...) is futimens: x/sys has no wrapper for it.
+	if _, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); errno != 0 {
+		return fmt.Errorf("setting mtime: %w", errno)
+	}
+	return nil
+}
+
+// layerXattrs returns the xattrs of hdr to set on a file, sorted by name.
+func layerXattrs(hdr *tar.Header, symlink bool) [][2]string {
+	var out [][2]string
+	for k, v := range hdr.PAXRecords {
+		name, ok := strings.CutPrefix(k, xattrPAX)
+		if !ok || name == "" || !storedXattr(name) || (symlink && strings.HasPrefix(name, "user.")) {
+			continue
+		}
+		out = append(out, [2]string{name, v})
+	}
+	slices.SortFunc(out, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return out
 }
 
 func (x *extractor) makeDir(target string, hdr *tar.Header) error {
@@ -465,21 +529,10 @@ func (x *extractor) setMeta(target string, hdr *tar.Header, symlink bool) error 
 			return fmt.Errorf("changing mode: %w", err)
 		}
 	}
-	var keys []string
-	for k := range hdr.PAXRecords {
-		if strings.HasPrefix(k, xattrPAX) {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		name := strings.TrimPrefix(k, xattrPAX)
-		if name == "" || !storedXattr(name) || (symlink && strings.HasPrefix(name, "user.")) {
-			continue
-		}
-		err := unix.Lsetxattr(target, name, []byte(hdr.PAXRecords[k]), 0)
+	for _, kv := range layerXattrs(hdr, symlink) {
+		err := unix.Lsetxattr(target, kv[0], []byte(kv[1]), 0)
 		if err != nil && !errors.Is(err, unix.ENOTSUP) {
-			return fmt.Errorf("setting xattr %s: %w", name, err)
+			return fmt.Errorf("setting xattr %s: %w", kv[0], err)
 		}
 	}
 	return nil
