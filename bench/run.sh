@@ -172,6 +172,9 @@ timed() {
   shift 2
   echo "== $c $tool: $*" >>"$LOG"
   local t0 t1 ok=1
+  # Every run starts with nothing of an earlier run left to write back, so
+  # that no tool pays for the one measured before it.
+  sync
   t0=$(now)
   "$@" >"$WORK/last.out" 2>&1 || ok=0
   t1=$(now)
