@@ -58,6 +58,11 @@ type Options struct {
 	// SOURCE_DATE_EPOCH asks: history and image creation times are this time,
 	// and no file in a layer the build makes has a later mtime.
 	SourceDateEpoch *time.Time
+	// KeepLayerBlobs stores a blob for every layer the build makes. By
+	// default the layers of stages that reach no image (a compiler stage
+	// used through COPY --from) are kept as layer dirs only, their diff_id
+	// computed but their tar not written: --cache-to mode=max needs them.
+	KeepLayerBlobs bool
 	// Jobs bounds how many stages run at once (default: no bound).
 	Jobs int
 	// Progress receives the build's events (default: discarded).
@@ -382,4 +387,18 @@ func (b *builder) now() time.Time {
 		return e.UTC()
 	}
 	return time.Now().UTC()
+}
+
+// blobsFor reports whether the layers stage index makes get a blob now:
+// those of the target and of the stages it is built FROM reach the image.
+func (b *builder) blobsFor(index int) bool {
+	if b.opts.KeepLayerBlobs {
+		return true
+	}
+	for i := b.plan.Target; i >= 0; i = b.plan.Stages[i].BaseStage {
+		if i == index {
+			return true
+		}
+	}
+	return false
 }

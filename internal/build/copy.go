@@ -242,7 +242,7 @@ func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, ke
 	if err != nil {
 		return err
 	}
-	l, ld, err := b.commit(ctx, sr.s, upper)
+	l, ld, err := b.commit(ctx, sr.s, upper, b.blobsFor(sr.ps.Index))
 	if err != nil {
 		return err
 	}

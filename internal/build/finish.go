@@ -14,7 +14,10 @@ import (
 )
 
 // finish turns the target stage's state into the image to store.
-func (b *builder) finish(_ context.Context, s *state) (v1.Image, error) {
+func (b *builder) finish(ctx context.Context, s *state) (v1.Image, error) {
+	if err := b.ensureBlobs(ctx, s); err != nil {
+		return nil, err
+	}
 	s = s.clone()
 	if len(b.opts.Labels) > 0 {
 		if s.cfg.Config.Labels == nil {

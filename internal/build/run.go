@@ -3,7 +3,10 @@ package build
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -189,7 +192,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: fmt.Sprintf("exit code %d", code), Time: time.Now()})
 		return fmt.Errorf("%s: exit code %d%s", strings.Join(args, " "), code, tailText(out.Tail()))
 	}
-	l, ld, err := b.commit(ctx, sr.s, upper)
+	l, ld, err := b.commit(ctx, sr.s, upper, b.blobsFor(sr.ps.Index))
 	if err != nil {
 		return fail(err)
 	}
@@ -316,15 +319,19 @@ func (b *builder) hostFiles() (string, string, error) {
 	return hosts, resolv, nil
 }
 
-// commit turns an upper dir into a layer blob and a layer dir.
-func (b *builder) commit(ctx context.Context, s *state, upper string) (layerInfo, *store.LayerDir, error) {
-	bw, err := b.st.BlobWriter()
-	if err != nil {
-		return layerInfo{}, nil, err
+// commit turns an upper dir into a layer dir and, with blob, a layer blob;
+// without, only the layer's diff_id is computed (the tar is hashed, not
+// stored): ensureBlobs writes the blob if the layer is ever needed in an
+// image.
+func (b *builder) commit(ctx context.Context, s *state, upper string, blob bool) (layerInfo, *store.LayerDir, error) {
+	var h v1.Hash
+	var size int64
+	var err error
+	if blob {
+		h, size, err = b.storeLayer(ctx, upper)
+	} else {
+		h, size, err = hashLayer(ctx, upper, b.opts.SourceDateEpoch)
 	}
-	defer bw.Close()
-	buf := bufio.NewWriterSize(bw, 1<<20)
-	h, size, err := writeLayer(ctx, upper, buf, bw, b.opts.SourceDateEpoch)
 	if err != nil {
 		return layerInfo{}, nil, err
 	}
@@ -338,6 +345,86 @@ func (b *builder) commit(ctx context.Context, s *state, upper string) (layerInfo
 		return layerInfo{}, nil, fmt.Errorf("keeping the layer's files: %w", err)
 	}
 	return layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, &ld, nil
+}
+
+// storeLayer writes the layer tar of upper as a blob.
+func (b *builder) storeLayer(ctx context.Context, upper string) (v1.Hash, int64, error) {
+	bw, err := b.st.BlobWriter()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	defer bw.Close()
+	buf := bufio.NewWriterSize(bw, 1<<20)
+	return writeLayer(ctx, upper, buf, bw, b.opts.SourceDateEpoch)
+}
+
+// hashLayer returns the diff_id and size of upper's layer tar, clamping
+// mtimes as writeLayer does.
+func hashLayer(ctx context.Context, upper string, epoch *time.Time) (v1.Hash, int64, error) {
+	if epoch != nil {
+		if err := clampMtimes(upper, *epoch); err != nil {
+			return v1.Hash{}, 0, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
+		}
+	}
+	h := sha256.New()
+	cw := &countWriter{w: h}
+	if _, err := layer.WriteTar(ctx, upper, cw, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+	}
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, cw.n, nil
+}
+
+// countWriter counts what it passes on.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ensureBlobs writes the blob of every layer of s that the store lacks
+// (layers of a stage that reached no image until now) from its layer dir,
+// checking that it hashes to the layer's diff_id.
+func (b *builder) ensureBlobs(ctx context.Context, s *state) error {
+	chains := store.ChainIDs(s.cfg.RootFS.DiffIDs)
+	for i, l := range s.layers {
+		if b.st.HasBlob(l.Blob) {
+			continue
+		}
+		ld, ok := b.st.HasLayerDir(chains[i])
+		if !ok {
+			return fmt.Errorf("build: layer %s has neither a blob nor its files any more: build again with --no-cache", l.DiffID)
+		}
+		if err := b.blobFromDir(ctx, ld.Path, l.Blob); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// blobFromDir writes the layer tar of the layer dir dir as the blob want,
+// failing if it does not hash to want.
+func (b *builder) blobFromDir(ctx context.Context, dir string, want v1.Hash) error {
+	bw, err := b.st.BlobWriter()
+	if err != nil {
+		return err
+	}
+	defer bw.Close()
+	buf := bufio.NewWriterSize(bw, 1<<20)
+	if _, err := layer.WriteTar(ctx, dir, buf, layer.WriteOptions{Format: layer.DiffFormat}); err != nil {
+		return fmt.Errorf("writing layer %s: %w", want, err)
+	}
+	if err := buf.Flush(); err != nil {
+		return fmt.Errorf("writing layer %s: %w", want, err)
+	}
+	if _, _, err := bw.Commit(&want); err != nil {
+		return fmt.Errorf("writing layer %s: %w", want, err)
+	}
+	return nil
 }
 
 // writeLayer writes the tar of the upper dir through buf into bw and

@@ -525,7 +525,22 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 			return false, nil
 		}
 		chain := next.chain()
-		if ld, ok := sr.b.st.HasLayerDir(chain); ok && len(next.dirs) == len(next.layers)-1 {
+		ld, ok := sr.b.st.HasLayerDir(chain)
+		if !ok && !sr.b.st.HasBlob(d.Layer.Blob) {
+			return false, nil // a layer kept without its blob, whose files are gone
+		}
+		if ok && sr.b.opts.KeepLayerBlobs && !sr.b.st.HasBlob(d.Layer.Blob) {
+			// A cache export of every stage needs the blob a build without
+			// one skipped: write it, and let the record name it.
+			if err := sr.b.blobFromDir(ctx, ld.Path, d.Layer.Blob); err != nil {
+				return false, err
+			}
+			rec.Blobs = []v1.Hash{d.Layer.Blob}
+			if err := sr.b.st.PutCache(rec); err != nil {
+				return false, err
+			}
+		}
+		if ok && len(next.dirs) == len(next.layers)-1 {
 			next.dirs = append(append([]store.LayerDir(nil), next.dirs...), ld)
 		} else {
 			next.dirs = nil
@@ -552,7 +567,9 @@ func (sr *stageRun) remember(key string, l *layerInfo) error {
 	sr.keys = append(sr.keys, key)
 	rec := store.CacheRecord{Key: key, Created: time.Now().UTC(), Data: data}
 	if l != nil {
-		rec.Blobs = []v1.Hash{l.Blob}
+		if sr.b.st.HasBlob(l.Blob) {
+			rec.Blobs = []v1.Hash{l.Blob}
+		}
 		rec.Chains = []v1.Hash{sr.s.chain()}
 	}
 	return sr.b.st.PutCache(rec)

@@ -120,6 +120,10 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	if err != nil {
 		return err
 	}
+	for _, s := range cacheTo {
+		// mode=max exports every stage's layers: keep a blob of each.
+		opts.KeepLayerBlobs = opts.KeepLayerBlobs || s.Mode == "max"
+	}
 	cacheFrom, err := parseCacheSpecs("--cache-from", f.cacheFrom, false)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,14 +24,13 @@ func bootID() string {
 
 // AddUnsyncedLayerDir is AddLayerDir for a dir whose files may not be on
 // disk yet (a build's overlay upper dir, mounted volatile so that its
-// unmount did not sync the whole filesystem). Its layer's blob must be in
-// the store, synced: should the machine go down before the files reach the
-// disk, the dir is checked against its diff_id when next used after the
-// reboot, and dropped to be extracted again from the blob if it is damaged.
+// unmount did not sync the whole filesystem). Should the machine go down
+// before the files reach the disk, the dir is checked against its diff_id
+// when next used after the reboot and dropped if it is damaged: it is then
+// extracted again from the layer's blob, which the store syncs, or, for a
+// layer kept without a blob (a build stage that reaches no image), the
+// cache records that need it miss and the step runs again.
 func (s *Store) AddUnsyncedLayerDir(chainID, diffID v1.Hash, dir string) (LayerDir, error) {
-	if !s.HasBlob(diffID) {
-		return LayerDir{}, fmt.Errorf("store: unsynced layer dir %s has no blob %s to be recovered from", chainID, diffID)
-	}
 	return s.addLayerDir(chainID, diffID, dir, bootID())
 }
 

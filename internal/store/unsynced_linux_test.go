@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/strata-build/strata/internal/layer"
 )
 
@@ -71,13 +69,26 @@ func TestUnsyncedLayerDir(t *testing.T) {
 			t.Error("the blob the layer is recovered from is gone")
 		}
 	})
-	t.Run("needs its blob", func(t *testing.T) {
+	t.Run("without a blob, damaged after a reboot", func(t *testing.T) {
 		s := openStore(t)
 		dir, err := s.TempDir("up-")
 		must(t, err)
-		h := v1.Hash{Algorithm: "sha256", Hex: "ab" + string(bytes.Repeat([]byte("0"), 62))}
-		if _, err := s.AddUnsyncedLayerDir(h, h, dir); err == nil {
-			t.Error("AddUnsyncedLayerDir without the layer's blob succeeded")
+		must(t, os.WriteFile(filepath.Join(dir, "f"), []byte("only copy"), 0o644))
+		var buf bytes.Buffer
+		_, err = layer.WriteTar(ctxT(t), dir, &buf, layer.WriteOptions{Format: layer.DiffFormat})
+		must(t, err)
+		h, _, err := s.WriteBlob(&buf, nil)
+		must(t, err)
+		must(t, os.Remove(s.blobPath(h))) // a layer kept without its blob
+		ld, err := s.AddUnsyncedLayerDir(h, h, dir)
+		must(t, err)
+		if _, ok := s.HasLayerDir(h); !ok {
+			t.Fatal("HasLayerDir of a blob-less unsynced dir during its boot: false")
+		}
+		rebooted(t, ld)
+		must(t, os.WriteFile(filepath.Join(ld.Path, "f"), []byte("torn"), 0o644))
+		if _, ok := s.HasLayerDir(h); ok {
+			t.Error("HasLayerDir of a damaged blob-less dir after a reboot: true")
 		}
 	})
 }
