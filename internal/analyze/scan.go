@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 )
 
@@ -88,7 +89,7 @@ func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, er
 	defer dec.Close()
 	var src io.Reader = dec
 	var zw io.WriteCloser
-	zcount := &countWriter{}
+	zcount := &iox.CountWriter{}
 	sc.compressed = blobSize
 	if stored == string(layer.Uncompressed) {
 		sc.compressed = 0 // not measured
@@ -99,7 +100,7 @@ func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, er
 			src = io.TeeReader(dec, zw)
 		}
 	}
-	ucount := &countReader{r: src}
+	ucount := &iox.CountReader{R: src}
 	tr := tar.NewReader(ucount)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -120,12 +121,12 @@ func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, er
 	if _, err := io.Copy(io.Discard, ucount); err != nil {
 		return sc, fmt.Errorf("reading tar: %w", err)
 	}
-	sc.size = ucount.n
+	sc.size = ucount.N
 	if zw != nil {
 		if err := zw.Close(); err != nil {
 			return sc, fmt.Errorf("measuring the compressed size: %w", err)
 		}
-		sc.compressed = zcount.n
+		sc.compressed = zcount.N
 	}
 	return sc, nil
 }
@@ -162,22 +163,4 @@ func entryOf(hdr *tar.Header) (entry, bool) {
 func cleanPath(name string) string {
 	p := path.Clean("/" + name)
 	return strings.TrimPrefix(p, "/")
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return len(p), nil
 }

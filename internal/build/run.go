@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/strata-build/strata/internal/executor"
+	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/progress"
@@ -367,23 +367,11 @@ func hashLayer(ctx context.Context, upper string, epoch *time.Time) (v1.Hash, in
 		}
 	}
 	h := sha256.New()
-	cw := &countWriter{w: h}
+	cw := &iox.CountWriter{W: h}
 	if _, err := layer.WriteTar(ctx, upper, cw, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}); err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
 	}
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, cw.n, nil
-}
-
-// countWriter counts what it passes on.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, cw.N, nil
 }
 
 // ensureBlobs writes the blob of every layer of s that the store lacks

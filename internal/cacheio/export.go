@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
@@ -176,13 +177,13 @@ func exportBlob(ctx context.Context, st *store.Store, b v1.Hash, path string) (*
 	}
 	defer f.Close()
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &iox.CountWriter{W: io.MultiWriter(f, h)}
 	bw := bufio.NewWriterSize(cw, 1<<20)
 	zw, err := layer.Compress(bw, layer.Gzip, 0)
 	if err != nil {
 		return nil, false, err
 	}
-	if _, err := io.Copy(zw, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(zw, iox.ContextReader{Ctx: ctx, R: r}); err != nil {
 		return nil, false, fmt.Errorf("compressing blob %s: %w", b, err)
 	}
 	if err := zw.Close(); err != nil {
@@ -197,7 +198,7 @@ func exportBlob(ctx context.Context, st *store.Store, b v1.Hash, path string) (*
 	return &fileLayer{
 		open:      func() (io.ReadCloser, error) { return os.Open(path) },
 		digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
-		size:      cw.n,
+		size:      cw.N,
 		mediaType: types.OCILayer,
 	}, true, nil
 }
@@ -220,28 +221,4 @@ func writeLayout(img v1.Image, spec Spec) (v1.Hash, error) {
 		return v1.Hash{}, err
 	}
 	return img.Digest()
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// ctxReader stops a long copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
@@ -208,7 +209,7 @@ func (im *Importer) download(ctx context.Context, b v1.Hash) error {
 		return fmt.Errorf("downloading %s: %w", ref.desc.Digest, err)
 	}
 	defer rc.Close()
-	cr := &countReader{r: ctxReader{ctx, rc}}
+	cr := &iox.CountReader{R: iox.ContextReader{Ctx: ctx, R: rc}}
 	var r io.Reader = cr
 	if ref.plain {
 		dr, err := layer.Decompress(cr)
@@ -223,18 +224,7 @@ func (im *Importer) download(ctx context.Context, b v1.Hash) error {
 	}
 	im.mu.Lock()
 	im.stats.Layers++
-	im.stats.Bytes += cr.n
+	im.stats.Bytes += cr.N
 	im.mu.Unlock()
 	return nil
-}
-
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

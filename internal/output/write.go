@@ -15,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-build/strata/internal/iox"
 )
 
 // Annotation keys in index.json, as Docker 25 and containerd write them.
@@ -124,7 +126,7 @@ func copyBlob(ctx context.Context, w io.Writer, b blob) error {
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(ctxReader{ctx, rc}, b.size+1))
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(iox.ContextReader{Ctx: ctx, R: rc}, b.size+1))
 	if err != nil {
 		return err
 	}
@@ -135,19 +137,6 @@ func copyBlob(ctx context.Context, w io.Writer, b blob) error {
 		return fmt.Errorf("content has digest sha256:%s, want %s", got, b.digest)
 	}
 	return nil
-}
-
-// ctxReader stops a long copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // indexFor returns index.json's manifest descriptors for an image manifest
@@ -426,7 +415,7 @@ func uncompressedBlob(ctx context.Context, l v1.Layer, diffID v1.Hash, tmp strin
 		return blob{}, err
 	}
 	defer f.Close()
-	n, err := io.Copy(f, ctxReader{ctx, rc})
+	n, err := io.Copy(f, iox.ContextReader{Ctx: ctx, R: rc})
 	if err != nil {
 		return blob{}, fmt.Errorf("decompressing: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 )
 
@@ -175,12 +176,12 @@ func compressLayer(ctx context.Context, l v1.Layer, dir, base string, alg layer.
 	}
 	defer f.Close()
 	zh, th := sha256.New(), sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, zh)}
+	cw := &iox.CountWriter{W: io.MultiWriter(f, zh)}
 	zw, err := layer.Compress(cw, alg, level)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := io.Copy(io.MultiWriter(zw, th), ctxReader{ctx, rc}); err != nil {
+	if _, err := io.Copy(io.MultiWriter(zw, th), iox.ContextReader{Ctx: ctx, R: rc}); err != nil {
 		return nil, fmt.Errorf("compressing layer %s: %w", diffID, err)
 	}
 	if err := zw.Close(); err != nil {
@@ -195,7 +196,7 @@ func compressLayer(ctx context.Context, l v1.Layer, dir, base string, alg layer.
 	return &fileLayer{
 		path:      f.Name(),
 		digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(zh.Sum(nil))},
-		size:      cw.n,
+		size:      cw.N,
 		mediaType: mt,
 		diffID:    diffID,
 	}, nil
@@ -245,27 +246,3 @@ func (l *fileLayer) DiffID() (v1.Hash, error)            { return l.diffID, nil 
 func (l *fileLayer) Size() (int64, error)                { return l.size, nil }
 func (l *fileLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
 func (l *fileLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// ctxReader stops a long copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
