@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -324,13 +323,21 @@ func (b *builder) hostFiles() (string, string, error) {
 // stored): ensureBlobs writes the blob if the layer is ever needed in an
 // image.
 func (b *builder) commit(ctx context.Context, s *state, upper string, blob bool) (layerInfo, *store.LayerDir, error) {
+	epoch := b.opts.SourceDateEpoch
+	if epoch != nil {
+		// The kept layer dir must hold what the tar holds (fsck compares).
+		if err := clampMtimes(upper, *epoch); err != nil {
+			return layerInfo{}, nil, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
+		}
+	}
+	opts := layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}
 	var h v1.Hash
 	var size int64
 	var err error
 	if blob {
-		h, size, err = b.storeLayer(ctx, upper)
+		h, size, err = b.st.WriteLayerBlob(ctx, upper, opts, nil)
 	} else {
-		h, size, err = hashLayer(ctx, upper, b.opts.SourceDateEpoch)
+		h, size, err = hashLayer(ctx, upper, opts)
 	}
 	if err != nil {
 		return layerInfo{}, nil, err
@@ -347,28 +354,11 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, blob bool)
 	return layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, &ld, nil
 }
 
-// storeLayer writes the layer tar of upper as a blob.
-func (b *builder) storeLayer(ctx context.Context, upper string) (v1.Hash, int64, error) {
-	bw, err := b.st.BlobWriter()
-	if err != nil {
-		return v1.Hash{}, 0, err
-	}
-	defer bw.Close()
-	buf := bufio.NewWriterSize(bw, 1<<20)
-	return writeLayer(ctx, upper, buf, bw, b.opts.SourceDateEpoch)
-}
-
-// hashLayer returns the diff_id and size of upper's layer tar, clamping
-// mtimes as writeLayer does.
-func hashLayer(ctx context.Context, upper string, epoch *time.Time) (v1.Hash, int64, error) {
-	if epoch != nil {
-		if err := clampMtimes(upper, *epoch); err != nil {
-			return v1.Hash{}, 0, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
-		}
-	}
+// hashLayer returns the diff_id and size of dir's layer tar.
+func hashLayer(ctx context.Context, dir string, opts layer.WriteOptions) (v1.Hash, int64, error) {
 	h := sha256.New()
 	cw := &iox.CountWriter{W: h}
-	if _, err := layer.WriteTar(ctx, upper, cw, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}); err != nil {
+	if _, err := layer.WriteTar(ctx, dir, cw, opts); err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
 	}
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, cw.N, nil
@@ -397,42 +387,8 @@ func (b *builder) ensureBlobs(ctx context.Context, s *state) error {
 // blobFromDir writes the layer tar of the layer dir dir as the blob want,
 // failing if it does not hash to want.
 func (b *builder) blobFromDir(ctx context.Context, dir string, want v1.Hash) error {
-	bw, err := b.st.BlobWriter()
-	if err != nil {
-		return err
-	}
-	defer bw.Close()
-	buf := bufio.NewWriterSize(bw, 1<<20)
-	if _, err := layer.WriteTar(ctx, dir, buf, layer.WriteOptions{Format: layer.DiffFormat}); err != nil {
-		return fmt.Errorf("writing layer %s: %w", want, err)
-	}
-	if err := buf.Flush(); err != nil {
-		return fmt.Errorf("writing layer %s: %w", want, err)
-	}
-	if _, _, err := bw.Commit(&want); err != nil {
-		return fmt.Errorf("writing layer %s: %w", want, err)
+	if _, _, err := b.st.WriteLayerBlob(ctx, dir, layer.WriteOptions{Format: layer.DiffFormat}, &want); err != nil {
+		return fmt.Errorf("layer %s: %w", want, err)
 	}
 	return nil
-}
-
-// writeLayer writes the tar of the upper dir through buf into bw and
-// commits the blob; with epoch, mtimes are clamped in the dir too, so that
-// the kept layer dir holds what the tar holds (fsck compares them).
-func writeLayer(ctx context.Context, upper string, buf *bufio.Writer, bw *store.BlobWriter, epoch *time.Time) (v1.Hash, int64, error) {
-	if epoch != nil {
-		if err := clampMtimes(upper, *epoch); err != nil {
-			return v1.Hash{}, 0, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
-		}
-	}
-	if _, err := layer.WriteTar(ctx, upper, buf, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}); err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
-	}
-	if err := buf.Flush(); err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
-	}
-	h, size, err := bw.Commit(nil)
-	if err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("storing the layer: %w", err)
-	}
-	return h, size, nil
 }

@@ -1,7 +1,6 @@
 package squash
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -104,9 +103,9 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 	diffIDs := append([]v1.Hash(nil), cfg.RootFS.DiffIDs[:opts.From]...)
 	descs := append([]v1.Descriptor(nil), m.Layers[:opts.From]...)
 	if stats.Entries > 0 {
-		h, size, err := writeLayer(ctx, st, merged)
+		h, size, err := st.WriteLayerBlob(ctx, merged, layer.WriteOptions{Format: layer.DiffFormat}, nil)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("squash: %w", err)
 		}
 		diffIDs = append(diffIDs, h)
 		chains := store.ChainIDs(diffIDs)
@@ -128,27 +127,6 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 		return nil, err
 	}
 	return res, nil
-}
-
-// writeLayer writes the tree at dir as an uncompressed layer blob of st.
-func writeLayer(ctx context.Context, st *store.Store, dir string) (v1.Hash, int64, error) {
-	bw, err := st.BlobWriter()
-	if err != nil {
-		return v1.Hash{}, 0, err
-	}
-	defer bw.Close()
-	buf := bufio.NewWriterSize(bw, 1<<20)
-	if _, err := layer.WriteTar(ctx, dir, buf, layer.WriteOptions{Format: layer.DiffFormat}); err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("squash: writing the layer: %w", err)
-	}
-	if err := buf.Flush(); err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("squash: writing the layer: %w", err)
-	}
-	h, size, err := bw.Commit(nil)
-	if err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("squash: storing the layer: %w", err)
-	}
-	return h, size, nil
 }
 
 // History returns the history of an image whose layers from..layers-1 were

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -227,4 +228,27 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, chainID, diffID v1
 	}
 	ok = true // commitLayerDir removes tmp itself when it fails
 	return s.commitLayerDir(tmp, chainID, diffID)
+}
+
+// WriteLayerBlob writes the layer tar of the overlay-format dir (opts.Format
+// is DiffFormat when unset) as a blob, checking it against expected when
+// given, and returns its digest (the layer's diff_id) and size.
+func (s *Store) WriteLayerBlob(ctx context.Context, dir string, opts layer.WriteOptions, expected *v1.Hash) (v1.Hash, int64, error) {
+	bw, err := s.BlobWriter()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	defer bw.Close()
+	buf := bufio.NewWriterSize(bw, 1<<20)
+	if _, err := layer.WriteTar(ctx, dir, buf, opts); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+	}
+	if err := buf.Flush(); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+	}
+	h, size, err := bw.Commit(expected)
+	if err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("storing the layer: %w", err)
+	}
+	return h, size, nil
 }
