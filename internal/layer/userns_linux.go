@@ -41,3 +41,14 @@ func skipDevice(hdr *tar.Header, err error) bool {
 	return (hdr.Typeflag == tar.TypeChar || hdr.Typeflag == tar.TypeBlock) &&
 		errors.Is(err, unix.EPERM) && rootless.InUserNamespace()
 }
+
+// IsOpaque reports whether the directory path of a layer dir is marked
+// opaque, in either form (root's trusted.overlay.opaque or a rootless
+// store's user.overlay.opaque).
+func IsOpaque(path string) (bool, error) { return isOpaque(path) }
+
+// MarkOpaque marks the directory path of a layer dir opaque, with the xattr
+// this process's overlay mounts read.
+func MarkOpaque(path string) error {
+	return unix.Lsetxattr(path, opaqueXattrName(), []byte("y"), 0)
+}

@@ -73,3 +73,29 @@ func storedXattr(name string) bool {
 	}
 	return true
 }
+
+// CopyXattrs copies the xattrs of src onto dst, neither followed if a
+// symlink, but overlayfs's own (trusted.overlay.*, user.overlay.*), which
+// belong to the layer dir they are in.
+func CopyXattrs(src, dst string) error {
+	names, err := listXattrs(src)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
+			continue
+		}
+		v, ok, err := getXattr(src, name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := unix.Lsetxattr(dst, name, v, 0); err != nil {
+			return fmt.Errorf("setting xattr %s: %w", name, err)
+		}
+	}
+	return nil
+}

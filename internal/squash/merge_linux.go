@@ -1,7 +1,6 @@
 package squash
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,9 +12,9 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
-)
 
-const opaqueXattr = "trusted.overlay.opaque"
+	"github.com/strata-build/strata/internal/layer"
+)
 
 // MergeOptions tells Merge which layers to merge onto which.
 type MergeOptions struct {
@@ -104,7 +103,7 @@ func (m *merger) apply(up, rel string) error {
 				}
 			}
 		case st.Mode&unix.S_IFMT == unix.S_IFDIR:
-			opaque, err := isOpaque(src)
+			opaque, err := layer.IsOpaque(src)
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", p, err)
 			}
@@ -134,7 +133,7 @@ func (m *merger) apply(up, rel string) error {
 				if _, isDir, err := m.lowerHas(p); err != nil {
 					return err
 				} else if isDir {
-					if err := unix.Lsetxattr(dst, opaqueXattr, []byte("y"), 0); err != nil {
+					if err := layer.MarkOpaque(dst); err != nil {
 						return fmt.Errorf("marking %s opaque: %w", p, err)
 					}
 				}
@@ -200,7 +199,7 @@ func (m *merger) lowerHas(p string) (has, isDir bool, err error) {
 			if !dir {
 				return false, false, nil
 			}
-			if o, err := isOpaque(filepath.Join(m.lower[i], prefix)); err != nil {
+			if o, err := layer.IsOpaque(filepath.Join(m.lower[i], prefix)); err != nil {
 				return false, false, err
 			} else if o {
 				stop = true
@@ -283,21 +282,8 @@ func copyMeta(src, dst string) error {
 			return err
 		}
 	}
-	names, err := listXattrs(src)
-	if err != nil {
+	if err := layer.CopyXattrs(src, dst); err != nil {
 		return err
-	}
-	for _, name := range names {
-		if strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
-			continue
-		}
-		v, err := getXattr(src, name)
-		if err != nil {
-			return err
-		}
-		if err := unix.Lsetxattr(dst, name, v, 0); err != nil {
-			return err
-		}
 	}
 	ts := []unix.Timespec{st.Atim, st.Mtim}
 	return unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
@@ -330,14 +316,6 @@ func (m *merger) count(dir string) (MergeStats, error) {
 
 func isWhiteout(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
-}
-
-func isOpaque(path string) (bool, error) {
-	v, err := getXattr(path, opaqueXattr)
-	if err != nil {
-		return false, err
-	}
-	return string(v) == "y", nil
 }
 
 // clearDir removes the children of dir.
@@ -373,47 +351,4 @@ func join(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
-}
-
-// listXattrs returns the xattr names of path, not following a symlink.
-func listXattrs(path string) ([]string, error) {
-	size, err := unix.Llistxattr(path, nil)
-	if errors.Is(err, unix.ENOTSUP) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing xattrs: %w", err)
-	}
-	if size == 0 {
-		return nil, nil
-	}
-	buf := make([]byte, size)
-	n, err := unix.Llistxattr(path, buf)
-	if err != nil {
-		return nil, fmt.Errorf("listing xattrs: %w", err)
-	}
-	var names []string
-	for _, b := range bytes.Split(buf[:n], []byte{0}) {
-		if len(b) > 0 {
-			names = append(names, string(b))
-		}
-	}
-	return names, nil
-}
-
-// getXattr returns one xattr of path, nil when it is not set.
-func getXattr(path, name string) ([]byte, error) {
-	size, err := unix.Lgetxattr(path, name, nil)
-	if errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOTSUP) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading xattr %s: %w", name, err)
-	}
-	buf := make([]byte, size)
-	n, err := unix.Lgetxattr(path, name, buf)
-	if err != nil {
-		return nil, fmt.Errorf("reading xattr %s: %w", name, err)
-	}
-	return buf[:n], nil
 }

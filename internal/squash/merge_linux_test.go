@@ -341,3 +341,31 @@ func TestMergeAcrossFilesystems(t *testing.T) {
 		t.Errorf("the merge by copies differs from the merge by links in its headers")
 	}
 }
+
+// TestMergeRootlessOpaqueMarker merges layer dirs from a rootless store,
+// whose opaque directories carry user.overlay.opaque: the opaque dir must
+// still hide what the kept layers have under it.
+func TestMergeRootlessOpaqueMarker(t *testing.T) {
+	base := t.TempDir()
+	lo := layerDirs(t, mkdir(t, base, "lower"), []ent{dir("opt"), file("opt/old", "o")})
+	up := layerDirs(t, mkdir(t, base, "upper"), []ent{dir("opt"), wh("opt/.wh..wh..opq"), file("opt/new", "n")})
+	opt := filepath.Join(up[0], "opt")
+	// What a rootless extraction writes instead of the trusted.* marker.
+	if err := unix.Lremovexattr(opt, "trusted.overlay.opaque"); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Lsetxattr(opt, "user.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Fatal(err)
+	}
+	dst := mkdir(t, base, "merged")
+	if _, err := Merge(context.Background(), dst, MergeOptions{Lower: lo, Upper: up}); err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	var buf bytes.Buffer
+	if _, err := layer.WriteTar(context.Background(), dst, &buf, layer.WriteOptions{Format: layer.DiffFormat}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(listTar(t, buf.Bytes()), []string{"opt/", "opt/.wh..wh..opq=", "opt/new=n"}); diff != "" {
+		t.Errorf("merged layer (-got +want):\n%s", diff)
+	}
+}
