@@ -21,11 +21,15 @@ echo "exported $(tar -tf "$CACHE/busybox-export.tar" | wc -l) entries to $CACHE/
 
 step "debian:bookworm base (mmdebstrap --variant=minbase, cached in $CACHE)"
 deb=$CACHE/debian-bookworm-minbase.tar
-if [ ! -s "$deb" ] && [ -s /var/cache/strata-conformance/debian-bookworm-minbase.tar ]; then
+# STRATA_DEMO_COLD=1 (the cold-path test) never borrows the conformance cache.
+if [ -z "${STRATA_DEMO_COLD:-}" ] && [ ! -s "$deb" ] && [ -s /var/cache/strata-conformance/debian-bookworm-minbase.tar ]; then
   deb=/var/cache/strata-conformance/debian-bookworm-minbase.tar
 fi
 if [ ! -s "$deb" ]; then
-  mmdebstrap --variant=minbase bookworm "$deb.tmp" </dev/null >"$CACHE/mmdebstrap.log" 2>&1 || {
+  # mmdebstrap picks its output format from the file name unless told:
+  # --format=tar, so that the temporary name cannot make it a directory.
+  rm -rf "$deb.tmp"
+  mmdebstrap --variant=minbase --format=tar bookworm "$deb.tmp" </dev/null >"$CACHE/mmdebstrap.log" 2>&1 || {
     echo "mmdebstrap failed; see $CACHE/mmdebstrap.log" >&2; exit 1; }
   mv "$deb.tmp" "$deb"
 fi
