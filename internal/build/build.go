@@ -135,6 +135,7 @@ type builder struct {
 	images  map[string]*state // images used by COPY --from / RUN --mount, by ref
 	// stageKeys are the cache keys of each finished stage's steps.
 	stageKeys map[int][]string
+	ctxViews  ctxViews // what context bind mounts show
 }
 
 // stageResult is a stage's final state, published when done closes.

@@ -206,63 +206,6 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	return nil
 }
 
-// mountKey is the part of a RUN's cache key its --mount flags make: for a
-// bind mount the content it shows (the context files' digest, or the
-// other stage's cache key), for a secret only whether it was given.
-func (sr *stageRun) mountKey(ctx context.Context, c *instructions.RunCommand) (string, error) {
-	var parts []string
-	for _, m := range instructions.GetMounts(c) {
-		if m.Type == instructions.MountTypeSecret {
-			continue
-		}
-		part := fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly)
-		if m.Type == instructions.MountTypeBind {
-			src, err := sr.bindSourceKey(ctx, m)
-			if err != nil {
-				return "", err
-			}
-			part += ":" + src
-		}
-		parts = append(parts, part)
-	}
-	if sk := sr.secretKey(c); sk != "" {
-		parts = append(parts, sk)
-	}
-	return strings.Join(parts, ","), nil
-}
-
-// bindSourceKey identifies what a bind mount shows.
-func (sr *stageRun) bindSourceKey(ctx context.Context, m *instructions.Mount) (string, error) {
-	b := sr.b
-	if m.From != "" {
-		from, err := b.df.Expand(sr.lex, nil, m.From, b.plan.MetaArgs)
-		if err != nil {
-			return "", err
-		}
-		src, err := sr.fromState(ctx, from)
-		if err != nil {
-			return "", err
-		}
-		return "from:" + src.key, nil
-	}
-	if b.bctx == nil {
-		return "", nil // runMounts reports it
-	}
-	source := m.Source
-	if source == "" {
-		source = "."
-	}
-	sel, err := b.bctx.Select([]string{source})
-	if err != nil {
-		return "", fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
-	}
-	dg, err := b.bctx.Digest(ctx, sel)
-	if err != nil {
-		return "", fmt.Errorf("--mount=type=bind,source=%s: hashing: %w", m.Source, err)
-	}
-	return "context:" + dg.String(), nil
-}
-
 // EntitlementSecurityInsecure is the --allow entitlement that lets a
 // RUN --security=insecure run, as in BuildKit.
 const EntitlementSecurityInsecure = "security.insecure"
