@@ -176,6 +176,9 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 	}
 	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress,
 		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
+	if err := b.checkDockerfile(); err != nil {
+		return nil, err
+	}
 	res := &Result{Warnings: append([]string(nil), df.Warnings...)}
 	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
 		if a == "SOURCE_DATE_EPOCH" {

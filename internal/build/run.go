@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
@@ -91,12 +92,16 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if err := sr.checkSecrets(c); err != nil {
 		return err
 	}
+	if err := dockerfile.CheckRun(b.df.File, c); err != nil {
+		return err
+	}
 	mk, err := sr.mountKey(ctx, c)
 	if err != nil {
 		return err
 	}
+	network := b.runNetwork(c)
 	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mk,
-		"network="+b.opts.Network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
+		"network="+network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
 		"security="+security)
 	id := b.counter.Next()
 	start := time.Now()
@@ -143,7 +148,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 			return fail(err)
 		}
 	}
-	hosts, resolv, err := b.hostFiles()
+	hosts, resolv, err := b.hostFiles(network)
 	if err != nil {
 		return fail(err)
 	}
@@ -160,7 +165,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		UID:        u.UID,
 		GID:        u.GID,
 		Groups:     u.Groups,
-		Network:    b.opts.Network,
+		Network:    network,
 		Hostname:   "strata",
 		Stdout:     out,
 		Stderr:     out,
@@ -231,17 +236,27 @@ func (b *builder) countStep(cached bool) {
 	}
 }
 
-// hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf.
-func (b *builder) hostFiles() (string, string, error) {
+// runNetwork returns the network a RUN runs in: its --network flag, or
+// the build's --network for "default" (BuildKit's NetworkDefault).
+func (b *builder) runNetwork(c *instructions.RunCommand) string {
+	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
+		return n
+	}
+	return b.opts.Network
+}
+
+// hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf
+// for a RUN in network ("host" or "none").
+func (b *builder) hostFiles(network string) (string, string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	hosts := filepath.Join(b.tmp, "hosts")
-	resolv := filepath.Join(b.tmp, "resolv.conf")
+	hosts := filepath.Join(b.tmp, "hosts-"+network)
+	resolv := filepath.Join(b.tmp, "resolv.conf-"+network)
 	if _, err := os.Stat(hosts); err == nil {
 		return hosts, resolv, nil
 	}
 	h := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tstrata\n"
-	if b.opts.Network == "host" {
+	if network == "host" {
 		if data, err := os.ReadFile("/etc/hosts"); err == nil {
 			h = string(data) + "127.0.1.1\tstrata\n"
 		}
@@ -250,7 +265,7 @@ func (b *builder) hostFiles() (string, string, error) {
 		return "", "", err
 	}
 	r := ""
-	if b.opts.Network == "host" {
+	if network == "host" {
 		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 			r = string(data)
 		}

@@ -37,6 +37,9 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 			continue // secretFiles mounts them
 		case instructions.MountTypeTmpfs:
 			mnt = executor.Mount{Type: "tmpfs", Target: target}
+			if m.SizeLimit > 0 {
+				mnt.Options = []string{fmt.Sprintf("size=%d", m.SizeLimit)}
+			}
 		case instructions.MountTypeCache:
 			id := m.CacheID
 			if id == "" {

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDockerfileRefusals: what BuildKit's parser accepts and strata does
+// not do is refused before anything runs, with the Dockerfile's line and
+// what to do, instead of being ignored (issue #14). The table of every
+// flag is docs/dockerfile-support.md.
+func TestDockerfileRefusals(t *testing.T) {
+	s := newStrata(t)
+	tests := []struct{ name, df, want string }{
+		{"copy exclude", "FROM busybox\nRUN touch /ran\nCOPY --exclude=*.log . /app\n", "Dockerfile:3: COPY --exclude is not supported yet"},
+		{"copy parents", "FROM busybox\nCOPY --parents a.txt /app/\n", "Dockerfile:2: COPY --parents"},
+		{"copy link", "FROM busybox\nCOPY --link a.txt /a\n", "Dockerfile:2: COPY --link"},
+		{"add unpack", "FROM busybox\nADD --unpack=false a.txt /a\n", "Dockerfile:2: ADD --unpack"},
+		{"from platform", "FROM --platform=linux/arm64 busybox\nRUN true\n", "Dockerfile:1: FROM --platform=linux/arm64"},
+		{"check directive", "# check=error=true\nFROM busybox\n", "Dockerfile:1: # check=error=true"},
+		{"cache uid", "FROM busybox\nRUN --mount=type=cache,target=/c,uid=1000 true\n", "Dockerfile:2: RUN --mount=type=cache,uid=1000"},
+		{"cache sharing", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=locked true\n", "Dockerfile:2: RUN --mount=type=cache,sharing=locked"},
+		{"cache uid from an ARG", "FROM busybox\nARG U=7\nRUN --mount=type=cache,target=/c,uid=$U true\n", "Dockerfile:3: RUN --mount=type=cache,uid=7"},
+		{"healthcheck start-interval", "FROM busybox\nHEALTHCHECK --start-interval=1s CMD true\n", "Dockerfile:2: HEALTHCHECK --start-interval"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := writeContext(t, map[string]string{"Dockerfile": tt.df, "a.txt": "a\n", "b.log": "b\n"})
+			r := s.run("build", "--progress=plain", ctx)
+			if r.code == 0 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("exit %d, want a refusal with %q:\n%s", r.code, tt.want, r.stderr)
+			}
+			if strings.Contains(r.stderr, "RUN touch /ran") {
+				t.Errorf("a step ran before the refusal:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+// TestDockerfileHonouredOptions: options that were ignored and are now
+// honoured: tmpfs size=, FROM --platform for the host's platform or
+// $BUILDPLATFORM, # syntax=docker/dockerfile, # check=skip, and the
+// automatic platform ARGs with BuildKit's values.
+func TestDockerfileHonouredOptions(t *testing.T) {
+	s := newStrata(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": `# syntax=docker/dockerfile:1
+# check=skip=all
+FROM --platform=$BUILDPLATFORM busybox AS b
+FROM --platform=linux/amd64 busybox
+ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT BUILDPLATFORM BUILDOS BUILDARCH BUILDVARIANT
+RUN echo "$TARGETPLATFORM|$TARGETOS|$TARGETARCH|$TARGETVARIANT|$BUILDPLATFORM|$BUILDOS|$BUILDARCH|$BUILDVARIANT" > /platform
+RUN --mount=type=tmpfs,target=/t,size=2m df -k /t | tail -1 | awk '{print $2}' > /tmpfs-kb
+`})
+	s.must("build", "-t", "honoured", ctx)
+	tests := []struct{ file, want string }{
+		{"/platform", "linux/amd64|linux|amd64||linux/amd64|linux|amd64|"},
+		{"/tmpfs-kb", "2048"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.TrimPrefix(tc.file, "/"), func(t *testing.T) {
+			if got := strings.TrimSpace(s.must("run", "--rm", "honoured", "cat", tc.file).stdout); got != tc.want {
+				t.Errorf("%s = %q, want %q", tc.file, got, tc.want)
+			}
+		})
+	}
+}
