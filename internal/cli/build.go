@@ -75,7 +75,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
-	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze)")
+	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
 
@@ -205,11 +205,13 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
+	out := cmd.OutOrStdout()
 	if f.quiet {
-		fmt.Fprintln(cmd.OutOrStdout(), res.ImageID.String())
-		return nil
-	}
-	if mode != "json" {
+		// stdout holds the image ID alone, as -q promises; an analysis
+		// asked for goes to stderr.
+		fmt.Fprintln(out, res.ImageID.String())
+		out = errw
+	} else if mode != "json" {
 		steps := "steps"
 		if res.Steps == 1 {
 			steps = "step"
@@ -226,7 +228,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 				return fmt.Errorf("reading the Dockerfile for --analyze: %w", err)
 			}
 		}
-		return analyzeAfterBuild(cmd.Context(), cmd.OutOrStdout(), st, res.ImageID.String(), opts.DockerfileName, src, f.target)
+		return analyzeAfterBuild(cmd.Context(), out, st, res.ImageID.String(), opts.DockerfileName, src, f.target)
 	}
 	return nil
 }
