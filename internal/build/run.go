@@ -99,7 +99,10 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if err != nil {
 		return err
 	}
-	network := b.runNetwork(c)
+	network, err := b.runNetwork(c)
+	if err != nil {
+		return err
+	}
 	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mk,
 		"network="+network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
 		"security="+security)
@@ -236,13 +239,24 @@ func (b *builder) countStep(cached bool) {
 	}
 }
 
+// EntitlementNetworkHost is the --allow entitlement that lets a
+// RUN --network=host reach the host's network in a build whose own
+// network is none, as in BuildKit.
+const EntitlementNetworkHost = "network.host"
+
 // runNetwork returns the network a RUN runs in: its --network flag, or
-// the build's --network for "default" (BuildKit's NetworkDefault).
-func (b *builder) runNetwork(c *instructions.RunCommand) string {
-	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
-		return n
+// the build's --network for "default" (BuildKit's NetworkDefault). A RUN
+// --network=host in a build run with --network none needs the
+// network.host entitlement.
+func (b *builder) runNetwork(c *instructions.RunCommand) (string, error) {
+	n := instructions.GetNetwork(c)
+	if n == "" || n == instructions.NetworkDefault {
+		return b.opts.Network, nil
 	}
-	return b.opts.Network
+	if n == instructions.NetworkHost && b.opts.Network != "host" && !slices.Contains(b.opts.Allow, EntitlementNetworkHost) {
+		return "", fmt.Errorf("--network=host in a build with --network %s needs the %s entitlement: pass --allow %s to strata build if you trust this Dockerfile", b.opts.Network, EntitlementNetworkHost, EntitlementNetworkHost)
+	}
+	return n, nil
 }
 
 // hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf

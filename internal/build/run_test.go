@@ -22,16 +22,25 @@ func TestRunNetwork(t *testing.T) {
 	runs := df.Stages[0].Commands
 	tests := []struct {
 		build string
-		want  []string // per RUN above
+		allow []string
+		want  []string // per RUN above; "error" for a refusal
 	}{
-		{"host", []string{"host", "host", "none", "host"}},
-		{"none", []string{"none", "none", "none", "host"}},
+		{"host", nil, []string{"host", "host", "none", "host"}},
+		{"none", []string{EntitlementNetworkHost}, []string{"none", "none", "none", "host"}},
+		{"none", nil, []string{"none", "none", "none", "error"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.build, func(t *testing.T) {
-			b := &builder{opts: Options{Network: tt.build}, tmp: t.TempDir()}
+		t.Run(tt.build+strings.Join(tt.allow, ","), func(t *testing.T) {
+			b := &builder{opts: Options{Network: tt.build, Allow: tt.allow}, tmp: t.TempDir()}
 			for i, c := range runs {
-				if got := b.runNetwork(c.(*instructions.RunCommand)); got != tt.want[i] {
+				got, err := b.runNetwork(c.(*instructions.RunCommand))
+				if err != nil {
+					if !strings.Contains(err.Error(), "--allow network.host") {
+						t.Errorf("RUN %d: error %v does not say what to do", i+2, err)
+					}
+					got = "error"
+				}
+				if got != tt.want[i] {
 					t.Errorf("RUN %d: network %q, want %q", i+2, got, tt.want[i])
 				}
 			}

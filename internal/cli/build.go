@@ -67,7 +67,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.IntVar(&f.jobs, "jobs", 0, "stages built at once (default: every stage that is ready)")
 	fl.BoolVar(&f.pull, "pull", false, "always look for a newer base image in its registry")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
-	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run with every privilege (network.host is accepted: it is the default)")
+	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run with every privilege (network.host lets RUN --network=host run in a --network none build)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=FILE|env=VAR] (id alone: env var ID if set, else file ID); repeatable")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] or type=local,dest=DIR[,mode=max]; repeatable")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF or type=local,src=DIR; repeatable")

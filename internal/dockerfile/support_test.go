@@ -35,7 +35,7 @@ var support = map[string]string{
 	"RunCommand.PrependShell": "honoured: conformance run-forms, shell-instruction",
 	"RunCommand.FlagsUsed":    "honoured: each flag is listed under RUN --",
 	"RUN --mount":             "honoured for bind, cache, tmpfs, secret (see Mount.*); type=ssh refused",
-	"RUN --network":           "honoured: TestRunNetworkPerStep",
+	"RUN --network":           "honoured: TestRunNetworkPerStep, TestRunNetwork (host needs --allow network.host in a --network none build)",
 	"RUN --security":          "honoured: TestSecurityBattery, TestSecurityInsecureNeedsAllow",
 	"RUN --device":            "refused: TestRunDeviceRefused",
 	// RUN --mount options

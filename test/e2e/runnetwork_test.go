@@ -30,7 +30,12 @@ RUN sed 1,2d /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\n' ' ' > /pla
 		return strings.TrimSpace(s.must("run", "--rm", tag, "cat", file).stdout)
 	}
 	s.must("build", "-t", "net-host", ctx)
-	s.must("build", "--network", "none", "-t", "net-none", ctx)
+	// As in BuildKit, a RUN --network=host needs the network.host
+	// entitlement when the build asked for none.
+	if r := s.run("build", "--network", "none", "-t", "net-none", ctx); r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:3") || !strings.Contains(r.stderr, "--allow network.host") {
+		t.Fatalf("RUN --network=host in a --network none build without --allow network.host: exit %d\n%s", r.code, r.stderr)
+	}
+	s.must("build", "--network", "none", "--allow", "network.host", "-t", "net-none", ctx)
 	tests := []struct{ tag, file, want string }{
 		{"net-host", "/none", "lo"},
 		{"net-host", "/host", host},
