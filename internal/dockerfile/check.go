@@ -139,6 +139,17 @@ func CheckRun(file string, c *instructions.RunCommand) error {
 	return errors.Join(errs...)
 }
 
+// Refusals returns, unlocated, why strata refuses the flags of cmd (an
+// ONBUILD trigger of a base image, whose place the caller knows); none
+// when it honours them all.
+func Refusals(cmd instructions.Command) []string {
+	var out []string
+	checkCommand(cmd, func(_ []parser.Range, format string, args ...any) {
+		out = append(out, fmt.Sprintf(format, args...))
+	})
+	return out
+}
+
 // checkRun refuses the RUN flags and mount options strata ignores.
 func checkRun(c *instructions.RunCommand, refuse refuser) {
 	loc := c.Location()

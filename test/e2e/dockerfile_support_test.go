@@ -64,3 +64,14 @@ RUN --mount=type=tmpfs,target=/t,size=2m df -k /t | tail -1 | awk '{print $2}' >
 		})
 	}
 }
+
+// TestDockerfileRefusalInOnbuildTrigger: a base image's ONBUILD trigger
+// with a flag strata ignores is refused at the child's FROM line.
+func TestDockerfileRefusalInOnbuildTrigger(t *testing.T) {
+	s := newStrata(t)
+	s.must("build", "-t", "parent", writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nONBUILD COPY --link a.txt /a\n"}))
+	r := s.run("build", writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN true\nFROM parent\n", "a.txt": "a\n"}))
+	if r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:3: ONBUILD trigger") || !strings.Contains(r.stderr, "COPY --link") {
+		t.Fatalf("exit %d, want the trigger's COPY --link refused at Dockerfile:3:\n%s", r.code, r.stderr)
+	}
+}
