@@ -2,12 +2,14 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
@@ -41,13 +43,9 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 				mnt.Options = []string{fmt.Sprintf("size=%d", m.SizeLimit)}
 			}
 		case instructions.MountTypeCache:
-			id := m.CacheID
-			if id == "" {
-				id = target
-			}
-			cdir := filepath.Join(sr.b.st.Root(), "cachemounts", hashKey("cache", id)[:32])
-			if err := os.MkdirAll(cdir, 0o755); err != nil {
-				return nil, cleanup, fmt.Errorf("--mount=type=cache: %w", err)
+			cdir, err := sr.cacheDir(m, target)
+			if err != nil {
+				return nil, cleanup, err
 			}
 			mnt = executor.Mount{Type: "bind", Source: cdir, Target: target, ReadOnly: m.ReadOnly}
 		case instructions.MountTypeBind:
@@ -65,6 +63,52 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 		mounts = append(mounts, mnt)
 	}
 	return mounts, cleanup, nil
+}
+
+// cacheDir returns the host dir of a cache mount, by id (default the
+// target), made when missing: owned by uid:gid (default 0:0) with mode
+// (default 0755), which apply when the cache is made: a cache made
+// before keeps its own.
+func (sr *stageRun) cacheDir(m *instructions.Mount, target string) (string, error) {
+	id := m.CacheID
+	if id == "" {
+		id = target
+	}
+	parent := filepath.Join(sr.b.st.Root(), "cachemounts")
+	dir := filepath.Join(parent, hashKey("cache", id)[:32])
+	if _, err := os.Lstat(dir); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("--mount=type=cache: %w", err)
+	}
+	// Made aside and renamed, so that a concurrent RUN never sees a cache
+	// dir whose owner and mode are not set yet.
+	tmp, err := os.MkdirTemp(parent, "new-")
+	if err != nil {
+		return "", fmt.Errorf("--mount=type=cache: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	uid, gid, mode := 0, 0, os.FileMode(0o755)
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode) & os.ModePerm
+	}
+	if err := os.Chown(tmp, uid, gid); err != nil {
+		return "", fmt.Errorf("--mount=type=cache: %w", err)
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return "", fmt.Errorf("--mount=type=cache: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil && !os.IsExist(err) && !errors.Is(err, syscall.ENOTEMPTY) {
+		return "", fmt.Errorf("--mount=type=cache: %w", err)
+	}
+	return dir, nil
 }
 
 // contextBind makes the mount of a bind mount without from=: the source=

@@ -169,16 +169,7 @@ func checkRun(c *instructions.RunCommand, refuse refuser) {
 // checkCacheMount refuses the cache mount options strata ignores.
 func checkCacheMount(m *instructions.Mount, loc []parser.Range, refuse refuser) {
 	bad := func(opt string) {
-		refuse(loc, "RUN --mount=type=cache,%s is not supported yet: remove it (the cache dir is root-owned, mode 0755, shared, empty at first)", opt)
-	}
-	if m.UID != nil {
-		bad(fmt.Sprintf("uid=%d", *m.UID))
-	}
-	if m.GID != nil {
-		bad(fmt.Sprintf("gid=%d", *m.GID))
-	}
-	if m.Mode != nil {
-		bad(fmt.Sprintf("mode=%o", *m.Mode))
+		refuse(loc, "RUN --mount=type=cache,%s is not supported yet: remove it (the cache dir is shared between RUNs and empty at first)", opt)
 	}
 	if m.CacheSharing != "" && m.CacheSharing != instructions.MountSharingShared {
 		bad("sharing=" + string(m.CacheSharing))

@@ -49,9 +49,9 @@ var support = map[string]string{
 	"Mount.CacheSharing": "honoured: sharing=shared; refused: locked, private (TestDockerfileRefusals)",
 	"Mount.Required":     "honoured: TestSecretRequiredMissing",
 	"Mount.Env":          "honoured: TestSecretMount",
-	"Mount.Mode":         "honoured for secret (TestSecretMount); refused for cache (TestCheckRefusals)",
-	"Mount.UID":          "honoured for secret (TestSecretMount); refused for cache (TestDockerfileRefusals)",
-	"Mount.GID":          "honoured for secret (TestSecretMount); refused for cache (TestCheckRefusals)",
+	"Mount.Mode":         "honoured for secret (TestSecretMount) and cache (TestDockerfileHonouredOptions)",
+	"Mount.UID":          "honoured for secret (TestSecretMount) and cache (TestDockerfileHonouredOptions)",
+	"Mount.GID":          "honoured for secret (TestSecretMount) and cache (TestDockerfileHonouredOptions)",
 	"Device.Name":        "refused: TestRunDeviceRefused",
 	"Device.Required":    "refused: TestRunDeviceRefused",
 	// COPY and ADD

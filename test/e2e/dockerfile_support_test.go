@@ -18,9 +18,9 @@ func TestDockerfileRefusals(t *testing.T) {
 		{"add unpack", "FROM busybox\nADD --unpack=false a.txt /a\n", "Dockerfile:2: ADD --unpack"},
 		{"from platform", "FROM --platform=linux/arm64 busybox\nRUN true\n", "Dockerfile:1: FROM --platform=linux/arm64"},
 		{"check directive", "# check=error=true\nFROM busybox\n", "Dockerfile:1: # check=error=true"},
-		{"cache uid", "FROM busybox\nRUN --mount=type=cache,target=/c,uid=1000 true\n", "Dockerfile:2: RUN --mount=type=cache,uid=1000"},
+		{"cache from", "FROM busybox AS a\nFROM busybox\nRUN --mount=type=cache,target=/c,from=a true\n", "Dockerfile:3: RUN --mount=type=cache,from=a"},
 		{"cache sharing", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=locked true\n", "Dockerfile:2: RUN --mount=type=cache,sharing=locked"},
-		{"cache uid from an ARG", "FROM busybox\nARG U=7\nRUN --mount=type=cache,target=/c,uid=$U true\n", "Dockerfile:3: RUN --mount=type=cache,uid=7"},
+		{"cache sharing from an ARG", "FROM busybox\nARG S=private\nRUN --mount=type=cache,target=/c,sharing=$S true\n", "Dockerfile:3: RUN --mount=type=cache,sharing=private"},
 		{"healthcheck start-interval", "FROM busybox\nHEALTHCHECK --start-interval=1s CMD true\n", "Dockerfile:2: HEALTHCHECK --start-interval"},
 	}
 	for _, tt := range tests {
@@ -38,7 +38,8 @@ func TestDockerfileRefusals(t *testing.T) {
 }
 
 // TestDockerfileHonouredOptions: options that were ignored and are now
-// honoured: tmpfs size=, FROM --platform for the host's platform or
+// honoured: tmpfs size=, cache mount uid=, gid=, mode= (set when the cache
+// is made), FROM --platform for the host's platform or
 // $BUILDPLATFORM, # syntax=docker/dockerfile, # check=skip, and the
 // automatic platform ARGs with BuildKit's values.
 func TestDockerfileHonouredOptions(t *testing.T) {
@@ -50,11 +51,16 @@ FROM --platform=linux/amd64 busybox
 ARG TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT BUILDPLATFORM BUILDOS BUILDARCH BUILDVARIANT
 RUN echo "$TARGETPLATFORM|$TARGETOS|$TARGETARCH|$TARGETVARIANT|$BUILDPLATFORM|$BUILDOS|$BUILDARCH|$BUILDVARIANT" > /platform
 RUN --mount=type=tmpfs,target=/t,size=2m df -k /t | tail -1 | awk '{print $2}' > /tmpfs-kb
+ARG CUID=1000
+RUN --mount=type=cache,target=/c,id=owned,uid=$CUID,gid=50,mode=0710 stat -c '%u %g %a' /c > /cache-stat
+RUN --mount=type=cache,target=/c2,id=owned stat -c '%u %g %a' /c2 > /cache-stat-again
 `})
 	s.must("build", "-t", "honoured", ctx)
 	tests := []struct{ file, want string }{
 		{"/platform", "linux/amd64|linux|amd64||linux/amd64|linux|amd64|"},
 		{"/tmpfs-kb", "2048"},
+		{"/cache-stat", "1000 50 710"},
+		{"/cache-stat-again", "1000 50 710"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.TrimPrefix(tc.file, "/"), func(t *testing.T) {
