@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
@@ -19,14 +20,26 @@ import (
 )
 
 // runMounts prepares the RUN --mount flags of c. The cleanup removes the
-// scratch dirs they used; call it after the RUN.
-func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) ([]executor.Mount, func(), error) {
+// scratch dirs they used and releases the locks of sharing=locked cache
+// mounts; call it after the RUN. On error, runMounts has cleaned up.
+func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (_ []executor.Mount, _ func(), err error) {
 	var mounts []executor.Mount
 	scratch, err := os.MkdirTemp(sr.b.tmp, "mounts-")
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("making the mounts' scratch dir: %w", err)
 	}
-	cleanup := func() { os.RemoveAll(scratch) }
+	var locks []*os.File
+	cleanup := func() {
+		for _, l := range locks {
+			l.Close() // releases the flock
+		}
+		os.RemoveAll(scratch)
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 	for i, m := range instructions.GetMounts(c) {
 		target := m.Target
 		if !strings.HasPrefix(target, "/") {
@@ -47,6 +60,13 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 			if err != nil {
 				return nil, cleanup, err
 			}
+			if m.CacheSharing == instructions.MountSharingLocked {
+				l, err := lockCache(ctx, cdir)
+				if err != nil {
+					return nil, cleanup, err
+				}
+				locks = append(locks, l)
+			}
 			mnt = executor.Mount{Type: "bind", Source: cdir, Target: target, ReadOnly: m.ReadOnly}
 		case instructions.MountTypeBind:
 			if m.From == "" {
@@ -63,6 +83,32 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 		mounts = append(mounts, mnt)
 	}
 	return mounts, cleanup, nil
+}
+
+// lockCache waits for the exclusive lock of the cache dir (a flock on
+// DIR.lock, so that other strata processes wait too) and returns the file
+// holding it; closing it releases the lock.
+func lockCache(ctx context.Context, dir string) (*os.File, error) {
+	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--mount=type=cache,sharing=locked: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("--mount=type=cache,sharing=locked: locking: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // cacheDir returns the host dir of a cache mount, by id (default the

@@ -46,7 +46,7 @@ var support = map[string]string{
 	"Mount.ReadOnly":     "honoured: TestRunMountBindContext (ro and rw)",
 	"Mount.SizeLimit":    "honoured: TestDockerfileHonouredOptions (tmpfs size=)",
 	"Mount.CacheID":      "honoured: cache id=, secret id= (TestSecretMount)",
-	"Mount.CacheSharing": "honoured: sharing=shared; refused: locked, private (TestDockerfileRefusals)",
+	"Mount.CacheSharing": "honoured: sharing=shared, locked (TestCacheMountSharingLocked); refused: private (TestDockerfileRefusals)",
 	"Mount.Required":     "honoured: TestSecretRequiredMissing",
 	"Mount.Env":          "honoured: TestSecretMount",
 	"Mount.Mode":         "honoured for secret (TestSecretMount) and cache (TestDockerfileHonouredOptions)",

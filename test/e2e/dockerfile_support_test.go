@@ -19,7 +19,7 @@ func TestDockerfileRefusals(t *testing.T) {
 		{"from platform", "FROM --platform=linux/arm64 busybox\nRUN true\n", "Dockerfile:1: FROM --platform=linux/arm64"},
 		{"check directive", "# check=error=true\nFROM busybox\n", "Dockerfile:1: # check=error=true"},
 		{"cache from", "FROM busybox AS a\nFROM busybox\nRUN --mount=type=cache,target=/c,from=a true\n", "Dockerfile:3: RUN --mount=type=cache,from=a"},
-		{"cache sharing", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=locked true\n", "Dockerfile:2: RUN --mount=type=cache,sharing=locked"},
+		{"cache sharing", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=private true\n", "Dockerfile:2: RUN --mount=type=cache,sharing=private"},
 		{"cache sharing from an ARG", "FROM busybox\nARG S=private\nRUN --mount=type=cache,target=/c,sharing=$S true\n", "Dockerfile:3: RUN --mount=type=cache,sharing=private"},
 		{"healthcheck start-interval", "FROM busybox\nHEALTHCHECK --start-interval=1s CMD true\n", "Dockerfile:2: HEALTHCHECK --start-interval"},
 	}
@@ -79,5 +79,31 @@ func TestDockerfileRefusalInOnbuildTrigger(t *testing.T) {
 	r := s.run("build", writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN true\nFROM parent\n", "a.txt": "a\n"}))
 	if r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:3: ONBUILD trigger") || !strings.Contains(r.stderr, "COPY --link") {
 		t.Fatalf("exit %d, want the trigger's COPY --link refused at Dockerfile:3:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestCacheMountSharingLocked: two stages that run at once and mount one
+// cache with sharing=locked take turns; with sharing=shared (the default)
+// they overlap, which shows the test can fail.
+func TestCacheMountSharingLocked(t *testing.T) {
+	df := func(sharing string) string {
+		run := "RUN --mount=type=cache,id=turns,target=/c,sharing=" + sharing +
+			" sh -c 'if mkdir /c/busy; then echo alone; sleep 3; rmdir /c/busy; else echo overlap; fi' > /r\n"
+		return "FROM busybox AS a\n" + run + "FROM busybox AS b\nRUN true\n" + run +
+			"FROM busybox\nCOPY --from=a /r /ra\nCOPY --from=b /r /rb\n"
+	}
+	tests := []struct{ sharing, want string }{
+		{"locked", "alone\nalone\n"},
+		{"shared", "overlap"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sharing, func(t *testing.T) {
+			s := newStrata(t) // a store each: the sharing mode is not in the RUN's key
+			s.must("build", "-t", "turns-"+tt.sharing, writeContext(t, map[string]string{"Dockerfile": df(tt.sharing)}))
+			got := s.must("run", "--rm", "turns-"+tt.sharing, "cat", "/ra", "/rb").stdout
+			if tt.sharing == "locked" && got != tt.want || tt.sharing == "shared" && !strings.Contains(got, tt.want) {
+				t.Errorf("sharing=%s: the RUNs saw %q, want %q", tt.sharing, got, tt.want)
+			}
+		})
 	}
 }
