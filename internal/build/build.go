@@ -135,6 +135,7 @@ type builder struct {
 	images  map[string]*state // images used by COPY --from / RUN --mount, by ref
 	// stageKeys are the cache keys of each finished stage's steps.
 	stageKeys map[int][]string
+	ctxViews  ctxViews // what context bind mounts show
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -175,6 +176,9 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 	}
 	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress,
 		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
+	if err := b.checkDockerfile(); err != nil {
+		return nil, err
+	}
 	res := &Result{Warnings: append([]string(nil), df.Warnings...)}
 	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
 		if a == "SOURCE_DATE_EPOCH" {

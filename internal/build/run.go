@@ -16,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
@@ -91,12 +92,19 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if err := sr.checkSecrets(c); err != nil {
 		return err
 	}
+	if err := dockerfile.CheckRun(b.df.File, c); err != nil {
+		return err
+	}
 	mk, err := sr.mountKey(ctx, c)
 	if err != nil {
 		return err
 	}
+	network, err := b.runNetwork(c)
+	if err != nil {
+		return err
+	}
 	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mk,
-		"network="+b.opts.Network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
+		"network="+network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
 		"security="+security)
 	id := b.counter.Next()
 	start := time.Now()
@@ -143,7 +151,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 			return fail(err)
 		}
 	}
-	hosts, resolv, err := b.hostFiles()
+	hosts, resolv, err := b.hostFiles(network)
 	if err != nil {
 		return fail(err)
 	}
@@ -160,7 +168,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		UID:        u.UID,
 		GID:        u.GID,
 		Groups:     u.Groups,
-		Network:    b.opts.Network,
+		Network:    network,
 		Hostname:   "strata",
 		Stdout:     out,
 		Stderr:     out,
@@ -206,63 +214,6 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	return nil
 }
 
-// mountKey is the part of a RUN's cache key its --mount flags make: for a
-// bind mount the content it shows (the context files' digest, or the
-// other stage's cache key), for a secret only whether it was given.
-func (sr *stageRun) mountKey(ctx context.Context, c *instructions.RunCommand) (string, error) {
-	var parts []string
-	for _, m := range instructions.GetMounts(c) {
-		if m.Type == instructions.MountTypeSecret {
-			continue
-		}
-		part := fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly)
-		if m.Type == instructions.MountTypeBind {
-			src, err := sr.bindSourceKey(ctx, m)
-			if err != nil {
-				return "", err
-			}
-			part += ":" + src
-		}
-		parts = append(parts, part)
-	}
-	if sk := sr.secretKey(c); sk != "" {
-		parts = append(parts, sk)
-	}
-	return strings.Join(parts, ","), nil
-}
-
-// bindSourceKey identifies what a bind mount shows.
-func (sr *stageRun) bindSourceKey(ctx context.Context, m *instructions.Mount) (string, error) {
-	b := sr.b
-	if m.From != "" {
-		from, err := b.df.Expand(sr.lex, nil, m.From, b.plan.MetaArgs)
-		if err != nil {
-			return "", err
-		}
-		src, err := sr.fromState(ctx, from)
-		if err != nil {
-			return "", err
-		}
-		return "from:" + src.key, nil
-	}
-	if b.bctx == nil {
-		return "", nil // runMounts reports it
-	}
-	source := m.Source
-	if source == "" {
-		source = "."
-	}
-	sel, err := b.bctx.Select([]string{source})
-	if err != nil {
-		return "", fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
-	}
-	dg, err := b.bctx.Digest(ctx, sel)
-	if err != nil {
-		return "", fmt.Errorf("--mount=type=bind,source=%s: hashing: %w", m.Source, err)
-	}
-	return "context:" + dg.String(), nil
-}
-
 // EntitlementSecurityInsecure is the --allow entitlement that lets a
 // RUN --security=insecure run, as in BuildKit.
 const EntitlementSecurityInsecure = "security.insecure"
@@ -288,17 +239,38 @@ func (b *builder) countStep(cached bool) {
 	}
 }
 
-// hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf.
-func (b *builder) hostFiles() (string, string, error) {
+// EntitlementNetworkHost is the --allow entitlement that lets a
+// RUN --network=host reach the host's network in a build whose own
+// network is none, as in BuildKit.
+const EntitlementNetworkHost = "network.host"
+
+// runNetwork returns the network a RUN runs in: its --network flag, or
+// the build's --network for "default" (BuildKit's NetworkDefault). A RUN
+// --network=host in a build run with --network none needs the
+// network.host entitlement.
+func (b *builder) runNetwork(c *instructions.RunCommand) (string, error) {
+	n := instructions.GetNetwork(c)
+	if n == "" || n == instructions.NetworkDefault {
+		return b.opts.Network, nil
+	}
+	if n == instructions.NetworkHost && b.opts.Network != "host" && !slices.Contains(b.opts.Allow, EntitlementNetworkHost) {
+		return "", fmt.Errorf("--network=host in a build with --network %s needs the %s entitlement: pass --allow %s to strata build if you trust this Dockerfile", b.opts.Network, EntitlementNetworkHost, EntitlementNetworkHost)
+	}
+	return n, nil
+}
+
+// hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf
+// for a RUN in network ("host" or "none").
+func (b *builder) hostFiles(network string) (string, string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	hosts := filepath.Join(b.tmp, "hosts")
-	resolv := filepath.Join(b.tmp, "resolv.conf")
+	hosts := filepath.Join(b.tmp, "hosts-"+network)
+	resolv := filepath.Join(b.tmp, "resolv.conf-"+network)
 	if _, err := os.Stat(hosts); err == nil {
 		return hosts, resolv, nil
 	}
 	h := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tstrata\n"
-	if b.opts.Network == "host" {
+	if network == "host" {
 		if data, err := os.ReadFile("/etc/hosts"); err == nil {
 			h = string(data) + "127.0.1.1\tstrata\n"
 		}
@@ -307,7 +279,7 @@ func (b *builder) hostFiles() (string, string, error) {
 		return "", "", err
 	}
 	r := ""
-	if b.opts.Network == "host" {
+	if network == "host" {
 		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
 			r = string(data)
 		}

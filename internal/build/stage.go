@@ -94,6 +94,9 @@ func parseTrigger(file string, ps *plan.Stage, expr string) ([]instructions.Comm
 		if err != nil {
 			return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base image: %v", expr, err)}
 		}
+		if r := dockerfile.Refusals(c); len(r) > 0 {
+			return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base image: %s", expr, r[0])}
+		}
 		out = append(out, c)
 	}
 	return out, nil

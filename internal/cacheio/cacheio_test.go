@@ -35,6 +35,16 @@ func TestParseSpec(t *testing.T) {
 		{in: "type=gha", err: "not supported"},
 		{in: "type=registry", err: "needs ref="},
 		{in: "type=local,dest=/x,bogus=1", export: true, err: "unknown key"},
+		// BuildKit's options: accepted only with the value strata's format
+		// has, refused otherwise (they were accepted and ignored).
+		{in: "type=local,dest=/x,compression=gzip,oci-mediatypes=true,image-manifest=true,ignore-error=false", export: true, want: Spec{Type: "local", Dir: "/x", Mode: "min", Tag: "latest"}},
+		{in: "type=local,src=/x,ignore-error=true", want: Spec{Type: "local", Dir: "/x", Mode: "min", Tag: "latest"}},
+		{in: "type=local,dest=/x,compression=zstd", export: true, err: "gzip only"},
+		{in: "type=local,dest=/x,oci-mediatypes=false", export: true, err: "always uses OCI media types"},
+		{in: "type=local,dest=/x,image-manifest=false", export: true, err: "always an OCI image manifest"},
+		{in: "type=local,dest=/x,ignore-error=true", export: true, err: "ignore-error=true is not supported"},
+		{in: "type=local,dest=/x,ignore-error=maybe", export: true, err: "want true or false"},
+		{in: "type=local,dest=/x,compression-level=3", export: true, err: "unknown key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

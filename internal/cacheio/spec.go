@@ -2,6 +2,7 @@ package cacheio
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -57,8 +58,9 @@ func ParseSpec(value string, export bool) (Spec, error) {
 			}
 			s.Mode = v
 		case "compression", "oci-mediatypes", "image-manifest", "ignore-error":
-			// BuildKit options strata's format makes moot: layers are gzip,
-			// the manifest an OCI image manifest.
+			if err := checkFixed(k, v, export); err != nil {
+				return Spec{}, fmt.Errorf("cache spec %q: %w", value, err)
+			}
 		default:
 			return Spec{}, fmt.Errorf("cache spec %q: unknown key %q", value, k)
 		}
@@ -89,4 +91,30 @@ func (s Spec) String() string {
 		return "registry " + s.Ref
 	}
 	return "directory " + s.Dir
+}
+
+// checkFixed accepts a BuildKit cache option whose value is what strata's
+// cache format always does (gzip layers, OCI media types, an OCI image
+// manifest; an import that fails is a warning, never an error), and
+// refuses any other value.
+func checkFixed(key, value string, export bool) error {
+	if key == "compression" {
+		if value != "gzip" {
+			return fmt.Errorf("compression=%s: strata's cache layers are gzip only: remove the key or set compression=gzip", value)
+		}
+		return nil
+	}
+	on, err := strconv.ParseBool(value)
+	if err != nil {
+		return fmt.Errorf("%s=%s: want true or false", key, value)
+	}
+	switch {
+	case key == "oci-mediatypes" && !on:
+		return fmt.Errorf("oci-mediatypes=false: strata's cache always uses OCI media types: remove the key")
+	case key == "image-manifest" && !on:
+		return fmt.Errorf("image-manifest=false: strata's cache is always an OCI image manifest: remove the key")
+	case key == "ignore-error" && on && export:
+		return fmt.Errorf("ignore-error=true is not supported for --cache-to yet: a failed export fails the build; remove the key")
+	}
+	return nil
 }

@@ -67,7 +67,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.IntVar(&f.jobs, "jobs", 0, "stages built at once (default: every stage that is ready)")
 	fl.BoolVar(&f.pull, "pull", false, "always look for a newer base image in its registry")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
-	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run with every privilege (network.host is accepted: it is the default)")
+	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run with every privilege (network.host lets RUN --network=host run in a --network none build)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=FILE|env=VAR] (id alone: env var ID if set, else file ID); repeatable")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] or type=local,dest=DIR[,mode=max]; repeatable")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF or type=local,src=DIR; repeatable")
@@ -75,7 +75,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
-	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze)")
+	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
 
@@ -205,11 +205,13 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
+	out := cmd.OutOrStdout()
 	if f.quiet {
-		fmt.Fprintln(cmd.OutOrStdout(), res.ImageID.String())
-		return nil
-	}
-	if mode != "json" {
+		// stdout holds the image ID alone, as -q promises; an analysis
+		// asked for goes to stderr.
+		fmt.Fprintln(out, res.ImageID.String())
+		out = errw
+	} else if mode != "json" {
 		steps := "steps"
 		if res.Steps == 1 {
 			steps = "step"
@@ -226,7 +228,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 				return fmt.Errorf("reading the Dockerfile for --analyze: %w", err)
 			}
 		}
-		return analyzeAfterBuild(cmd.Context(), cmd.OutOrStdout(), st, res.ImageID.String(), opts.DockerfileName, src, f.target)
+		return analyzeAfterBuild(cmd.Context(), out, st, res.ImageID.String(), opts.DockerfileName, src, f.target)
 	}
 	return nil
 }

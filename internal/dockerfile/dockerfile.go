@@ -28,6 +28,9 @@ type Dockerfile struct {
 	Lines []string
 	// Warnings are the parser's warnings, already located.
 	Warnings []string
+	// Directives are the parser directives the Dockerfile gives
+	// (# syntax=, # check=; # escape= is in Escape).
+	Directives []parser.Directive
 }
 
 // Error is a mistake in a Dockerfile, located.
@@ -67,6 +70,11 @@ func Parse(file string, src []byte) (*Dockerfile, error) {
 		return nil, locate(file, nil, err)
 	}
 	df := &Dockerfile{File: file, Escape: res.EscapeToken, Lines: strings.Split(string(src), "\n")}
+	for _, key := range []string{"syntax", "check"} {
+		if v, _, loc, ok := parser.ParseDirective(key, src); ok {
+			df.Directives = append(df.Directives, parser.Directive{Name: key, Value: v, Location: loc})
+		}
+	}
 	for _, w := range res.Warnings {
 		line := 0
 		if w.Location != nil {

@@ -501,6 +501,13 @@ func mountExtra(st *stubMaker, m Mount, attr uint64) error {
 			return fmt.Errorf("mounting tmpfs on %s: %w", m.Target, err)
 		}
 	case "layers":
+		if m.Sub != "" && m.Sub != "/" {
+			var err error
+			if p, err = mountLayersSub(st, m); err != nil {
+				return fmt.Errorf("mounting layers on %s: %w", m.Target, err)
+			}
+			break
+		}
 		var err error
 		if p, err = st.dir(m.Target); err != nil {
 			return err

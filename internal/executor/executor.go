@@ -39,6 +39,11 @@ type Mount struct {
 	Source string
 	// Lowers are the layer dirs of a layers mount, top first.
 	Lowers []string
+	// Sub, for a layers mount, is the path inside the layers (resolved
+	// inside them) of the directory or file mounted on Target, as BuildKit's
+	// bind mount source=; empty or "/" mounts them whole. A layers mount
+	// with a Sub needs a scratch dir in Source, read-only or not.
+	Sub string
 	// Target is the absolute path inside the root.
 	Target string
 	// ReadOnly mounts it read-only.

@@ -663,3 +663,57 @@ func TestLookPath(t *testing.T) {
 		})
 	}
 }
+
+// TestRunLayersMountSub: a layers mount with Sub shows that directory or
+// file of the layers (resolved inside them), read-only or writable with
+// the writes thrown away, and its mount point is removed afterwards.
+func TestRunLayersMountSub(t *testing.T) {
+	lower := busyboxLayer(t)
+	layer := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(layer, "opt", "tools"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(layer, "opt", "tools", "t.txt"), []byte("tool\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/opt/tools", filepath.Join(layer, "link")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		mount  Mount
+		script string
+		want   string
+	}{
+		{"dir ro", Mount{Sub: "/opt/tools", Target: "/t", ReadOnly: true}, "cat /t/t.txt; touch /t/x 2>/dev/null || echo ro", "tool\nro\n"},
+		{"file ro", Mount{Sub: "opt/tools/t.txt", Target: "/f/t.txt", ReadOnly: true}, "cat /f/t.txt", "tool\n"},
+		{"through a symlink", Mount{Sub: "/link/t.txt", Target: "/f", ReadOnly: true}, "cat /f", "tool\n"},
+		{"dir rw", Mount{Sub: "/opt/tools", Target: "/t"}, "echo new > /t/t.txt && cat /t/t.txt", "new\n"},
+		{"missing", Mount{Sub: "/nope", Target: "/t", ReadOnly: true}, "true", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := tt.mount
+			m.Type, m.Lowers, m.Source = "layers", []string{layer}, t.TempDir()
+			r := newRootfs(t, lower)
+			var stdout, stderr bytes.Buffer
+			code, err := Run(context.Background(), RunSpec{Rootfs: r, Args: []string{"sh", "-c", tt.script},
+				Env: []string{"PATH=/bin"}, Mounts: []Mount{m}, Stdout: &stdout, Stderr: &stderr})
+			if tt.name == "missing" {
+				if err == nil || !strings.Contains(err.Error(), "source /nope") {
+					t.Fatalf("got error %v, want one naming the missing source", err)
+				}
+				return
+			}
+			if err != nil || code != 0 || stdout.String() != tt.want {
+				t.Fatalf("got %q, exit %d, err %v (stderr %q); want %q", stdout.String(), code, err, stderr.String(), tt.want)
+			}
+			if got := readDirNames(t, r.Upper); len(got) != 0 {
+				t.Errorf("upper dir holds %v, want nothing (mount points removed)", got)
+			}
+			if data, _ := os.ReadFile(filepath.Join(layer, "opt", "tools", "t.txt")); string(data) != "tool\n" {
+				t.Errorf("the layer changed: %q", data)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
 
@@ -213,4 +214,70 @@ func mountLayers(m Mount, target string) error {
 		return o.mount(target)
 	}
 	return nil
+}
+
+// mountLayersSub mounts the file or directory m.Sub of the layers m.Lowers
+// on m.Target: the layers are mounted in a tmpfs on the scratch dir
+// m.Source (only this sandbox's mount namespace sees it), and the source
+// inside them, resolved inside them, is bound on the mount point, which is
+// a directory or a file as the source is. It returns the mount point.
+func mountLayersSub(st *stubMaker, m Mount) (string, error) {
+	scratch := m.Source
+	if scratch == "" {
+		return "", fmt.Errorf("a layers mount of a sub path needs a scratch dir as its source")
+	}
+	if err := unix.Mount("tmpfs", scratch, "tmpfs", 0, "mode=0700"); err != nil {
+		return "", err
+	}
+	merged, empty := scratch+"/merged", scratch+"/empty"
+	for _, d := range []string{merged, empty} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	lower := m.Lowers
+	if len(lower) == 0 {
+		lower = []string{empty}
+	}
+	if m.ReadOnly && len(lower) == 1 {
+		// Overlay wants two lower dirs without an upper one; the empty one
+		// also hides the layer's own whiteouts.
+		lower = append(lower, empty)
+	}
+	o := overlay{lower: lower, readOnly: m.ReadOnly, extras: overlayOptions(true)}
+	if !m.ReadOnly {
+		o.upper, o.work = scratch+"/upper", scratch+"/work"
+		for _, d := range []string{o.upper, o.work} {
+			if err := os.Mkdir(d, 0o755); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := o.mount(merged); err != nil {
+		o.extras = overlayOptions(false)
+		if err := o.mount(merged); err != nil {
+			return "", err
+		}
+	}
+	src, err := securejoin.SecureJoin(merged, m.Sub)
+	if err != nil {
+		return "", fmt.Errorf("resolving source %s: %w", m.Sub, err)
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return "", fmt.Errorf("source %s: %w", m.Sub, err)
+	}
+	var p string
+	if fi.IsDir() {
+		p, err = st.dir(m.Target)
+	} else {
+		p, err = st.file(m.Target)
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := unix.Mount(src, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return "", fmt.Errorf("binding source %s: %w", m.Sub, err)
+	}
+	return p, nil
 }

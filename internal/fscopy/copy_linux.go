@@ -129,8 +129,8 @@ func (c *copier) copySource(src, dest string, destIsDir bool) error {
 		dst = filepath.Join(dst, path.Base(src))
 	}
 	target := filepath.Dir(dst)
-	if fi.IsDir() && dfi == nil {
-		target = dst
+	if fi.IsDir() && dfi == nil || dst == c.root {
+		target = dst // the root has no parent inside the root
 	}
 	created2, err := c.mkdirAll(c.show(target))
 	if err != nil {

@@ -268,6 +268,12 @@ func TestCopy(t *testing.T) {
 			want: with(map[string]string{"dst": "d 0755 0:0", "dst/renamed.txt": "f 0644 0:0 file a", "newfile": "f 0600 0:0 file b"}),
 		},
 		{
+			// Regression: the root's own host path was created inside it.
+			name:    "dir to the root",
+			actions: []Action{{Sources: []Source{{Rel: "dor"}}, Dest: "/"}},
+			want:    with(map[string]string{"s1": "f 0644 0:0 s1"}),
+		},
+		{
 			name:    "file into an existing dir without slash",
 			actions: []Action{{Sources: []Source{{Rel: "a.txt"}}, Dest: "/existing"}},
 			want:    with(map[string]string{"existing/a.txt": "f 0644 0:0 file a"}),
