@@ -145,7 +145,8 @@ type stageResult struct {
 }
 
 // Build runs a build described by opts against st.
-func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) {
+func Build(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
+	defer recoverAs(&err, func() string { return "build" })
 	if opts.Network == "" {
 		opts.Network = "host"
 	}
@@ -316,6 +317,10 @@ func (b *builder) runStages(ctx context.Context) (*state, error) {
 					r.err = dr.err
 					return nil // the failing stage reports itself
 				}
+				if dr.st == nil {
+					r.err = fmt.Errorf("build: stage %d ended without a result", d)
+					return r.err
+				}
 			}
 			select {
 			case sem <- struct{}{}:
@@ -333,6 +338,9 @@ func (b *builder) runStages(ctx context.Context) (*state, error) {
 			return nil, fmt.Errorf("build: %w", ctx.Err())
 		}
 		return nil, err
+	}
+	if r := b.results[b.plan.Target]; r == nil || r.st == nil {
+		return nil, fmt.Errorf("build: the target stage %d ended without a result", b.plan.Target)
 	}
 	return b.results[b.plan.Target].st, nil
 }
