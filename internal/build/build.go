@@ -187,11 +187,17 @@ func Build(ctx context.Context, st *store.Store, opts Options) (_ *Result, err e
 		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
 	}
 	if opts.ContextDir != "" {
-		dfName := filepath.Base(opts.DockerfilePath)
-		if dfName == "." || dfName == "" {
-			dfName = "Dockerfile"
+		// the ignore file beside the Dockerfile, wherever that is (-f
+		// sub/app.Dockerfile, or outside the context): its path is
+		// relative to the working directory, as readDockerfile reads it
+		// (a Dockerfile given as content has none: the context's)
+		var dfPath string
+		if opts.DockerfilePath != "" && opts.DockerfileContent == nil {
+			if dfPath, err = filepath.Abs(opts.DockerfilePath); err != nil {
+				return nil, fmt.Errorf("build: locating the Dockerfile: %w", err)
+			}
 		}
-		b.bctx, err = buildcontext.Open(opts.ContextDir, dfName)
+		b.bctx, err = buildcontext.Open(opts.ContextDir, dfPath)
 		if err != nil {
 			return nil, fmt.Errorf("build: opening the context: %w", err)
 		}
