@@ -77,4 +77,3 @@ func TestBuildPanicIsAnError(t *testing.T) {
 		})
 	}
 }
-
