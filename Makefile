@@ -37,7 +37,7 @@ docs:
 # testdata/fuzz are the seeds; new inputs stay in Go's cache; a crash fails
 # and writes the input to testdata/fuzz/<Target>/ for a regression test).
 FUZZTIME ?= 10s
-FUZZ_TARGETS := internal/dockerfile:FuzzParse internal/plan:FuzzPlan internal/layer:FuzzExtract internal/output:FuzzReadArchive
+FUZZ_TARGETS := internal/dockerfile:FuzzParse internal/plan:FuzzPlan internal/layer:FuzzExtract internal/output:FuzzReadArchive internal/buildcontext:FuzzSelectDigest internal/fscopy:FuzzCopy
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -146,7 +146,8 @@ type stageResult struct {
 }
 
 // Build runs a build described by opts against st.
-func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) {
+func Build(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
+	defer recoverAs(&err, func() string { return "build" })
 	if opts.Network == "" {
 		opts.Network = "host"
 	}
@@ -190,11 +191,17 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
 	}
 	if opts.ContextDir != "" {
-		dfName := filepath.Base(opts.DockerfilePath)
-		if dfName == "." || dfName == "" {
-			dfName = "Dockerfile"
+		// the ignore file beside the Dockerfile, wherever that is (-f
+		// sub/app.Dockerfile, or outside the context): its path is
+		// relative to the working directory, as readDockerfile reads it
+		// (a Dockerfile given as content has none: the context's)
+		var dfPath string
+		if opts.DockerfilePath != "" && opts.DockerfileContent == nil {
+			if dfPath, err = filepath.Abs(opts.DockerfilePath); err != nil {
+				return nil, fmt.Errorf("build: locating the Dockerfile: %w", err)
+			}
 		}
-		b.bctx, err = buildcontext.Open(opts.ContextDir, dfName)
+		b.bctx, err = buildcontext.Open(opts.ContextDir, dfPath)
 		if err != nil {
 			return nil, fmt.Errorf("build: opening the context: %w", err)
 		}
@@ -320,6 +327,10 @@ func (b *builder) runStages(ctx context.Context) (*state, error) {
 					r.err = dr.err
 					return nil // the failing stage reports itself
 				}
+				if dr.st == nil {
+					r.err = fmt.Errorf("build: stage %d ended without a result", d)
+					return r.err
+				}
 			}
 			select {
 			case sem <- struct{}{}:
@@ -337,6 +348,9 @@ func (b *builder) runStages(ctx context.Context) (*state, error) {
 			return nil, fmt.Errorf("build: %w", ctx.Err())
 		}
 		return nil, err
+	}
+	if r := b.results[b.plan.Target]; r == nil || r.st == nil {
+		return nil, fmt.Errorf("build: the target stage %d ended without a result", b.plan.Target)
 	}
 	return b.results[b.plan.Target].st, nil
 }

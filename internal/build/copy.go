@@ -60,8 +60,27 @@ func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
+// isGitSource reports whether an ADD source names a git repository, as
+// BuildKit tells them: git@host:path, git:// or ssh:// URLs, and http(s)
+// URLs whose path ends in .git (a #ref fragment allowed).
+func isGitSource(s string) bool {
+	if strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "ssh://") {
+		return true
+	}
+	if !isURL(s) {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
+}
+
 func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	b := sr.b
+	for _, s := range r.srcs {
+		if r.add && isGitSource(s) {
+			return fmt.Errorf("%s: ADD of git repositories is not supported yet: clone it in a RUN step, or ADD a release archive", s)
+		}
+	}
 	id := b.counter.Next()
 	start := time.Now()
 	lowers, err := b.lowerDirs(ctx, sr.s)

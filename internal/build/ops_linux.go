@@ -39,9 +39,13 @@ func copyOp(ctx context.Context, root string, raw []byte, _ io.Writer) error {
 		if err != nil {
 			return err
 		}
+		// the mount dies with the sandbox's mount namespace; the mount
+		// point is the host's and must go too
+		defer os.Remove(src)
 		if err := mountReadOnly(arg.SrcLowers, src); err != nil {
 			return fmt.Errorf("mounting the source: %w", err)
 		}
+		defer unix.Unmount(src, unix.MNT_DETACH)
 		a.SrcRoot = src
 	}
 	a.Exclude = arg.Ignore

@@ -39,11 +39,15 @@ type stageRun struct {
 	keys    []string // cache keys of the steps, in order (for --cache-to)
 	total   int
 	n       int
+
+	// cur is the instruction running, for a panic's message (nil: FROM).
+	cur instructions.Command
 }
 
-func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (*state, error) {
+func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err error) {
 	sr := &stageRun{b: b, ps: ps, lex: b.df.Lex(), total: len(ps.Src.Commands) + 1, n: 1,
 		noCache: b.opts.NoCache}
+	defer recoverAs(&err, sr.where)
 	for _, f := range b.opts.NoCacheStages {
 		if strings.EqualFold(f, ps.Name) || f == fmt.Sprint(ps.Index) {
 			sr.noCache = true
@@ -193,6 +197,7 @@ func (sr *stageRun) expand(loc []parser.Range, word string) (string, error) {
 // dispatch runs one instruction.
 func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, prefix string) error {
 	b := sr.b
+	sr.cur = cmd
 	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
 		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
 			err := ex.Expand(func(word string) (string, error) {

@@ -456,3 +456,47 @@ func TestDigest(t *testing.T) {
 		}
 	})
 }
+
+// TestDigestShortNames digests the context root and directories holding
+// entries with one-character names, which once sliced past their end.
+func TestDigestShortNames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		src   string
+	}{
+		{"file a at the top", map[string]string{"a": "1", "Dockerfile": ""}, "."},
+		{"dir x at the top", map[string]string{"x/y": "1"}, "."},
+		{"one-char source dir", map[string]string{"d/a": "1", "d/bc": "2"}, "d"},
+		{"nested one-char names", map[string]string{"d/e/f": "1"}, "d/e"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, tc.files)
+			c, err := Open(dir, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sel, err := c.Select([]string{tc.src})
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, err := c.Digest(context.Background(), sel)
+			if err != nil {
+				t.Fatalf("Digest: %v", err)
+			}
+			for name := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("changed"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			after, err := c.Digest(context.Background(), sel)
+			if err != nil {
+				t.Fatalf("Digest after a change: %v", err)
+			}
+			if after == before {
+				t.Errorf("digest %s did not change with the contents", after)
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -87,12 +88,9 @@ func (d *digester) entry(ctx context.Context, rel string, fi fs.FileInfo) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	name := "."
-	if rel != d.base {
-		name = rel[len(d.base)+1:]
-		if d.base == "." {
-			name = rel
-		}
+	name, err := relTo(d.base, rel)
+	if err != nil {
+		return err
 	}
 	st := statOf(fi, d.c.abs(rel))
 	mode := fi.Mode()
@@ -156,6 +154,20 @@ func (d *digester) entry(ctx context.Context, rel string, fi fs.FileInfo) error 
 		}
 	}
 	return nil
+}
+
+// relTo returns rel as a path relative to base ("." for base itself); both
+// are clean slash paths relative to the tree's root, "." being the root.
+func relTo(base, rel string) (string, error) {
+	switch {
+	case rel == base:
+		return ".", nil
+	case base == ".":
+		return rel, nil
+	case strings.HasPrefix(rel, base+"/"):
+		return rel[len(base)+1:], nil
+	}
+	return "", fmt.Errorf("digesting %s: not below the source %s", rel, base)
 }
 
 // contentHash returns the sha256 (hex) of the regular file rel, from the

@@ -41,6 +41,10 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return ee.code
 	}
 	fmt.Fprintf(stderr, "strata: %v\n", err)
+	var d interface{ Detail() string }
+	if errors.As(err, &d) {
+		fmt.Fprintln(stderr, d.Detail())
+	}
 	if errors.Is(err, context.Canceled) {
 		return 130
 	}

@@ -128,16 +128,34 @@ func (c *copier) copySource(src, dest string, destIsDir bool) error {
 	if !fi.IsDir() && dfi != nil && dfi.IsDir() {
 		dst = filepath.Join(dst, path.Base(src))
 	}
-	target := filepath.Dir(dst)
-	if fi.IsDir() && dfi == nil || dst == c.root {
-		target = dst // the root has no parent inside the root
+	// the directory the copy goes into; root itself (a directory copied
+	// to "/") exists, and its parent is the host's, never to be made
+	if dst != c.root {
+		target := filepath.Dir(dst)
+		if fi.IsDir() && dfi == nil {
+			target = dst
+		}
+		inside, err := c.imagePath(target)
+		if err != nil {
+			return err
+		}
+		created2, err := c.mkdirAll(inside)
+		if err != nil {
+			return err
+		}
+		defer c.fixTimes(created2)
 	}
-	created2, err := c.mkdirAll(c.show(target))
-	if err != nil {
-		return err
-	}
-	defer c.fixTimes(created2)
 	return c.copy(real, fi, dst, false)
+}
+
+// imagePath returns the image path of a host path under root; a path
+// outside root is an error (the host's own paths never reach a layer).
+func (c *copier) imagePath(host string) (string, error) {
+	rel, err := filepath.Rel(c.root, host)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("copying: %s is outside the image's root", host)
+	}
+	return path.Clean("/" + filepath.ToSlash(rel)), nil
 }
 
 // mkdirAll creates the image directory dir and its missing parents

@@ -292,6 +292,16 @@ func TestCopy(t *testing.T) {
 			}),
 		},
 		{
+			// the root's parent is the host's: copying a directory to
+			// "/" once made the host path of root inside it
+			name: "dir contents into the root",
+			actions: []Action{
+				{Sources: []Source{{Rel: "dor"}}, Dest: "/"},
+				{Sources: []Source{{Rel: "dir/sub"}}, Dest: "/."},
+			},
+			want: with(map[string]string{"s1": "f 0644 0:0 s1", "g": "f 4755 0:0 g"}),
+		},
+		{
 			name: "merge into an existing dir, replacing a file",
 			actions: []Action{
 				{Sources: []Source{{Rel: "over"}}, Dest: "/existing/"},

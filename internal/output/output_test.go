@@ -618,7 +618,12 @@ func TestReadArchiveTampered(t *testing.T) {
 
 			out, err := ReadArchive(ctx, p)
 			if err != nil {
-				t.Fatalf("ReadArchive: %v", err)
+				// the layers' tars are checked on reading: a flip
+				// that breaks the tar is caught there already
+				if !strings.Contains(err.Error(), "cannot be loaded") {
+					t.Fatalf("ReadArchive: %v", err)
+				}
+				return
 			}
 			l, err := out[0].Image.Layers()
 			if err != nil {

@@ -23,6 +23,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/strata-build/strata/internal/layer"
 )
 
 // maxJSON bounds the size of manifest.json, index.json, manifests and
@@ -46,11 +48,72 @@ func ReadArchive(ctx context.Context, path string) ([]NamedImage, error) {
 		return nil, fmt.Errorf("output: reading archive %s: %w", path, err)
 	}
 	imgs, err := readArchive(ctx, f)
+	if err == nil {
+		err = checkArchiveLayers(ctx, imgs)
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("output: reading archive %s: %w", path, err)
 	}
 	return imgs, nil
+}
+
+// checkArchiveLayers checks every layer of the images once, as layer.Checker does,
+// so that an archive with a layer that could never be extracted safely is
+// refused before anything of it is stored. A plain tar layer is read
+// header by header, seeking over the file contents; a compressed one is
+// decompressed to its end.
+func checkArchiveLayers(ctx context.Context, imgs []NamedImage) error {
+	seen := map[v1.Hash]bool{}
+	for _, ni := range imgs {
+		li, ok := ni.Image.(*layeredImage)
+		if !ok {
+			return fmt.Errorf("checking layers: unexpected image type %T", ni.Image)
+		}
+		m, err := li.Manifest()
+		if err != nil {
+			return err
+		}
+		for _, d := range m.Layers {
+			if seen[d.Digest] {
+				continue
+			}
+			seen[d.Digest] = true
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			l, ok := li.core.layers[d.Digest]
+			if !ok {
+				return fmt.Errorf("no layer %s in the archive", d.Digest)
+			}
+			if err := l.check(); err != nil {
+				return fmt.Errorf("layer %q cannot be loaded, nothing was stored: %w", l.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// check reads the layer's tar through a layer.Checker.
+func (l *archiveLayer) check() error {
+	var r io.Reader = l.ix.section(l.e) // seekable: contents are skipped
+	switch l.compression {
+	case "gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		r = zr
+	case "zstd":
+		zr, err := zstd.NewReader(r)
+		if err != nil {
+			return err
+		}
+		defer zr.Close()
+		r = zr
+	}
+	return layer.CheckTar(r, layer.CheckOptions{})
 }
 
 // openArchive opens path, spooling it into an unlinked temporary file when it

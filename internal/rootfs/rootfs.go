@@ -61,17 +61,23 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	defer bw.Close()
 	bufw := bufio.NewWriterSize(bw, 1<<20)
 	tr := tar.NewReader(io.TeeReader(dr, bufw))
+	// checked as it streams into the blob, which is only committed
+	// when every entry is valid: a refused tarball stores nothing
+	chk := layer.NewChecker(layer.CheckOptions{RootFS: true})
 	entries := 0
 	for {
 		if err := ctx.Err(); err != nil {
 			return store.Record{}, err
 		}
-		_, err := tr.Next()
+		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return store.Record{}, fmt.Errorf("import: the input is not a valid tar (after %d entries): %w", entries, err)
+		}
+		if err := chk.Check(hdr); err != nil {
+			return store.Record{}, fmt.Errorf("import: refusing the tarball, nothing was stored: %w", err)
 		}
 		entries++
 	}
