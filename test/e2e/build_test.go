@@ -166,7 +166,9 @@ func bldImageID(t *testing.T, s *strata, ref string) string {
 // bldImages lists every image ID and name of the store.
 func bldImages(t *testing.T, s *strata) string {
 	t.Helper()
-	return s.must("images", "-a", "--no-trunc").stdout
+	// no CREATED column: its relative time ("Less than a second ago") moves
+	// on while the test runs
+	return s.must("images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}").stdout
 }
 
 // bldNoMounts fails when a mount under the store is left.
