@@ -255,16 +255,7 @@ func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, ke
 // workdir handles WORKDIR: it sets the config and creates the directory.
 func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand, name string) error {
 	b := sr.b
-	wd := c.Path
-	if !path.IsAbs(wd) {
-		cur := sr.s.cfg.Config.WorkingDir
-		if cur == "" {
-			cur = "/"
-		}
-		wd = path.Join(cur, wd)
-	}
-	wd = path.Clean(wd)
-	sr.s.cfg.Config.WorkingDir = wd
+	wd := sr.setWorkdir(c.Path)
 	if wd == "/" {
 		// No layer, and no key change: a RUN's key has its working dir.
 		var t time.Time // filled in when the stage ends
@@ -307,6 +298,21 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 	b.countStep(false)
 	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
 	return nil
+}
+
+// setWorkdir sets the config's working dir to p (relative to the current
+// one) and returns it.
+func (sr *stageRun) setWorkdir(p string) string {
+	if !path.IsAbs(p) {
+		cur := sr.s.cfg.Config.WorkingDir
+		if cur == "" {
+			cur = "/"
+		}
+		p = path.Join(cur, p)
+	}
+	p = path.Clean(p)
+	sr.s.cfg.Config.WorkingDir = p
+	return p
 }
 
 // workdirKey is the cache key of a WORKDIR that creates dir, owned by owner
