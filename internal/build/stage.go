@@ -54,11 +54,10 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (*state, error) 
 	if err := sr.from(ctx); err != nil {
 		return nil, err
 	}
-	var triggers []string
-	if ps.BaseStage < 0 && len(sr.s.cfg.Config.OnBuild) > 0 {
-		triggers = sr.s.cfg.Config.OnBuild
-		sr.s.cfg.Config.OnBuild = nil
-	}
+	// The base's ONBUILD triggers run first and leave the config, whether
+	// the base is an image or an earlier stage (as BuildKit does).
+	triggers := sr.s.cfg.Config.OnBuild
+	sr.s.cfg.Config.OnBuild = nil
 	for _, t := range triggers {
 		cmds, err := parseTrigger(b.df.File, ps, t)
 		if err != nil {
@@ -78,6 +77,7 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (*state, error) 
 			return nil, err
 		}
 	}
+	sr.s.runEnv = sr.env.List()
 	fillHistoryTimes(sr.s.cfg.History, sr.baseHistory)
 	b.mu.Lock()
 	b.stageKeys[ps.Index] = sr.keys
@@ -89,13 +89,13 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (*state, error) 
 func parseTrigger(file string, ps *plan.Stage, expr string) ([]instructions.Command, error) {
 	res, err := parser.Parse(strings.NewReader(expr))
 	if err != nil {
-		return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base image: %v", expr, err)}
+		return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base %s: %v", expr, ps.Base, err)}
 	}
 	var out []instructions.Command
 	for _, n := range res.AST.Children {
 		c, err := instructions.ParseCommand(n)
 		if err != nil {
-			return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base image: %v", expr, err)}
+			return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base %s: %v", expr, ps.Base, err)}
 		}
 		out = append(out, c)
 	}
@@ -148,6 +148,12 @@ func (sr *stageRun) from(ctx context.Context) error {
 	sr.s = s
 	sr.baseHistory = len(s.cfg.History)
 	sr.env = dockerfile.NewEnv(s.cfg.Config.Env)
+	if ps.BaseStage >= 0 && s.runEnv != nil {
+		// A stage built FROM a stage sees its ARG values too, as in
+		// BuildKit, where they are part of the state's environment (but
+		// not of its "|N" RUN history, nor of the image's Env).
+		sr.env = dockerfile.NewEnv(s.runEnv)
+	}
 	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
 	return nil
 }

@@ -33,10 +33,15 @@ type state struct {
 	// make a layer change it (BuildKit's LLB state, not the image config).
 	key  string
 	dirs []store.LayerDir
+	// runEnv is the environment the stage's steps saw at its end (the
+	// image's Env and the ARG values in scope), which a stage built FROM
+	// this one starts with.
+	runEnv []string
 }
 
 func (s *state) clone() *state {
-	c := &state{layers: append([]layerInfo(nil), s.layers...), key: s.key, dirs: s.dirs}
+	c := &state{layers: append([]layerInfo(nil), s.layers...), key: s.key, dirs: s.dirs,
+		runEnv: append([]string(nil), s.runEnv...)}
 	raw, _ := json.Marshal(&s.cfg)
 	_ = json.Unmarshal(raw, &c.cfg)
 	return c
