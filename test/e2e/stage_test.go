@@ -29,7 +29,7 @@ ONBUILD RUN echo never-run-here
 `
 	s.must("build", "-q", "-t", "onb", bldContext(t, df, nil))
 	if got, want := s.must("run", "--rm", "onb", "cat", "/app/final.txt", "/app/child.txt").stdout,
-		"child-trigger.txt\nchild.txt\nparent-trigger.txt\nchild: [yes]\n"; got != want {
+		"child-trigger.txt\nchild.txt\nfinal.txt\nparent-trigger.txt\nchild: [yes]\n"; got != want {
 		t.Errorf("files = %q, want %q", got, want)
 	}
 	var ii []struct {
