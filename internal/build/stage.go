@@ -371,7 +371,7 @@ func (sr *stageRun) meta(cmd instructions.Command) error {
 		hist = fmt.Sprintf("HEALTHCHECK %+v", *cfg.Healthcheck)
 	case *instructions.OnbuildCommand:
 		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
-		hist = "ONBUILD " + c.Expression
+		return nil // no history entry, as in BuildKit
 	case *instructions.ArgCommand:
 		var strs []string
 		for _, kv := range c.Args {

@@ -11,7 +11,7 @@ import (
 // TestStageOnbuildTriggers builds stages FROM stages that declare ONBUILD
 // triggers: as with docker, a stage's triggers run in the stage built FROM
 // it, before its own instructions, and leave its config; the image keeps
-// only the ONBUILD of its own stage.
+// only the ONBUILD of its own stage, and no history entry of any ONBUILD.
 func TestStageOnbuildTriggers(t *testing.T) {
 	s := newStrata(t)
 	df := `FROM busybox AS parent
@@ -46,6 +46,12 @@ ONBUILD RUN echo never-run-here
 	}
 	if !strings.Contains(strings.Join(ii[0].Config.Env, "\n"), "FROM_TRIGGER=yes") {
 		t.Errorf("Env %q has no FROM_TRIGGER=yes from the trigger", ii[0].Config.Env)
+	}
+	// As in BuildKit, an ONBUILD instruction makes no history entry; the
+	// triggers that ran make theirs.
+	hist := s.must("history", "--no-trunc", "--format", "{{.CreatedBy}}", "onb").stdout
+	if strings.Contains(hist, "ONBUILD") || !strings.Contains(hist, "echo child-trigger") {
+		t.Errorf("history:\n%s", hist)
 	}
 }
 
