@@ -124,3 +124,20 @@ USER root
 		t.Errorf("created directories (-got +want):\n%s", diff)
 	}
 }
+
+// TestStageOnbuildCopyFrom builds a stage FROM a stage whose ONBUILD
+// trigger copies from a third stage, which only the trigger needs: the plan
+// must build that stage first.
+func TestStageOnbuildCopyFrom(t *testing.T) {
+	s := newStrata(t)
+	df := `FROM busybox AS tools
+RUN echo tool > /tool
+FROM busybox AS parent
+ONBUILD COPY --from=tools /tool /tool
+FROM parent
+`
+	s.must("build", "-q", "-t", "onbcopy", bldContext(t, df, nil))
+	if got := s.must("run", "--rm", "onbcopy", "cat", "/tool").stdout; got != "tool\n" {
+		t.Errorf("/tool = %q, want %q", got, "tool\n")
+	}
+}
