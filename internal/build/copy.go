@@ -30,7 +30,7 @@ type copyArg struct {
 	SrcLowers []string      `json:"srcLowers,omitempty"` // a stage or image to mount as the source root
 	Ignore    []string      `json:"ignore,omitempty"`    // .dockerignore patterns for context sources
 	Mkdir     string        `json:"mkdir,omitempty"`     // WORKDIR: the dir to create
-	Owner     fscopy.Owner  `json:"owner"`
+	Owner     *fscopy.Owner `json:"owner,omitempty"`     // WORKDIR: the USER's, nil without one
 }
 
 // copyReq is a COPY or ADD after parsing its flags.
@@ -274,19 +274,14 @@ func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, ke
 // workdir handles WORKDIR: it sets the config and creates the directory.
 func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand, name string) error {
 	b := sr.b
-	wd := c.Path
-	if !path.IsAbs(wd) {
-		cur := sr.s.cfg.Config.WorkingDir
-		if cur == "" {
-			cur = "/"
-		}
-		wd = path.Join(cur, wd)
-	}
-	wd = path.Clean(wd)
-	sr.s.cfg.Config.WorkingDir = wd
+	wd := sr.setWorkdir(c.Path)
 	if wd == "/" {
-		sr.s.history("WORKDIR "+wd, true, b.now())
-		sr.s.key = hashKey(sr.s.key, "workdir", wd)
+		// No layer, and no key change: a RUN's key has its working dir.
+		var t time.Time // filled in when the stage ends
+		if e := b.opts.SourceDateEpoch; e != nil {
+			t = e.UTC()
+		}
+		sr.s.history("WORKDIR "+wd, true, t)
 		return nil
 	}
 	id := b.counter.Next()
@@ -295,15 +290,18 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 	if err != nil {
 		return err
 	}
-	var owner fscopy.Owner
+	// The directories are made by the current USER, as BuildKit's mkdir
+	// with WithUser; without one, they are left as mkdir makes them (root,
+	// or the group of a setgid parent).
+	var owner *fscopy.Owner
 	if u := sr.s.cfg.Config.User; u != "" {
 		uid, gid, err := resolveChown(lowers, u)
 		if err != nil {
 			return fmt.Errorf("USER %s: %w", u, err)
 		}
-		owner = fscopy.Owner{UID: uid, GID: gid}
+		owner = &fscopy.Owner{UID: uid, GID: gid}
 	}
-	key := hashKey(sr.s.key, "workdir", wd, fmt.Sprint(owner.UID, owner.GID))
+	key := workdirKey(sr.s.key, wd, owner)
 	if hit, err := sr.cached(ctx, key, "WORKDIR "+wd); err != nil {
 		return err
 	} else if hit {
@@ -319,6 +317,31 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 	b.countStep(false)
 	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
 	return nil
+}
+
+// setWorkdir sets the config's working dir to p (relative to the current
+// one) and returns it.
+func (sr *stageRun) setWorkdir(p string) string {
+	if !path.IsAbs(p) {
+		cur := sr.s.cfg.Config.WorkingDir
+		if cur == "" {
+			cur = "/"
+		}
+		p = path.Join(cur, p)
+	}
+	p = path.Clean(p)
+	sr.s.cfg.Config.WorkingDir = p
+	return p
+}
+
+// workdirKey is the cache key of a WORKDIR that creates dir, owned by owner
+// (nil: mkdir's own owner), on the filesystem of key parent.
+func workdirKey(parent, dir string, owner *fscopy.Owner) string {
+	who := "mkdir"
+	if owner != nil {
+		who = fmt.Sprint(owner.UID, owner.GID)
+	}
+	return hashKey(parent, "workdir", dir, who)
 }
 
 // download fetches an ADD URL into a fresh dir, checking --checksum.

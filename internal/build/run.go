@@ -103,9 +103,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if err != nil {
 		return err
 	}
-	key := hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(env, "\x00"), sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mk,
-		"network="+network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
-		"security="+security)
+	key := sr.runKey(args, mk, runKeyOpts{network: network, security: security})
 	id := b.counter.Next()
 	start := time.Now()
 	if hit, err := sr.cached(ctx, key, sr.runHistory(args)); err != nil {

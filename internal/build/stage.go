@@ -35,10 +35,12 @@ type stageRun struct {
 	args    []instructions.KeyValuePairOptional
 	lex     *shell.Lex
 	noCache bool
-	cmdSet  bool     // CMD was set in this stage
-	keys    []string // cache keys of the steps, in order (for --cache-to)
-	total   int
-	n       int
+	cmdSet  bool // CMD was set in this stage
+	// baseHistory counts the history entries of the stage's base.
+	baseHistory int
+	keys        []string // cache keys of the steps, in order (for --cache-to)
+	total       int
+	n           int
 
 	// cur is the instruction running, for a panic's message (nil: FROM).
 	cur instructions.Command
@@ -56,11 +58,10 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err e
 	if err := sr.from(ctx); err != nil {
 		return nil, err
 	}
-	var triggers []string
-	if ps.BaseStage < 0 && len(sr.s.cfg.Config.OnBuild) > 0 {
-		triggers = sr.s.cfg.Config.OnBuild
-		sr.s.cfg.Config.OnBuild = nil
-	}
+	// The base's ONBUILD triggers run first and leave the config, whether
+	// the base is an image or an earlier stage (as BuildKit does).
+	triggers := sr.s.cfg.Config.OnBuild
+	sr.s.cfg.Config.OnBuild = nil
 	for _, t := range triggers {
 		cmds, err := parseTrigger(b.df.File, ps, t)
 		if err != nil {
@@ -80,6 +81,8 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err e
 			return nil, err
 		}
 	}
+	sr.s.runEnv = sr.env.List()
+	fillHistoryTimes(sr.s.cfg.History, sr.baseHistory)
 	b.mu.Lock()
 	b.stageKeys[ps.Index] = sr.keys
 	b.mu.Unlock()
@@ -90,13 +93,13 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err e
 func parseTrigger(file string, ps *plan.Stage, expr string) ([]instructions.Command, error) {
 	res, err := parser.Parse(strings.NewReader(expr))
 	if err != nil {
-		return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base image: %v", expr, err)}
+		return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base %s: %v", expr, ps.Base, err)}
 	}
 	var out []instructions.Command
 	for _, n := range res.AST.Children {
 		c, err := instructions.ParseCommand(n)
 		if err != nil {
-			return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base image: %v", expr, err)}
+			return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base %s: %v", expr, ps.Base, err)}
 		}
 		if r := dockerfile.Refusals(c); len(r) > 0 {
 			return nil, &dockerfile.Error{File: file, Line: ps.Line, Msg: fmt.Sprintf("ONBUILD trigger %q of the base image: %s", expr, r[0])}
@@ -150,7 +153,14 @@ func (sr *stageRun) from(ctx context.Context) error {
 		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+defaultPath)
 	}
 	sr.s = s
+	sr.baseHistory = len(s.cfg.History)
 	sr.env = dockerfile.NewEnv(s.cfg.Config.Env)
+	if ps.BaseStage >= 0 && s.runEnv != nil {
+		// A stage built FROM a stage sees its ARG values too, as in
+		// BuildKit, where they are part of the state's environment (but
+		// not of its "|N" RUN history, nor of the image's Env).
+		sr.env = dockerfile.NewEnv(s.runEnv)
+	}
 	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
 	return nil
 }
@@ -198,27 +208,8 @@ func (sr *stageRun) expand(loc []parser.Range, word string) (string, error) {
 func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, prefix string) error {
 	b := sr.b
 	sr.cur = cmd
-	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
-		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
-			err := ex.Expand(func(word string) (string, error) {
-				out, _, err := sr.lex.ProcessWord(word, sr.env)
-				return out, err
-			})
-			if err != nil {
-				return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
-			}
-		}
-		if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
-			err := ex.ExpandRaw(func(word string) (string, error) {
-				lex := shell.NewLex('\\')
-				lex.SkipProcessQuotes = true
-				out, _, err := lex.ProcessWord(word, sr.env)
-				return out, err
-			})
-			if err != nil {
-				return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
-			}
-		}
+	if err := sr.expandWords(cmd); err != nil {
+		return err
 	}
 	text := prefix + instructionText(cmd)
 	name := stepName(sr.ps, sr.ps.Index == b.plan.Target, sr.n, sr.total, text)
@@ -233,7 +224,7 @@ func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, pref
 	case *instructions.WorkdirCommand:
 		err = sr.workdir(ctx, c, name)
 	default:
-		err = sr.meta(ctx, cmd)
+		err = sr.meta(cmd)
 	}
 	if err != nil {
 		var de *dockerfile.Error
@@ -241,6 +232,36 @@ func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, pref
 			return err
 		}
 		return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
+	}
+	return nil
+}
+
+// expandWords expands the instruction's words against the stage's
+// environment (ARG's own values are expanded when it is dispatched).
+func (sr *stageRun) expandWords(cmd instructions.Command) error {
+	b := sr.b
+	if _, isArg := cmd.(*instructions.ArgCommand); isArg {
+		return nil
+	}
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+		err := ex.Expand(func(word string) (string, error) {
+			out, _, err := sr.lex.ProcessWord(word, sr.env)
+			return out, err
+		})
+		if err != nil {
+			return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
+		}
+	}
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		err := ex.ExpandRaw(func(word string) (string, error) {
+			lex := shell.NewLex('\\')
+			lex.SkipProcessQuotes = true
+			out, _, err := lex.ProcessWord(word, sr.env)
+			return out, err
+		})
+		if err != nil {
+			return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
+		}
 	}
 	return nil
 }
@@ -257,9 +278,12 @@ func instructionText(cmd instructions.Command) string {
 }
 
 // meta handles the instructions that only change the config.
-func (sr *stageRun) meta(ctx context.Context, cmd instructions.Command) error {
+func (sr *stageRun) meta(cmd instructions.Command) error {
 	cfg := &sr.s.cfg.Config
-	now := sr.b.now()
+	var now time.Time // filled in when the stage ends (fillHistoryTimes)
+	if e := sr.b.opts.SourceDateEpoch; e != nil {
+		now = e.UTC()
+	}
 	var hist string
 	switch c := cmd.(type) {
 	case *instructions.EnvCommand:
@@ -355,7 +379,7 @@ func (sr *stageRun) meta(ctx context.Context, cmd instructions.Command) error {
 		hist = fmt.Sprintf("HEALTHCHECK %+v", *cfg.Healthcheck)
 	case *instructions.OnbuildCommand:
 		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
-		hist = "ONBUILD " + c.Expression
+		return nil // no history entry, as in BuildKit
 	case *instructions.ArgCommand:
 		var strs []string
 		for _, kv := range c.Args {
@@ -389,14 +413,29 @@ func (sr *stageRun) meta(ctx context.Context, cmd instructions.Command) error {
 	default:
 		return fmt.Errorf("instruction %s is not supported", strings.ToUpper(cmd.Name()))
 	}
+	// Metadata changes no step's key by itself (sr.s.key is the key of the
+	// filesystem so far, as BuildKit's LLB state): the steps after it see
+	// it only through what they execute (RUN: its env, user, working dir and
+	// SHELL-wrapped argv; COPY/ADD/WORKDIR: their expanded words).
 	sr.s.history(hist, true, now)
-	key := hashKey(sr.s.key, "meta", hist, strings.Join(sr.env.List(), "\x00"))
-	hit, err := sr.cached(ctx, key, "")
-	if err != nil || hit {
-		return err
-	}
-	sr.s.key = key
-	return sr.remember(key, nil)
+	return nil
+}
+
+// runKey is the cache key of a RUN of argv args on the stage's filesystem:
+// what BuildKit's ExecOp holds (argv, env with the ARG values, user,
+// working dir, network, security mode, mounts), and nothing of the image
+// config that the RUN cannot see (labels, CMD, EXPOSE, ...).
+func (sr *stageRun) runKey(args []string, mounts string, o runKeyOpts) string {
+	return hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(sr.env.List(), "\x00"),
+		sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mounts,
+		"network="+o.network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
+		"security="+o.security)
+}
+
+// runKeyOpts are the sandbox settings of a RUN that reach its cache key.
+type runKeyOpts struct {
+	network  string // the step's network mode (RUN --network, else the build's)
+	security string // sandbox or insecure
 }
 
 // withShell wraps a shell-form command line in SHELL (default /bin/sh -c).
@@ -494,12 +533,13 @@ type cacheData struct {
 }
 
 // cached looks key up, in the store and then in the imported caches
-// (--cache-from); on a hit it moves the state to the recorded one.
+// (--cache-from); on a hit it adds the recorded layer to the state.
 //
-// The record's config comes from whichever build stored it, perhaps from a
-// Dockerfile that spells the same steps differently (COPY --from=0 and
-// --from=compiler share a key): the history text of the steps so far, and
-// createdBy for this step's own entry when given, are this build's.
+// Only the layer comes from the record: the config is this build's own (a
+// LABEL or CMD changes no key, so the record may come from a build with
+// other metadata, or from a Dockerfile that spells the same steps
+// differently), with createdBy as the step's history entry, stamped with
+// the time the layer was made.
 func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, error) {
 	if sr.noCache {
 		return false, nil
@@ -512,50 +552,43 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 		return false, err
 	}
 	var d cacheData
-	if err := json.Unmarshal(rec.Data, &d); err != nil {
-		return false, nil // an unreadable record is a miss
+	var recCfg v1.ConfigFile
+	if json.Unmarshal(rec.Data, &d) != nil || d.Layer == nil || json.Unmarshal(d.Config, &recCfg) != nil {
+		return false, nil // an unreadable record, or one of no layer step, is a miss
+	}
+	ids, hist := recCfg.RootFS.DiffIDs, recCfg.History
+	if len(ids) == 0 || ids[len(ids)-1] != d.Layer.DiffID || len(hist) == 0 {
+		return false, nil
+	}
+	created := hist[len(hist)-1].Created.Time
+	if e := sr.b.opts.SourceDateEpoch; e != nil {
+		created = e.UTC()
 	}
 	next := sr.s.clone()
-	if err := json.Unmarshal(d.Config, &next.cfg); err != nil {
-		return false, nil
+	next.layers = append(next.layers, *d.Layer)
+	next.cfg.RootFS.DiffIDs = append(next.cfg.RootFS.DiffIDs, d.Layer.DiffID)
+	chain := next.chain()
+	ld, ok := sr.b.st.HasLayerDir(chain)
+	if !ok && !sr.b.st.HasBlob(d.Layer.Blob) {
+		return false, nil // a layer kept without its blob, whose files are gone
 	}
-	if cur, h := sr.s.cfg.History, next.cfg.History; len(h) >= len(cur) {
-		for i := range cur {
-			h[i].CreatedBy = cur[i].CreatedBy
+	if ok && sr.b.opts.KeepLayerBlobs && !sr.b.st.HasBlob(d.Layer.Blob) {
+		// A cache export of every stage needs the blob a build without
+		// one skipped: write it, and let the record name it.
+		if err := sr.b.blobFromDir(ctx, ld.Path, d.Layer.Blob); err != nil {
+			return false, err
 		}
-		if createdBy != "" && len(h) > len(cur) {
-			h[len(h)-1].CreatedBy = createdBy
+		rec.Blobs = []v1.Hash{d.Layer.Blob}
+		if err := sr.b.st.PutCache(rec); err != nil {
+			return false, err
 		}
 	}
-	if d.Layer != nil {
-		next.layers = append(next.layers, *d.Layer)
-		if len(next.layers) != len(next.cfg.RootFS.DiffIDs) {
-			return false, nil
-		}
-		chain := next.chain()
-		ld, ok := sr.b.st.HasLayerDir(chain)
-		if !ok && !sr.b.st.HasBlob(d.Layer.Blob) {
-			return false, nil // a layer kept without its blob, whose files are gone
-		}
-		if ok && sr.b.opts.KeepLayerBlobs && !sr.b.st.HasBlob(d.Layer.Blob) {
-			// A cache export of every stage needs the blob a build without
-			// one skipped: write it, and let the record name it.
-			if err := sr.b.blobFromDir(ctx, ld.Path, d.Layer.Blob); err != nil {
-				return false, err
-			}
-			rec.Blobs = []v1.Hash{d.Layer.Blob}
-			if err := sr.b.st.PutCache(rec); err != nil {
-				return false, err
-			}
-		}
-		if ok && len(next.dirs) == len(next.layers)-1 {
-			next.dirs = append(append([]store.LayerDir(nil), next.dirs...), ld)
-		} else {
-			next.dirs = nil
-		}
-	} else if len(next.layers) != len(next.cfg.RootFS.DiffIDs) {
-		return false, nil
+	if ok && len(next.dirs) == len(next.layers)-1 {
+		next.dirs = append(append([]store.LayerDir(nil), next.dirs...), ld)
+	} else {
+		next.dirs = nil
 	}
+	next.history(createdBy, false, created)
 	next.key = key
 	sr.s = next
 	sr.keys = append(sr.keys, key)

@@ -29,12 +29,19 @@ type layerInfo struct {
 type state struct {
 	layers []layerInfo
 	cfg    v1.ConfigFile
-	key    string // cache key of this state
-	dirs   []store.LayerDir
+	// key is the cache key of the state's filesystem: only steps that
+	// make a layer change it (BuildKit's LLB state, not the image config).
+	key  string
+	dirs []store.LayerDir
+	// runEnv is the environment the stage's steps saw at its end (the
+	// image's Env and the ARG values in scope), which a stage built FROM
+	// this one starts with.
+	runEnv []string
 }
 
 func (s *state) clone() *state {
-	c := &state{layers: append([]layerInfo(nil), s.layers...), key: s.key, dirs: s.dirs}
+	c := &state{layers: append([]layerInfo(nil), s.layers...), key: s.key, dirs: s.dirs,
+		runEnv: append([]string(nil), s.runEnv...)}
 	raw, _ := json.Marshal(&s.cfg)
 	_ = json.Unmarshal(raw, &c.cfg)
 	return c
@@ -59,6 +66,37 @@ func (s *state) history(createdBy string, empty bool, t time.Time) {
 		Comment:    "buildkit.dockerfile.v0",
 		EmptyLayer: empty,
 	})
+}
+
+// fillHistoryTimes stamps the entries that have no time yet (metadata-only
+// ones) as BuildKit's image exporter does: with the time of the newest
+// entry this stage made before them or, with none, of the first one it
+// made after them (not a base image's time), or, with none at all, the
+// base's last time. The first base entries of h are the stage's base.
+// A rebuild from the cache thus gives the same config.
+func fillHistoryTimes(h []v1.History, base int) {
+	var first, last time.Time // stamped entries of the stage; the base's last
+	for i, e := range h {
+		if e.Created.IsZero() {
+			continue
+		}
+		if i < base {
+			last = e.Created.Time
+		} else if first.IsZero() {
+			first = e.Created.Time
+		}
+	}
+	prev := first
+	if prev.IsZero() {
+		prev = last
+	}
+	for i := base; i < len(h); i++ {
+		if h[i].Created.IsZero() {
+			h[i].Created = v1.Time{Time: prev}
+		} else {
+			prev = h[i].Created.Time
+		}
+	}
 }
 
 // chain returns the chain id of the top layer, or the zero hash.

@@ -154,7 +154,17 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 			}
 			return nil
 		}
-		for _, cmd := range src.Commands {
+		cmds := src.Commands
+		if st.BaseStage >= 0 {
+			// The base stage's ONBUILD triggers run in this stage first:
+			// their --from stages are this stage's dependencies too.
+			triggers, err := stageTriggers(df, st.BaseStage, src.Location)
+			if err != nil {
+				return nil, err
+			}
+			cmds = append(triggers, cmds...)
+		}
+		for _, cmd := range cmds {
 			switch c := cmd.(type) {
 			case *instructions.CopyCommand:
 				if c.From == "" {
@@ -302,6 +312,30 @@ func resolveFrom(from string, cur int, byName map[string]int, stages []instructi
 		return 0, false, fmt.Errorf("cannot copy from scratch: it has no files")
 	}
 	return 0, false, nil
+}
+
+// stageTriggers parses the ONBUILD instructions of stage j, which run in a
+// stage built FROM it; errors point at that stage's FROM line (loc).
+func stageTriggers(df *dockerfile.Dockerfile, j int, loc []parser.Range) ([]instructions.Command, error) {
+	var out []instructions.Command
+	for _, cmd := range df.Stages[j].Commands {
+		ob, ok := cmd.(*instructions.OnbuildCommand)
+		if !ok {
+			continue
+		}
+		res, err := parser.Parse(strings.NewReader(ob.Expression))
+		if err != nil {
+			return nil, dockerfile.Errorf(df.File, loc, "ONBUILD trigger %q of stage %d: %v", ob.Expression, j, err)
+		}
+		for _, n := range res.AST.Children {
+			c, err := instructions.ParseCommand(n)
+			if err != nil {
+				return nil, dockerfile.Errorf(df.File, loc, "ONBUILD trigger %q of stage %d: %v", ob.Expression, j, err)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func containsStr(list []string, s string) bool {
