@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-build/strata/internal/build"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/registry"
 )
 
 type buildFlags struct {
@@ -93,7 +94,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		Jobs:          f.jobs,
 		Pull:          f.pull,
 		Allow:         f.allow,
-		Puller:        &storePuller{st: st},
+		Puller:        &registry.Puller{Dst: st},
 		Squash:        f.squash,
 		SquashAll:     f.squashAll,
 	}

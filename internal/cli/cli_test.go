@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	strataregistry "github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -624,13 +625,13 @@ func TestPullPush(t *testing.T) {
 			t.Errorf("images = %q", got)
 		}
 	})
-	t.Run("storePuller", func(t *testing.T) {
+	t.Run("registry.Puller", func(t *testing.T) {
 		root2, _ := newStore(t, nil)
 		st, err := store.Open(root2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &storePuller{st: st}
+		p := &strataregistry.Puller{Dst: st}
 		if err := p.Pull(context.Background(), dest); err != nil {
 			t.Fatal(err)
 		}
