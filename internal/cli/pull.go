@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -55,23 +56,7 @@ func newPullCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(out, "%s: Pulling from %s\n", tagOrDigest(full), repoPath(full))
 			}
-			var bars *progress.Bars
-			popts := registry.PullToOptions{Options: opts}
-			if !f.quiet {
-				bars = progress.NewBars(out, isTerminal(out))
-				popts.Observer = pullBars{bars}
-			}
-			p, err := registry.PullTo(cmd.Context(), st, ref, popts)
-			if bars != nil {
-				if err == nil {
-					for _, l := range p.Layers {
-						if !p.Existed[l] {
-							bars.Done(shortID(l.String()), "Pull complete")
-						}
-					}
-				}
-				bars.Close()
-			}
+			p, err := f.pull(cmd.Context(), out, st, ref, opts)
 			if err != nil {
 				return err
 			}
@@ -94,6 +79,28 @@ func newPullCmd(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image's full name")
 	return cmd
+}
+
+// pull pulls ref into st, with docker pull's progress bars unless quiet.
+func (f *pullFlags) pull(ctx context.Context, out io.Writer, st *store.Store, ref string, opts registry.Options) (registry.Pulled, error) {
+	var bars *progress.Bars
+	popts := registry.PullToOptions{Options: opts}
+	if !f.quiet {
+		bars = progress.NewBars(out, isTerminal(out))
+		popts.Observer = pullBars{bars}
+	}
+	p, err := registry.PullTo(ctx, st, ref, popts)
+	if bars != nil {
+		if err == nil {
+			for _, l := range p.Layers {
+				if !p.Existed[l] {
+					bars.Done(shortID(l.String()), "Pull complete")
+				}
+			}
+		}
+		bars.Close()
+	}
+	return p, err
 }
 
 // pullBars shows a pull's layers on progress bars, as docker pull does.
