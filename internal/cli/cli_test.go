@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/strata-build/strata/internal/analyze"
 	strataregistry "github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -279,7 +280,7 @@ func TestHistory(t *testing.T) {
 	}
 	var sizes []string
 	for _, l := range layers {
-		n, err := uncompressedSize(l)
+		n, err := analyze.UncompressedSize(l)
 		if err != nil {
 			t.Fatal(err)
 		}
