@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/build"
-	"github.com/strata-build/strata/internal/cacheio"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
@@ -86,7 +85,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	if err != nil {
 		return err
 	}
-	opts, caches, err := f.options(cmd.InOrStdin(), contextArg)
+	opts, err := f.options(cmd.InOrStdin(), contextArg)
 	if err != nil {
 		return err
 	}
@@ -99,28 +98,15 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		return fmt.Errorf("--progress: %w", err)
 	}
 	start := time.Now()
-	importers := openCaches(cmd.Context(), st, caches.from, opts.Progress)
-	for _, im := range importers {
-		opts.CacheFrom = append(opts.CacheFrom, im)
-	}
 	res, err := build.Build(cmd.Context(), st, opts)
 	if err != nil {
-		return err
-	}
-	reportImports(importers, opts.Progress)
-	if err := exportCaches(cmd.Context(), st, res, caches.to, opts.Progress); err != nil {
 		return err
 	}
 	return f.report(cmd, st, &opts, res, mode, time.Since(start))
 }
 
-// cacheSpecs are the --cache-to and --cache-from destinations and sources.
-type cacheSpecs struct{ to, from []cacheio.Spec }
-
-// options turns the flags into the solver's options (all but its sinks and
-// caches) and the caches to import and export.
-func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options, cacheSpecs, error) {
-	var caches cacheSpecs
+// options turns the flags into the solver's options (all but its sinks).
+func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options, error) {
 	opts := build.Options{
 		Tags:          f.tags,
 		Target:        f.target,
@@ -135,33 +121,29 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 	}
 	for _, a := range f.allow {
 		if a != build.EntitlementSecurityInsecure && a != "network.host" {
-			return opts, caches, fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
+			return opts, fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
 		}
 	}
 	var err error
 	if opts.BuildArgs, err = parseKV(f.buildArgs, true); err != nil {
-		return opts, caches, fmt.Errorf("--build-arg: %w", err)
+		return opts, fmt.Errorf("--build-arg: %w", err)
 	}
 	if opts.SourceDateEpoch, err = sourceDateEpoch(opts.BuildArgs, f.reproduce); err != nil {
-		return opts, caches, err
+		return opts, err
 	}
 	if opts.Labels, err = parseKV(f.labels, false); err != nil {
-		return opts, caches, fmt.Errorf("--label: %w", err)
+		return opts, fmt.Errorf("--label: %w", err)
 	}
 	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
-		return opts, caches, err
+		return opts, err
 	}
-	if caches.to, err = parseCacheSpecs("--cache-to", f.cacheTo, true); err != nil {
-		return opts, caches, err
+	if opts.CacheExports, err = parseCacheSpecs("--cache-to", f.cacheTo, true); err != nil {
+		return opts, err
 	}
-	for _, s := range caches.to {
-		// mode=max exports every stage's layers: keep a blob of each.
-		opts.KeepLayerBlobs = opts.KeepLayerBlobs || s.Mode == "max"
+	if opts.CacheImports, err = parseCacheSpecs("--cache-from", f.cacheFrom, false); err != nil {
+		return opts, err
 	}
-	if caches.from, err = parseCacheSpecs("--cache-from", f.cacheFrom, false); err != nil {
-		return opts, caches, err
-	}
-	return opts, caches, f.dockerfile(&opts, stdin, contextArg)
+	return opts, f.dockerfile(&opts, stdin, contextArg)
 }
 
 // dockerfile sets where the context and the Dockerfile come from: a
