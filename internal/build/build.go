@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-build/strata/internal/buildcontext"
+	"github.com/strata-build/strata/internal/cacheio"
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/progress"
@@ -80,9 +81,15 @@ type Options struct {
 	// Their content reaches no layer, history entry or cache key; whether
 	// one was given is part of the key of the RUNs that mount it.
 	Secrets map[string][]byte
-	// CacheFrom are imported caches (--cache-from), asked in order for a
-	// step the store's cache lacks.
+	// CacheFrom are imported caches, asked in order for a step the store's
+	// cache lacks, after those Build opens from CacheImports.
 	CacheFrom []CacheSource
+	// CacheImports are the caches to import (--cache-from). One that cannot
+	// be read is a warning, as in BuildKit: the build runs without it.
+	CacheImports []cacheio.Spec
+	// CacheExports are where the build's cache is exported once the image is
+	// written (--cache-to); mode=max implies KeepLayerBlobs.
+	CacheExports []cacheio.Spec
 }
 
 // CacheSource is a build cache kept elsewhere (a registry, a directory).
@@ -145,8 +152,9 @@ type stageResult struct {
 	err  error
 }
 
-// Build runs a build described by opts against st.
-func Build(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
+// buildImage runs a build described by opts against st, with the caches
+// already opened (Build).
+func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
 	defer recoverAs(&err, func() string { return "build" })
 	if opts.Network == "" {
 		opts.Network = "host"

@@ -131,7 +131,7 @@ func (sr *stageRun) from(ctx context.Context) error {
 		s, err = b.loadImage(ctx, ps.Base)
 		if err != nil {
 			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
-			return dockerfile.Errorf(b.df.File, ps.Src.Location, "FROM %s: %v", ps.Base, err)
+			return dockerfile.Errorf(b.df.File, ps.Src.Location, "FROM %s: %w", ps.Base, err)
 		}
 		s = s.clone()
 	}
@@ -231,7 +231,7 @@ func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, pref
 		if errors.As(err, &de) || errors.Is(err, context.Canceled) {
 			return err
 		}
-		return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
+		return dockerfile.Wrap(b.df.File, cmd.Location(), strings.ToUpper(cmd.Name()), err)
 	}
 	return nil
 }
@@ -249,7 +249,7 @@ func (sr *stageRun) expandWords(cmd instructions.Command) error {
 			return out, err
 		})
 		if err != nil {
-			return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
+			return dockerfile.Wrap(b.df.File, cmd.Location(), strings.ToUpper(cmd.Name()), err)
 		}
 	}
 	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
@@ -260,7 +260,7 @@ func (sr *stageRun) expandWords(cmd instructions.Command) error {
 			return out, err
 		})
 		if err != nil {
-			return dockerfile.Errorf(b.df.File, cmd.Location(), "%s: %v", strings.ToUpper(cmd.Name()), err)
+			return dockerfile.Wrap(b.df.File, cmd.Location(), strings.ToUpper(cmd.Name()), err)
 		}
 	}
 	return nil

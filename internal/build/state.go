@@ -1,17 +1,14 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/strata-build/strata/internal/store"
@@ -133,106 +130,22 @@ func (b *builder) lowerDirs(ctx context.Context, s *state) ([]string, error) {
 	return out, nil
 }
 
-// manifest returns the OCI manifest of the state.
-func (s *state) manifest() (*v1.Manifest, []byte, error) {
-	cfg, err := json.Marshal(&s.cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	sum := sha256.Sum256(cfg)
-	m := &v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		Config: v1.Descriptor{
-			MediaType: types.OCIConfigJSON,
-			Size:      int64(len(cfg)),
-			Digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
-		},
-	}
-	for _, l := range s.layers {
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.MediaType, Size: l.Size, Digest: l.Blob})
-	}
-	return m, cfg, nil
-}
-
 // image returns the state as a v1.Image whose layers read from the store.
 func (s *state) image(st *store.Store) (v1.Image, error) {
-	m, cfg, err := s.manifest()
-	if err != nil {
-		return nil, err
+	descs := make([]v1.Descriptor, len(s.layers))
+	for i, l := range s.layers {
+		descs[i] = v1.Descriptor{MediaType: l.MediaType, Size: l.Size, Digest: l.Blob}
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return partial.CompressedToImage(&storeImage{st: st, manifest: raw, config: cfg, layers: s.layers})
-}
-
-// storeImage is a partial.CompressedImageCore over blobs in the store.
-type storeImage struct {
-	st       *store.Store
-	manifest []byte
-	config   []byte
-	layers   []layerInfo
-}
-
-func (i *storeImage) RawConfigFile() ([]byte, error) { return i.config, nil }
-func (i *storeImage) MediaType() (types.MediaType, error) {
-	return types.OCIManifestSchema1, nil
-}
-func (i *storeImage) RawManifest() ([]byte, error) { return i.manifest, nil }
-func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	for _, l := range i.layers {
-		if l.Blob == h {
-			return &storeLayer{st: i.st, l: l}, nil
-		}
-	}
-	if h.String() == digestOf(i.config).String() {
-		return &configLayer{b: i.config}, nil
-	}
-	return nil, fmt.Errorf("layer %s is not in this image", h)
-}
-
-type storeLayer struct {
-	st *store.Store
-	l  layerInfo
-}
-
-func (l *storeLayer) Digest() (v1.Hash, error)            { return l.l.Blob, nil }
-func (l *storeLayer) Compressed() (io.ReadCloser, error)  { return l.st.OpenBlob(l.l.Blob) }
-func (l *storeLayer) Size() (int64, error)                { return l.l.Size, nil }
-func (l *storeLayer) MediaType() (types.MediaType, error) { return l.l.MediaType, nil }
-func (l *storeLayer) DiffID() (v1.Hash, error)            { return l.l.DiffID, nil }
-
-type configLayer struct{ b []byte }
-
-func (c *configLayer) Digest() (v1.Hash, error) { return digestOf(c.b), nil }
-func (c *configLayer) Compressed() (io.ReadCloser, error) {
-	return io.NopCloser(bytes.NewReader(c.b)), nil
-}
-func (c *configLayer) Size() (int64, error) { return int64(len(c.b)), nil }
-func (c *configLayer) MediaType() (types.MediaType, error) {
-	return types.OCIConfigJSON, nil
-}
-
-func digestOf(b []byte) v1.Hash {
-	sum := sha256.Sum256(b)
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+	return st.NewImage(&s.cfg, descs, store.NewImageOptions{})
 }
 
 // stateFromImage loads a stored image as the start of a stage.
 func stateFromImage(img v1.Image) (*state, error) {
-	cfg, err := img.ConfigFile()
+	parts, err := store.ReadImageParts(img)
 	if err != nil {
-		return nil, fmt.Errorf("reading the image config: %w", err)
+		return nil, err
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading the manifest: %w", err)
-	}
-	if len(m.Layers) != len(cfg.RootFS.DiffIDs) {
-		return nil, fmt.Errorf("the image has %d layers but %d diff_ids", len(m.Layers), len(cfg.RootFS.DiffIDs))
-	}
+	cfg, m := parts.Config, parts.Manifest
 	s := &state{cfg: *cfg.DeepCopy()}
 	for i, l := range m.Layers {
 		s.layers = append(s.layers, layerInfo{Blob: l.Digest, Size: l.Size, MediaType: l.MediaType, DiffID: cfg.RootFS.DiffIDs[i]})

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/user"
 
 	"github.com/strata-build/strata/internal/executor"
@@ -67,36 +68,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 	for i, d := range dirs {
 		lowers[len(dirs)-1-i] = d.Path
 	}
-	entry := cfg.Config.Entrypoint
-	if opts.Entrypoint != nil {
-		entry = opts.Entrypoint
-	}
-	cmd := cfg.Config.Cmd
-	if len(opts.Args) > 0 || opts.Entrypoint != nil {
-		cmd = opts.Args
-	}
-	args := append(append([]string(nil), entry...), cmd...)
-	if len(args) == 0 {
-		return -1, fmt.Errorf("run: the image %s has no CMD or ENTRYPOINT: give a command", opts.Image)
-	}
-	env := append([]string(nil), cfg.Config.Env...)
-	if !hasKey(env, "PATH") {
-		env = append(env, "PATH="+defaultPath)
-	}
-	for _, kv := range opts.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		env = setKey(env, k, kv)
-	}
-	u := cfg.Config.User
-	if opts.User != "" {
-		u = opts.User
-	}
-	wd := cfg.Config.WorkingDir
-	if opts.Workdir != "" {
-		wd = opts.Workdir
-	}
-	if wd == "" {
-		wd = "/"
+	args, env, u, wd, err := processOf(&cfg.Config, opts)
+	if err != nil {
+		return -1, err
 	}
 	dir, err := st.TempDir("container-")
 	if err != nil {
@@ -150,6 +124,43 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		ResolvConf: resolv,
 		Security:   opts.Security,
 	})
+}
+
+// processOf returns the argv, environment, user and working directory of
+// the container's process: the image config's, with opts' overrides.
+func processOf(cfg *v1.Config, opts Options) (args, env []string, usr, wd string, err error) {
+	entry := cfg.Entrypoint
+	if opts.Entrypoint != nil {
+		entry = opts.Entrypoint
+	}
+	cmd := cfg.Cmd
+	if len(opts.Args) > 0 || opts.Entrypoint != nil {
+		cmd = opts.Args
+	}
+	args = append(append([]string(nil), entry...), cmd...)
+	if len(args) == 0 {
+		return nil, nil, "", "", fmt.Errorf("run: the image %s has no CMD or ENTRYPOINT: give a command", opts.Image)
+	}
+	env = append([]string(nil), cfg.Env...)
+	if !hasKey(env, "PATH") {
+		env = append(env, "PATH="+defaultPath)
+	}
+	for _, kv := range opts.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		env = setKey(env, k, kv)
+	}
+	usr = cfg.User
+	if opts.User != "" {
+		usr = opts.User
+	}
+	wd = cfg.WorkingDir
+	if opts.Workdir != "" {
+		wd = opts.Workdir
+	}
+	if wd == "" {
+		wd = "/"
+	}
+	return args, env, usr, wd, nil
 }
 
 func hasKey(env []string, key string) bool {

@@ -186,6 +186,8 @@ func TestBuildErrorsNameTheLine(t *testing.T) {
 		files map[string]string
 		args  []string
 		want  []string
+		// notWant are texts the message must not hold.
+		notWant []string
 	}{
 		{
 			name: "unknown instruction",
@@ -210,6 +212,12 @@ func TestBuildErrorsNameTheLine(t *testing.T) {
 			args: []string{"--target", "nosuch"},
 			want: []string{"nosuch", "alpha", "beta"},
 		},
+		{
+			name:    "COPY of a URL says COPY once",
+			df:      "FROM busybox\nCOPY http://127.0.0.1:1/x /x\n",
+			want:    []string{"Dockerfile:2: COPY cannot take a URL"},
+			notWant: []string{"COPY: COPY"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -222,6 +230,11 @@ func TestBuildErrorsNameTheLine(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(r.stderr, w) {
+					t.Errorf("stderr holds %q:\n%s", w, r.stderr)
 				}
 			}
 			bldNoMounts(t, s)
