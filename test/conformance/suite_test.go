@@ -105,7 +105,7 @@ func settingsFromEnv() (settings, error) {
 
 // outcome is the result of one case in one mode.
 type outcome struct {
-	name, mode, status, reason string // status: PASS, FAIL, SKIP
+	name, mode, status, reason string        // status: PASS, FAIL, SKIP
 	elapsed, refElapsed        time.Duration // the side's build and read-back; the oracle's
 	refLabel                   string
 }
