@@ -76,6 +76,8 @@ func startDockerd(t *testing.T) *dockerd {
 		"--bridge=none", "--iptables=false", "--ip6tables=false",
 		"--storage-driver=overlay2")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// Should the test binary be killed (a timeout, ^C), the daemon stops too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("starting %s: %v", bin, err)

@@ -129,7 +129,7 @@ func diffLines(what, wantLabel, haveLabel string, want, have []string, limit int
 	}
 	sort.SliceStable(d, func(i, j int) bool {
 		ki, kj := lineKey(d[i].line), lineKey(d[j].line)
-		return ki < kj || (ki == kj && d[i].sign < d[j].sign)
+		return ki < kj || (ki == kj && d[i].sign == "-" && d[j].sign == "+")
 	})
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %s differs (%d lines; - %s, + %s):\n", what, len(d), wantLabel, haveLabel)

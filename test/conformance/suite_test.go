@@ -370,7 +370,7 @@ func (k *keyedMutex) lock(keys []string) func() {
 	sort.Strings(keys)
 	var held []*sync.Mutex
 	for i, key := range keys {
-		if i > 0 && keys[i-1] == key {
+		if key == "" || (i > 0 && keys[i-1] == key) {
 			continue
 		}
 		k.mu.Lock()
