@@ -141,10 +141,10 @@ func (s *suite) compareSide(ctx context.Context, t *testing.T, sd side, c *caseS
 		}
 	}
 	if ref.buildFailed {
-		return fmt.Sprintf("!%s build failed (the oracle rejects the case)", refLabel), indent(ref.buildLog)
+		return fmt.Sprintf("!%s build failed (the oracle rejects the case)", refLabel), ref.buildLog
 	}
 	if got.buildFailed {
-		return fmt.Sprintf("!%s build failed", sd.label()), indent(got.buildLog)
+		return fmt.Sprintf("!%s build failed", sd.label()), got.buildLog
 	}
 	var report strings.Builder
 	for _, cmp := range []struct {
