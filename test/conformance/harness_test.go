@@ -305,3 +305,16 @@ func TestKeyedMutex(t *testing.T) {
 	unlockA()
 	<-got
 }
+
+func TestSortSlowFirst(t *testing.T) {
+	cases := []*caseSpec{{name: "a", bases: []string{"busybox"}}, {name: "b", bases: []string{"debian"}},
+		{name: "c"}, {name: "d", bases: []string{"busybox", "debian"}}}
+	sortSlowFirst(cases)
+	var got []string
+	for _, c := range cases {
+		got = append(got, c.name)
+	}
+	if d := cmp.Diff(got, []string{"b", "d", "a", "c"}); d != "" {
+		t.Errorf("order (-got +want):\n%s", d)
+	}
+}

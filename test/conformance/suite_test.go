@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -135,11 +136,24 @@ func TestConformance(t *testing.T) {
 	}
 	cases := loadCases(t, set)
 	s := newSuite(t, set, cases)
+	// The cases start in order, CONFORMANCE_PARALLEL at a time: the slow
+	// Debian cases first, so that they do not make the run's tail.
+	sortSlowFirst(cases)
+	gates := make([]chan struct{}, len(cases))
+	for i := range gates {
+		gates[i] = make(chan struct{})
+	}
+	go func() {
+		for _, g := range gates {
+			s.slots <- struct{}{}
+			close(g)
+		}
+	}()
 	t.Run("cases", func(t *testing.T) {
-		for _, c := range cases {
+		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
-				s.slots <- struct{}{}
+				<-gates[i]
 				defer func() { <-s.slots }()
 				s.runCase(t, c)
 			})
@@ -151,6 +165,13 @@ func TestConformance(t *testing.T) {
 	} else if !s.keep {
 		os.RemoveAll(s.work)
 	}
+}
+
+// sortSlowFirst puts the cases that need debian:bookworm (apt-get: minutes
+// each) first, keeping the order of the rest.
+func sortSlowFirst(cases []*caseSpec) {
+	slow := func(c *caseSpec) bool { return slices.Contains(c.bases, "debian") }
+	sort.SliceStable(cases, func(i, j int) bool { return slow(cases[i]) && !slow(cases[j]) })
 }
 
 // loadCases reads every case directory (or those CONFORMANCE_ONLY names).
