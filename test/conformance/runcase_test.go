@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,54 +33,108 @@ type snap struct {
 // prepared is a case's copied context, ready to build.
 type prepared struct {
 	cw, ctxDir, parentDir string
+	// rlCtxDir and rlParentDir are the copies the rootless user owns, as a
+	// rootless user builds contexts of their own.
+	rlCtxDir, rlParentDir string
 	cutoff                int64 // mtimes older than this are compared
 	opts                  manifestOptions
 }
 
-// runCase runs one case: the oracle (or the golden files), then every side
-// compared with it, each side as a subtest named after its mode.
+// dirsFor returns the directories side sd builds from.
+func (p *prepared) dirsFor(sd side) *prepared {
+	if modeOf(sd) != "rootless" || p.rlCtxDir == "" {
+		return p
+	}
+	q := *p
+	q.ctxDir, q.parentDir = p.rlCtxDir, p.rlParentDir
+	return &q
+}
+
+// copyForUser makes rlCtxDir and rlParentDir: a copy of the context (and parent) owned by
+// the user, modes and mtimes kept.
+func (p *prepared) copyForUser(ctx context.Context, u *rootlessUser) error {
+	base := filepath.Join(p.cw, "rootless")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return err
+	}
+	ctxDir, parentDir := filepath.Join(base, "context"), ""
+	if p.parentDir != "" {
+		parentDir = filepath.Join(base, "parent")
+	}
+	for _, d := range [][2]string{{p.ctxDir, ctxDir}, {p.parentDir, parentDir}} {
+		if d[0] == "" {
+			continue
+		}
+		if out, err := exec.CommandContext(ctx, "cp", "-a", d[0], d[1]).CombinedOutput(); err != nil {
+			return fmt.Errorf("copying the context for the rootless user: %w: %s", err, out)
+		}
+		if err := u.own(d[1]); err != nil {
+			return err
+		}
+		if err := setMtimes(d[1], contextEpoch); err != nil {
+			return err
+		}
+	}
+	p.rlCtxDir, p.rlParentDir = ctxDir, parentDir
+	return nil
+}
+
+// built is what building a case on one side gave, and how long it took.
+type built struct {
+	snap    *snap
+	err     error
+	elapsed time.Duration
+}
+
+// runCase runs one case: the oracle (or the golden files) and every side
+// compared with it, then one subtest per side named after its mode. Sides
+// with stores of their own build at once; the self-test's two docker sides
+// share the daemon's image names and build one after the other.
 func (s *suite) runCase(t *testing.T, c *caseSpec) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
-	start := time.Now()
 	defer s.tagLocks.lock(append([]string{c.parentTag}, c.extraTags...))()
 	defer s.removeDockerImages(c)
+	if c.golden && s.selfTest {
+		s.record(outcome{name: c.name, mode: "selftest", status: "SKIP", reason: "golden case: docker is not its oracle"}, "")
+		return
+	}
 	p, err := s.prepare(ctx, c)
-	var ref *snap
+	var ref built
+	got := make([]built, len(s.sides))
 	switch {
 	case err != nil:
-	case c.golden && s.selfTest:
-		s.record(outcome{name: c.name, mode: "selftest", status: "SKIP", reason: "golden case: docker is not its oracle", elapsed: time.Since(start)}, "")
-		return
+		ref.err = err
 	case c.golden && s.writeGold:
-		ref = &snap{}
+		ref.snap = &snap{}
 	case c.golden:
-		ref, err = loadGolden(c)
-	default:
-		ref, err = s.buildSide(ctx, s.oracle, c, p)
+		ref.snap, ref.err = loadGolden(c)
 	}
-	refElapsed, refLabel := time.Since(start), s.oracle.label()
+	if err == nil {
+		s.buildAll(ctx, c, p, &ref, got)
+	}
+	refLabel := s.oracle.label()
 	if c.golden {
 		refLabel = ""
 	}
-	for _, sd := range s.sides {
+	for i, sd := range s.sides {
 		mode := modeOf(sd)
 		t.Run(mode, func(t *testing.T) {
-			sideStart := time.Now()
-			o := outcome{name: c.name, mode: mode, status: "PASS", refElapsed: refElapsed, refLabel: refLabel}
+			o := outcome{name: c.name, mode: mode, status: "PASS", refElapsed: ref.elapsed, refLabel: refLabel, elapsed: got[i].elapsed}
 			report := ""
 			switch {
-			case err != nil:
-				o.status, o.reason = "FAIL", err.Error()
 			case mode == "rootless" && c.rootlessSkip != "":
 				o.status, o.reason = "SKIP", c.rootlessSkip
+			case ref.err != nil:
+				o.status, o.reason = "FAIL", ref.err.Error()
+			case got[i].err != nil:
+				o.status, o.reason = "FAIL", got[i].err.Error()
 			default:
-				o.reason, report = s.compareSide(ctx, t, sd, c, p, ref)
+				o.reason, report = s.compareSide(sd, c, ref.snap, got[i].snap)
 				if report != "" || strings.HasPrefix(o.reason, "!") {
 					o.status, o.reason = "FAIL", strings.TrimPrefix(o.reason, "!")
 				}
 			}
-			o.elapsed = time.Since(sideStart)
 			s.record(o, report)
 			switch o.status {
 			case "FAIL":
@@ -89,6 +144,37 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 			}
 		})
 	}
+}
+
+// buildAll builds the case on the oracle (unless ref is already set: a
+// golden case) and on every side, filling ref and got.
+func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *built, got []built) {
+	one := func(sd side, b *built) {
+		start := time.Now()
+		b.snap, b.err = s.buildSide(ctx, sd, c, p.dirsFor(sd))
+		b.elapsed = time.Since(start)
+	}
+	var wg sync.WaitGroup
+	if ref.snap == nil && ref.err == nil {
+		if s.selfTest {
+			one(s.oracle, ref)
+		} else {
+			wg.Add(1)
+			go func() { defer wg.Done(); one(s.oracle, ref) }()
+		}
+	}
+	for i, sd := range s.sides {
+		if modeOf(sd) == "rootless" && c.rootlessSkip != "" {
+			continue
+		}
+		if s.selfTest {
+			one(sd, &got[i])
+		} else {
+			wg.Add(1)
+			go func() { defer wg.Done(); one(sd, &got[i]) }()
+		}
+	}
+	wg.Wait()
 }
 
 // modeOf names a side's mode in the outcomes.
@@ -102,24 +188,10 @@ func modeOf(sd side) string {
 	return "selftest"
 }
 
-// compareSide builds the case on sd and compares it with ref. It returns a
-// reason ("!" first: a failure) and the report of differences (a failure
-// when not empty).
-func (s *suite) compareSide(ctx context.Context, t *testing.T, sd side, c *caseSpec, p *prepared, ref *snap) (string, string) {
-	if ss, ok := sd.(*strataSide); ok && ss.user != nil {
-		for _, d := range []string{p.ctxDir, p.parentDir} {
-			if d == "" {
-				continue
-			}
-			if err := ss.user.own(d); err != nil {
-				return "!" + err.Error(), ""
-			}
-		}
-	}
-	got, err := s.buildSide(ctx, sd, c, p)
-	if err != nil {
-		return "!" + err.Error(), ""
-	}
+// compareSide compares what sd built with ref. It returns a reason ("!"
+// first: a failure) and the report of differences (a failure when not
+// empty).
+func (s *suite) compareSide(sd side, c *caseSpec, ref, got *snap) (string, string) {
 	if c.golden && s.writeGold {
 		if err := writeGolden(c, got); err != nil {
 			return "!" + err.Error(), ""
@@ -200,6 +272,11 @@ func (s *suite) prepare(ctx context.Context, c *caseSpec) (*prepared, error) {
 			continue
 		}
 		if err := setMtimes(d, contextEpoch); err != nil {
+			return nil, err
+		}
+	}
+	if s.rlUser != nil && c.rootlessSkip == "" {
+		if err := p.copyForUser(ctx, s.rlUser); err != nil {
 			return nil, err
 		}
 	}
