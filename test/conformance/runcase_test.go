@@ -91,7 +91,7 @@ type built struct {
 // with stores of their own build at once; the self-test's two docker sides
 // share the daemon's image names and build one after the other.
 func (s *suite) runCase(t *testing.T, c *caseSpec) {
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
 	defer s.tagLocks.lock(append([]string{c.parentTag}, c.extraTags...))()
 	defer s.removeDockerImages(c)

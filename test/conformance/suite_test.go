@@ -42,12 +42,21 @@ type settings struct {
 	diffLines int
 	cache     string
 	busybox   string
+	timeout   time.Duration // per case
 }
 
 // settingsFromEnv reads the CONFORMANCE_* variables (README.md).
 func settingsFromEnv() (settings, error) {
 	s := settings{casesDir: "testdata/cases", modes: []string{"root", "rootless"}, parallel: 3,
-		diffLines: 20, cache: "/var/cache/strata-conformance", busybox: "/bin/busybox"}
+		diffLines: 20, cache: "/var/cache/strata-conformance", busybox: "/bin/busybox",
+		timeout: 25 * time.Minute}
+	if v := os.Getenv("CONFORMANCE_CASE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return s, fmt.Errorf("CONFORMANCE_CASE_TIMEOUT=%q: want a duration such as 40m", v)
+		}
+		s.timeout = d
+	}
 	if v := os.Getenv("CONFORMANCE_CASES"); v != "" {
 		s.casesDir = v
 	}
