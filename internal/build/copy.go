@@ -320,18 +320,19 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 }
 
 // setWorkdir sets the config's working dir to p (relative to the current
-// one) and returns it.
+// one) and returns the clean directory to create. As in BuildKit, an
+// absolute path goes into the config as written (WORKDIR /var/lib/etcd/
+// keeps its slash); a relative one is joined, and so cleaned.
 func (sr *stageRun) setWorkdir(p string) string {
 	if !path.IsAbs(p) {
 		cur := sr.s.cfg.Config.WorkingDir
 		if cur == "" {
 			cur = "/"
 		}
-		p = path.Join(cur, p)
+		p = path.Join("/", cur, p)
 	}
-	p = path.Clean(p)
 	sr.s.cfg.Config.WorkingDir = p
-	return p
+	return path.Clean(p)
 }
 
 // workdirKey is the cache key of a WORKDIR that creates dir, owned by owner

@@ -141,3 +141,18 @@ FROM parent
 		t.Errorf("/tool = %q, want %q", got, "tool\n")
 	}
 }
+
+// TestWorkdirKeepsItsSpelling: an absolute WORKDIR goes into the config as
+// written, trailing slash included, as BuildKit's dispatchWorkdir does
+// (etcd's release image: WORKDIR /var/etcd/); a relative one is joined.
+func TestWorkdirKeepsItsSpelling(t *testing.T) {
+	s := newStrata(t)
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nWORKDIR /var/lib/etcd/\nRUN test -d /var/lib/etcd\nFROM busybox\nWORKDIR /a\nWORKDIR b/../c/\n"})
+	for _, c := range []struct{ target, want string }{{"0", "/var/lib/etcd/"}, {"1", "/a/c"}} {
+		s.must("build", "-q", "--target", c.target, "-t", "wd:"+c.target, ctx)
+		got := strings.TrimSpace(s.must("inspect", "--format", "{{.Config.WorkingDir}}", "wd:"+c.target).stdout)
+		if got != c.want {
+			t.Errorf("stage %s: WorkingDir %q, want %q", c.target, got, c.want)
+		}
+	}
+}
