@@ -1,1 +1,1 @@
-bar.go
+package bar

@@ -1,1 +1,1 @@
-foo.go
+package foo
