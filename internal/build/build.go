@@ -23,6 +23,7 @@ import (
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -83,6 +84,10 @@ type Options struct {
 	// CacheFrom are imported caches (--cache-from), asked in order for a
 	// step the store's cache lacks.
 	CacheFrom []CacheSource
+	// Snapshotter chooses how steps get their filesystem (--snapshotter):
+	// overlay (the default), native (copies, where overlayfs cannot be
+	// mounted) or auto (native when an overlay mount fails).
+	Snapshotter snapshot.Kind
 }
 
 // CacheSource is a build cache kept elsewhere (a registry, a directory).
@@ -127,6 +132,7 @@ type builder struct {
 	sink    progress.Sink
 	counter progress.Counter
 	tmp     string // per-build scratch dir in the store
+	snap    snapshot.Snapshotter
 
 	mu      sync.Mutex
 	results map[int]*stageResult
@@ -205,6 +211,9 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	defer os.RemoveAll(b.tmp)
+	if b.snap, err = b.newSnapshotter(); err != nil {
+		return nil, err
+	}
 
 	final, err := b.runStages(ctx)
 	if err != nil {

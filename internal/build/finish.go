@@ -97,13 +97,11 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 			if err != nil {
 				return nil, cleanup, err
 			}
-			mnt := executor.Mount{Type: "layers", Lowers: lowers, Target: target, ReadOnly: true}
-			if !m.ReadOnly {
-				scratch, err := os.MkdirTemp(sr.b.tmp, "bindrw-")
-				if err != nil {
-					return nil, cleanup, err
-				}
-				mnt.ReadOnly, mnt.Source = false, scratch
+			mnt, done, err := sr.b.fromMount(ctx, lowers, target, m.ReadOnly)
+			prev := cleanup
+			cleanup = func() { prev(); done() }
+			if err != nil {
+				return nil, cleanup, err
 			}
 			if m.Source != "" && m.Source != "/" && m.Source != "." {
 				return nil, cleanup, fmt.Errorf("--mount=type=bind,from=%s,source=%s: only the whole stage (source=/) can be mounted", m.From, m.Source)

@@ -38,6 +38,7 @@ type buildFlags struct {
 	squashAll   bool
 	analyze     bool
 	reproduce   bool
+	snapshotter string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -75,6 +76,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
+	addSnapshotterFlag(fl, &f.snapshotter)
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze)")
 	return cmd
 }
@@ -101,6 +103,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		if a != build.EntitlementSecurityInsecure && a != "network.host" {
 			return fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
 		}
+	}
+	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {
+		return err
 	}
 	opts.BuildArgs, err = parseKV(f.buildArgs, true)
 	if err != nil {
