@@ -252,6 +252,11 @@ func probeOverlay(dir string) error {
 			return fmt.Errorf("probing overlayfs: setting %s: %w", kv[0], err)
 		}
 	}
+	if rootless.InUserNamespace() {
+		if err := unix.FsconfigSetFlag(fd, "userxattr"); err != nil {
+			return fmt.Errorf("probing overlayfs: setting userxattr: %w", err)
+		}
+	}
 	if err := unix.FsconfigCreate(fd); err != nil {
 		if msg := fsLog(fd); msg != "" {
 			err = fmt.Errorf("%w (%s)", err, msg)
