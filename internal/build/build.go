@@ -24,6 +24,7 @@ import (
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -90,6 +91,10 @@ type Options struct {
 	// CacheExports are where the build's cache is exported once the image is
 	// written (--cache-to); mode=max implies KeepLayerBlobs.
 	CacheExports []cacheio.Spec
+	// Snapshotter chooses how steps get their filesystem (--snapshotter):
+	// overlay (the default), native (copies, where overlayfs cannot be
+	// mounted) or auto (native when an overlay mount fails).
+	Snapshotter snapshot.Kind
 }
 
 // CacheSource is a build cache kept elsewhere (a registry, a directory).
@@ -134,6 +139,7 @@ type builder struct {
 	sink    progress.Sink
 	counter progress.Counter
 	tmp     string // per-build scratch dir in the store
+	snap    snapshot.Snapshotter
 
 	mu      sync.Mutex
 	results map[int]*stageResult
@@ -224,6 +230,9 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	defer os.RemoveAll(b.tmp)
+	if b.snap, err = b.newSnapshotter(); err != nil {
+		return nil, err
+	}
 
 	final, err := b.runStages(ctx)
 	if err != nil {

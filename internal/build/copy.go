@@ -22,6 +22,7 @@ import (
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/snapshot"
 )
 
 // copyArg is what the sandboxed copy op receives.
@@ -31,6 +32,9 @@ type copyArg struct {
 	Ignore    []string      `json:"ignore,omitempty"`    // .dockerignore patterns for context sources
 	Mkdir     string        `json:"mkdir,omitempty"`     // WORKDIR: the dir to create
 	Owner     *fscopy.Owner `json:"owner,omitempty"`     // WORKDIR: the USER's, nil without one
+
+	// Src is the snapshotter's view of SrcLowers, which the op mounts.
+	Src *snapshot.Mount `json:"src,omitempty"`
 }
 
 // copyReq is a COPY or ADD after parsing its flags.
@@ -235,16 +239,15 @@ func (sr *stageRun) fromState(ctx context.Context, from string) (*state, error) 
 // fileOp runs the copy op in the sandbox and commits the result.
 func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, key, hist string) error {
 	b := sr.b
-	dir, err := b.st.TempDir("copy-")
+	snap, err := b.snap.Prepare(ctx, lowers)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	for _, d := range []string{upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return err
-		}
+	defer b.snap.Remove(snap)
+	removeView, err := b.sourceView(ctx, &arg)
+	defer removeView()
+	if err != nil {
+		return err
 	}
 	raw, err := json.Marshal(arg)
 	if err != nil {
@@ -252,12 +255,16 @@ func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, ke
 	}
 	var stderr strings.Builder
 	err = executor.Do(ctx, executor.DoSpec{
-		Rootfs: executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // commit syncs
+		Rootfs: snap.Mount(), // volatile: commit syncs
 		Op:     opCopy,
 		Arg:    raw,
 		Stdout: io.Discard,
 		Stderr: &stderr,
 	})
+	if err != nil {
+		return err
+	}
+	upper, err := b.snap.Commit(ctx, snap)
 	if err != nil {
 		return err
 	}

@@ -138,17 +138,11 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		runEnv = append(runEnv, "HOME="+u.Home)
 	}
 	runEnv = append(runEnv, sr.secretEnv(c)...) // never in the key or the history
-	dir, err := b.st.TempDir("run-")
+	snap, err := b.snap.Prepare(ctx, lowers)
 	if err != nil {
 		return fail(err)
 	}
-	defer os.RemoveAll(dir)
-	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	for _, d := range []string{upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fail(err)
-		}
-	}
+	defer b.snap.Remove(snap)
 	hosts, resolv, err := b.hostFiles(network)
 	if err != nil {
 		return fail(err)
@@ -159,7 +153,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	}
 	out := progress.NewLineWriter(b.sink, id)
 	spec := executor.RunSpec{
-		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // commit syncs
+		Rootfs:     snap.Mount(), // volatile: commit syncs
 		Args:       args,
 		Env:        runEnv,
 		Dir:        wd,
@@ -196,6 +190,10 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if code != 0 {
 		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: fmt.Sprintf("exit code %d", code), Time: time.Now()})
 		return fmt.Errorf("%s: exit code %d%s", strings.Join(args, " "), code, tailText(out.Tail()))
+	}
+	upper, err := b.snap.Commit(ctx, snap)
+	if err != nil {
+		return fail(err)
 	}
 	l, ld, err := b.commit(ctx, sr.s, upper, b.blobsFor(sr.ps.Index))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
+	"github.com/strata-build/strata/internal/snapshot"
 )
 
 // runMounts prepares the RUN --mount flags of c. The cleanup removes the
@@ -72,7 +73,12 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 			if m.From == "" {
 				mnt, err = sr.contextBind(ctx, m, target, dir)
 			} else {
-				mnt, err = sr.stageBind(ctx, m, target, dir)
+				var done func()
+				mnt, done, err = sr.stageBind(ctx, m, target, dir)
+				if done != nil {
+					prev := cleanup
+					cleanup = func() { done(); prev() }
+				}
 			}
 			if err != nil {
 				return nil, cleanup, err
@@ -196,29 +202,32 @@ func (sr *stageRun) contextBind(ctx context.Context, m *instructions.Mount, targ
 
 // stageBind makes the mount of a bind mount with from=: the source= path
 // (default the root) of a stage or image, read-only unless rw.
-func (sr *stageRun) stageBind(ctx context.Context, m *instructions.Mount, target, scratch string) (executor.Mount, error) {
+func (sr *stageRun) stageBind(ctx context.Context, m *instructions.Mount, target, scratch string) (executor.Mount, func(), error) {
 	b := sr.b
 	from, err := b.df.Expand(sr.lex, nil, m.From, b.plan.MetaArgs)
 	if err != nil {
-		return executor.Mount{}, err
+		return executor.Mount{}, nil, err
 	}
 	src, err := sr.fromState(ctx, from)
 	if err != nil {
-		return executor.Mount{}, err
+		return executor.Mount{}, nil, err
 	}
 	lowers, err := b.lowerDirs(ctx, src)
 	if err != nil {
-		return executor.Mount{}, err
+		return executor.Mount{}, nil, err
 	}
 	mnt := executor.Mount{Type: "layers", Lowers: lowers, Target: target, ReadOnly: m.ReadOnly,
 		Sub: path.Clean("/" + m.Source)}
+	if _, ok := b.snap.(*snapshot.Overlay); !ok {
+		return b.nativeFromMount(ctx, lowers, mnt)
+	}
 	if !m.ReadOnly || mnt.Sub != "/" {
 		if err := os.Mkdir(scratch, 0o700); err != nil {
-			return executor.Mount{}, err
+			return executor.Mount{}, nil, err
 		}
 		mnt.Source = scratch
 	}
-	return mnt, nil
+	return mnt, nil, nil
 }
 
 // ctxViews are the host directories (or files) that context bind mounts

@@ -39,6 +39,7 @@ type buildFlags struct {
 	squashAll   bool
 	analyze     bool
 	reproduce   bool
+	snapshotter string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -76,6 +77,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
+	addSnapshotterFlag(fl, &f.snapshotter)
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
@@ -125,6 +127,9 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 		}
 	}
 	var err error
+	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {
+		return opts, err
+	}
 	if opts.BuildArgs, err = parseKV(f.buildArgs, true); err != nil {
 		return opts, fmt.Errorf("--build-arg: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/moby/sys/user"
 
 	"github.com/strata-build/strata/internal/executor"
+	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -41,6 +42,9 @@ type Options struct {
 	// Stdin, Stdout and Stderr are the process's streams.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Snapshotter chooses how the container's filesystem is made:
+	// overlay (default), native or auto.
+	Snapshotter snapshot.Kind
 }
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -77,12 +81,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		return -1, err
 	}
 	defer os.RemoveAll(dir)
-	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	for _, d := range []string{upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return -1, err
-		}
+	snap, err := prepare(ctx, dir, lowers, opts)
+	if err != nil {
+		return -1, fmt.Errorf("run: %w", err)
 	}
+	defer snap.remove()
 	uid, gid, groups, home, err := lookupUser(lowers, u)
 	if err != nil {
 		return -1, fmt.Errorf("run: %w", err)
@@ -108,7 +111,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		network = "host"
 	}
 	return executor.Run(ctx, executor.RunSpec{
-		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // thrown away
+		Rootfs:     snap.Mount(), // thrown away
 		Args:       args,
 		Env:        env,
 		Dir:        wd,
@@ -161,6 +164,29 @@ func processOf(cfg *v1.Config, opts Options) (args, env []string, usr, wd string
 		wd = "/"
 	}
 	return args, env, usr, wd, nil
+}
+
+// snap is the container's snapshot, with what removes it.
+type snap struct {
+	*snapshot.Snapshot
+	remove func()
+}
+
+// prepare makes the container's throwaway snapshot in dir.
+func prepare(ctx context.Context, dir string, lowers []string, opts Options) (snap, error) {
+	sn, err := snapshot.New(opts.Snapshotter, snapshot.Options{Dir: dir, Notice: func(msg string) {
+		if opts.Stderr != nil {
+			fmt.Fprintln(opts.Stderr, "strata: "+msg)
+		}
+	}})
+	if err != nil {
+		return snap{}, err
+	}
+	s, err := sn.Prepare(ctx, lowers)
+	if err != nil {
+		return snap{}, err
+	}
+	return snap{Snapshot: s, remove: func() { sn.Remove(s) }}, nil
 }
 
 func hasKey(env []string, key string) bool {
