@@ -1,7 +1,7 @@
-// Package build is strata's solver: it runs a plan's stages (independent ones
+// Package solver is strata's solver: it runs a plan's stages (independent ones
 // at once), one handler per Dockerfile instruction, looks every step up in the
 // build cache first, and writes the target stage as an image to the store.
-package build
+package solver
 
 import (
 	"context"
