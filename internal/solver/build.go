@@ -90,6 +90,9 @@ type Options struct {
 	// CacheExports are where the build's cache is exported once the image is
 	// written (--cache-to); mode=max implies KeepLayerBlobs.
 	CacheExports []cacheio.Spec
+	// Executor runs the steps' processes and file ops (nil: the built-in
+	// sandbox, namespaces on overlayfs).
+	Executor Executor
 }
 
 // CacheSource is a build cache kept elsewhere (a registry, a directory).
@@ -132,6 +135,7 @@ type builder struct {
 	plan    *plan.Plan
 	bctx    *buildcontext.Context
 	sink    progress.Sink
+	exec    Executor
 	counter progress.Counter
 	tmp     string // per-build scratch dir in the store
 
@@ -171,6 +175,9 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	if opts.Progress == nil {
 		opts.Progress = progress.Discard{}
 	}
+	if opts.Executor == nil {
+		opts.Executor = sandbox{}
+	}
 	src, name, err := readDockerfile(opts)
 	if err != nil {
 		return nil, err
@@ -183,7 +190,7 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress,
+	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress, exec: opts.Executor,
 		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
 	if err := b.checkDockerfile(); err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package solver
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ RUN two
 // simulateKeys dispatches the target stage of src as a build does, with
 // the steps' execution left out, and returns the cache key each layer step
 // (RUN, COPY, WORKDIR) gets, by its instruction text. A COPY's key is
-// modelled as doCopy makes it: the filesystem key so far, the resolved
+// modelled as copyStep makes it: the filesystem key so far, the resolved
 // destination and the sources (whose content digest is left out here).
 func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[string]string {
 	t.Helper()
@@ -88,7 +89,7 @@ func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[str
 			}
 			sr.s.key = workdirKey(sr.s.key, wd, owner)
 		default:
-			if err := sr.meta(cmd); err != nil {
+			if err := sr.dispatchCommand(context.Background(), cmd, ""); err != nil {
 				t.Fatal(err)
 			}
 			continue
