@@ -35,7 +35,8 @@ func (e *exitError) Error() string { return e.msg }
 // doStep runs a filesystem step: the cache first (with --cache-from), else
 // exec in a scratch dir, whose upper dir is committed as a layer and
 // recorded in the cache; progress hears Cached, or Started then Done or
-// Failed. A failing step leaves the state and the cache as they were.
+// Failed (a panic too). A failing step leaves the state and the cache as
+// they were.
 func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 	b := sr.b
 	id := b.counter.Next()
@@ -48,7 +49,15 @@ func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 		return nil
 	}
 	b.sink.Event(progress.Event{ID: id, Name: st.name, Status: progress.Started, Time: start})
-	if err := sr.execStep(ctx, id, st); err != nil {
+	ended := false
+	defer func() {
+		if !ended { // a panic on its way to the stage's recoverAs
+			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: "panic", Time: time.Now()})
+		}
+	}()
+	err := sr.execStep(ctx, id, st)
+	ended = true
+	if err != nil {
 		msg := err.Error()
 		var ee *exitError
 		if errors.As(err, &ee) {
