@@ -156,15 +156,13 @@ type stageResult struct {
 	err  error
 }
 
-// buildImage runs a build described by opts against st, with the caches
-// already opened (Build).
-func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
-	defer recoverAs(&err, func() string { return "build" })
+// setDefaults fills in the options a build left empty and checks --network.
+func (opts *Options) setDefaults() error {
 	if opts.Network == "" {
 		opts.Network = "host"
 	}
 	if opts.Network != "host" && opts.Network != "none" {
-		return nil, fmt.Errorf("build: --network %q: only host and none are supported", opts.Network)
+		return fmt.Errorf("build: --network %q: only host and none are supported", opts.Network)
 	}
 	if opts.Jobs <= 0 {
 		// Every stage whose dependencies are done runs, as BuildKit does:
@@ -177,6 +175,16 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	}
 	if opts.Executor == nil {
 		opts.Executor = sandbox{}
+	}
+	return nil
+}
+
+// buildImage runs a build described by opts against st, with the caches
+// already opened (Build).
+func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
+	defer recoverAs(&err, func() string { return "build" })
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
 	src, name, err := readDockerfile(opts)
 	if err != nil {
