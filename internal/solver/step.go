@@ -35,8 +35,8 @@ func (e *exitError) Error() string { return e.msg }
 // doStep runs a filesystem step: the cache first (with --cache-from), else
 // exec in a scratch dir, whose upper dir is committed as a layer and
 // recorded in the cache; progress hears Cached, or Started then Done or
-// Failed (a panic too). A failing step leaves the state and the cache as
-// they were.
+// Failed (a panic too). The cache record is written last: a failing step
+// leaves none.
 func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 	b := sr.b
 	id := b.counter.Next()
