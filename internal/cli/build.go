@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-build/strata/internal/build"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
+	"github.com/strata-build/strata/internal/solver"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -100,7 +100,7 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		return fmt.Errorf("--progress: %w", err)
 	}
 	start := time.Now()
-	res, err := build.Build(cmd.Context(), st, opts)
+	res, err := solver.Build(cmd.Context(), st, opts)
 	if err != nil {
 		return err
 	}
@@ -108,8 +108,8 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 }
 
 // options turns the flags into the solver's options (all but its sinks).
-func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options, error) {
-	opts := build.Options{
+func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options, error) {
+	opts := solver.Options{
 		Tags:          f.tags,
 		Target:        f.target,
 		NoCache:       f.noCache,
@@ -122,7 +122,7 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 		SquashAll:     f.squashAll,
 	}
 	for _, a := range f.allow {
-		if a != build.EntitlementSecurityInsecure && a != "network.host" {
+		if a != solver.EntitlementSecurityInsecure && a != "network.host" {
 			return opts, fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
 		}
 	}
@@ -153,7 +153,7 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 
 // dockerfile sets where the context and the Dockerfile come from: a
 // directory, or stdin (the context "-" or -f -).
-func (f *buildFlags) dockerfile(opts *build.Options, stdin io.Reader, contextArg string) error {
+func (f *buildFlags) dockerfile(opts *solver.Options, stdin io.Reader, contextArg string) error {
 	fromStdin := func() error {
 		data, err := io.ReadAll(stdin)
 		if err != nil {
@@ -187,7 +187,7 @@ func (f *buildFlags) dockerfile(opts *build.Options, stdin io.Reader, contextArg
 
 // report writes --iidfile, prints what the build made, as docker build
 // does, and with --analyze the analysis.
-func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *build.Options, res *build.Result, mode progress.Mode, took time.Duration) error {
+func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Options, res *solver.Result, mode progress.Mode, took time.Duration) error {
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)

@@ -1,4 +1,4 @@
-package build
+package solver
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -22,6 +21,7 @@ import (
 	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -77,14 +77,14 @@ func (sr *stageRun) runHistory(args []string) string {
 	return "RUN " + strings.Join(append(pre, args...), " ") + " # buildkit"
 }
 
-// run executes a RUN instruction in the sandbox and commits its layer.
-func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name string) error {
+// dispatchRun handles RUN: it works out the step's argv, sandbox settings
+// and cache key, and runs it in the sandbox through the step wrapper.
+func (sr *stageRun) dispatchRun(ctx context.Context, c *instructions.RunCommand, name string) error {
 	b := sr.b
 	args, err := sr.runArgs(c)
 	if err != nil {
 		return err
 	}
-	env := sr.env.List()
 	security, err := b.runSecurity(c)
 	if err != nil {
 		return err
@@ -104,48 +104,36 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		return err
 	}
 	key := sr.runKey(args, mk, runKeyOpts{network: network, security: security})
-	id := b.counter.Next()
-	start := time.Now()
-	if hit, err := sr.cached(ctx, key, sr.runHistory(args)); err != nil {
-		return err
-	} else if hit {
-		b.countStep(true)
-		b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Cached, Time: start})
-		return nil
-	}
-	b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Started, Time: start})
-	fail := func(err error) error {
-		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
-		return err
-	}
+	r := runStep{c: c, args: args, network: network, security: security}
+	return sr.doStep(ctx, fsStep{name: name, key: key, hist: sr.runHistory(args), tmpPfx: "run-",
+		exec: func(ctx context.Context, id int, root snapshot.Mount) error {
+			return sr.execRun(ctx, r, id, root)
+		}})
+}
+
+// runStep is a RUN's settings once dispatchRun has checked them.
+type runStep struct {
+	c        *instructions.RunCommand
+	args     []string
+	network  string
+	security string
+}
+
+// execRun runs a RUN's command in the sandbox, on root (the step's
+// snapshot of the stage's layers).
+func (sr *stageRun) execRun(ctx context.Context, r runStep, id int, root snapshot.Mount) error {
+	b := sr.b
 	lowers, err := b.lowerDirs(ctx, sr.s)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	u, err := resolveUser(lowers, sr.s.cfg.Config.User)
 	if err != nil {
-		return fail(err)
+		return err
 	}
-	runEnv := env
-	for _, k := range sortedKeys(b.opts.BuildArgs) {
-		// The proxy ARGs reach every RUN without a declaration, as in
-		// BuildKit, and stay out of the cache key and the history.
-		if _, declared := sr.env.Get(k); plan.IsPredefinedArg(k) && !declared {
-			runEnv = append(runEnv, k+"="+b.opts.BuildArgs[k])
-		}
-	}
-	if _, ok := sr.env.Get("HOME"); !ok {
-		runEnv = append(runEnv, "HOME="+u.Home)
-	}
-	runEnv = append(runEnv, sr.secretEnv(c)...) // never in the key or the history
-	snap, err := b.snap.Prepare(ctx, lowers)
+	hosts, resolv, err := b.hostFiles(r.network)
 	if err != nil {
-		return fail(err)
-	}
-	defer b.snap.Remove(snap)
-	hosts, resolv, err := b.hostFiles(network)
-	if err != nil {
-		return fail(err)
+		return err
 	}
 	wd := sr.s.cfg.Config.WorkingDir
 	if wd == "" {
@@ -153,61 +141,63 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	}
 	out := progress.NewLineWriter(b.sink, id)
 	spec := executor.RunSpec{
-		Rootfs:     snap.Mount(), // volatile: commit syncs
-		Args:       args,
-		Env:        runEnv,
+		Rootfs:     root, // volatile: commit syncs
+		Args:       r.args,
+		Env:        sr.runEnv(r.c, u.Home),
 		Dir:        wd,
 		UID:        u.UID,
 		GID:        u.GID,
 		Groups:     u.Groups,
-		Network:    network,
+		Network:    r.network,
 		Hostname:   "strata",
 		Stdout:     out,
 		Stderr:     out,
 		HostsFile:  hosts,
 		ResolvConf: resolv,
-		Security:   security,
+		Security:   r.security,
 	}
-	mounts, cleanup, err := sr.runMounts(ctx, c)
+	mounts, cleanup, err := sr.runMounts(ctx, r.c)
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	defer cleanup()
-	secrets, cleanSecrets, err := sr.secretFiles(ctx, c)
+	secrets, cleanSecrets, err := sr.secretFiles(ctx, r.c)
 	defer cleanSecrets()
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	spec.Mounts = append(mounts, secrets...)
-	code, err := executor.Run(ctx, spec)
+	code, err := b.exec.Run(ctx, spec)
 	out.Flush()
 	if err != nil {
-		return fail(fmt.Errorf("running the sandbox: %w", err))
+		return fmt.Errorf("running the sandbox: %w", err)
 	}
 	if ctx.Err() != nil {
-		return fail(ctx.Err())
+		return ctx.Err()
 	}
 	if code != 0 {
-		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: fmt.Sprintf("exit code %d", code), Time: time.Now()})
-		return fmt.Errorf("%s: exit code %d%s", strings.Join(args, " "), code, tailText(out.Tail()))
+		return &exitError{code: code, msg: fmt.Sprintf("%s: exit code %d%s", strings.Join(r.args, " "), code, tailText(out.Tail()))}
 	}
-	upper, err := b.snap.Commit(ctx, snap)
-	if err != nil {
-		return fail(err)
-	}
-	l, ld, err := b.commit(ctx, sr.s, upper, b.blobsFor(sr.ps.Index))
-	if err != nil {
-		return fail(err)
-	}
-	sr.s.addLayer(l, ld)
-	sr.s.history(sr.runHistory(args), false, b.now())
-	sr.s.key = key
-	if err := sr.remember(key, &l); err != nil {
-		return fail(err)
-	}
-	b.countStep(false)
-	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
 	return nil
+}
+
+// runEnv is the environment a RUN's command gets: the stage's (what its key
+// has), the undeclared proxy build args, HOME when unset and the secrets
+// given as env (these three never in the key or the history).
+func (sr *stageRun) runEnv(c *instructions.RunCommand, home string) []string {
+	b := sr.b
+	env := sr.env.List()
+	for _, k := range sortedKeys(b.opts.BuildArgs) {
+		// The proxy ARGs reach every RUN without a declaration, as in
+		// BuildKit.
+		if _, declared := sr.env.Get(k); plan.IsPredefinedArg(k) && !declared {
+			env = append(env, k+"="+b.opts.BuildArgs[k])
+		}
+	}
+	if _, ok := sr.env.Get("HOME"); !ok {
+		env = append(env, "HOME="+home)
+	}
+	return append(env, sr.secretEnv(c)...)
 }
 
 // EntitlementSecurityInsecure is the --allow entitlement that lets a

@@ -1,6 +1,7 @@
-package build
+package solver
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/internal/dockerfile"
-	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
 	"github.com/strata-build/strata/internal/plan"
 )
@@ -43,9 +43,11 @@ RUN two
 
 // simulateKeys dispatches the target stage of src as a build does, with
 // the steps' execution left out, and returns the cache key each layer step
-// (RUN, COPY, WORKDIR) gets, by its instruction text. A COPY's key is
-// modelled as doCopy makes it: the filesystem key so far, the resolved
-// destination and the sources (whose content digest is left out here).
+// (RUN, COPY, WORKDIR) gets, by its instruction text. A RUN's key is made
+// as dispatchRun makes it (with its network, security mode and mounts). A
+// COPY's key is modelled as copyStep makes it: the filesystem key so far,
+// the resolved destination and the sources (whose content digest is left
+// out here; TestRerunRules covers content, COPY --from and bind mounts).
 func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[string]string {
 	t.Helper()
 	df, err := dockerfile.Parse("Dockerfile", []byte(src))
@@ -59,7 +61,8 @@ func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[str
 	ps := p.Stages[p.Target]
 	s := &state{key: hashKey("scratch")}
 	s.cfg.Config.Env = []string{"PATH=" + defaultPath}
-	sr := &stageRun{b: &builder{opts: Options{BuildArgs: buildArgs, Network: "host"}, df: df, plan: p},
+	opts := Options{BuildArgs: buildArgs, Network: "host", Allow: []string{EntitlementSecurityInsecure}}
+	sr := &stageRun{b: &builder{opts: opts, df: df, plan: p},
 		ps: ps, lex: df.Lex(), s: s, env: dockerfile.NewEnv(s.cfg.Config.Env)}
 	keys := map[string]string{}
 	for _, cmd := range ps.Src.Commands {
@@ -73,7 +76,19 @@ func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[str
 			if err != nil {
 				t.Fatal(err)
 			}
-			sr.s.key = sr.runKey(args, "", runKeyOpts{network: sr.b.opts.Network, security: executor.SecuritySandbox})
+			network, err := sr.b.runNetwork(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			security, err := sr.b.runSecurity(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mk, err := sr.mountKey(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sr.s.key = sr.runKey(args, mk, runKeyOpts{network: network, security: security})
 		case *instructions.CopyCommand:
 			sr.s.key = hashKey(sr.s.key, "copy", sr.resolvePath(c.DestPath), strings.Join(c.SourcePaths, "\x00"))
 		case *instructions.WorkdirCommand:
@@ -88,7 +103,7 @@ func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[str
 			}
 			sr.s.key = workdirKey(sr.s.key, wd, owner)
 		default:
-			if err := sr.meta(cmd); err != nil {
+			if err := sr.dispatchCommand(context.Background(), cmd, ""); err != nil {
 				t.Fatal(err)
 			}
 			continue
@@ -135,6 +150,9 @@ func TestStepKeys(t *testing.T) {
 		{name: "ARG value from --build-arg", buildArgs: map[string]string{"GIT_SHA": "aaa", "V": "2"}, want: []string{copyD, workdir, runTwo}},
 		{name: "WORKDIR", old: "WORKDIR /w", new: "WORKDIR /w2", want: []string{workdir, runTwo}},
 		{name: "RUN", old: "RUN one", new: "RUN one ", want: nil}, // the parser trims: same instruction
+		{name: "RUN --network", old: "RUN one", new: "RUN --network=none one", want: fromRunOne},
+		{name: "RUN --security", old: "RUN one", new: "RUN --security=insecure one", want: fromRunOne},
+		{name: "RUN --mount=type=cache", old: "RUN one", new: "RUN --mount=type=cache,target=/c one", want: fromRunOne},
 		{name: "COPY destination", old: "COPY b /b", new: "COPY b /b2", want: []string{copyB, runOne, copyC, copyD, workdir, runTwo}},
 	}
 	before := simulateKeys(t, keysDockerfile, baseArgs)

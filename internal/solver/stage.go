@@ -1,4 +1,4 @@
-package build
+package solver
 
 import (
 	"context"
@@ -213,19 +213,7 @@ func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, pref
 	}
 	text := prefix + instructionText(cmd)
 	name := stepName(sr.ps, sr.ps.Index == b.plan.Target, sr.n, sr.total, text)
-	var err error
-	switch c := cmd.(type) {
-	case *instructions.RunCommand:
-		err = sr.run(ctx, c, name)
-	case *instructions.CopyCommand:
-		err = sr.copy(ctx, c, name)
-	case *instructions.AddCommand:
-		err = sr.add(ctx, c, name)
-	case *instructions.WorkdirCommand:
-		err = sr.workdir(ctx, c, name)
-	default:
-		err = sr.meta(cmd)
-	}
+	err := sr.dispatchCommand(ctx, cmd, name)
 	if err != nil {
 		var de *dockerfile.Error
 		if errors.As(err, &de) || errors.Is(err, context.Canceled) {
@@ -234,6 +222,47 @@ func (sr *stageRun) dispatch(ctx context.Context, cmd instructions.Command, pref
 		return dockerfile.Wrap(b.df.File, cmd.Location(), strings.ToUpper(cmd.Name()), err)
 	}
 	return nil
+}
+
+// dispatchCommand hands cmd to its instruction's dispatch function.
+func (sr *stageRun) dispatchCommand(ctx context.Context, cmd instructions.Command, name string) error {
+	switch c := cmd.(type) {
+	case *instructions.RunCommand:
+		return sr.dispatchRun(ctx, c, name)
+	case *instructions.CopyCommand:
+		return sr.dispatchCopy(ctx, c, name)
+	case *instructions.AddCommand:
+		return sr.dispatchAdd(ctx, c, name)
+	case *instructions.WorkdirCommand:
+		return sr.dispatchWorkdir(ctx, c, name)
+	case *instructions.EnvCommand:
+		return sr.dispatchEnv(c)
+	case *instructions.ArgCommand:
+		return sr.dispatchArg(c)
+	case *instructions.LabelCommand:
+		return sr.dispatchLabel(c)
+	case *instructions.ExposeCommand:
+		return sr.dispatchExpose(c)
+	case *instructions.VolumeCommand:
+		return sr.dispatchVolume(c)
+	case *instructions.UserCommand:
+		return sr.dispatchUser(c)
+	case *instructions.CmdCommand:
+		return sr.dispatchCmd(c)
+	case *instructions.EntrypointCommand:
+		return sr.dispatchEntrypoint(c)
+	case *instructions.ShellCommand:
+		return sr.dispatchShell(c)
+	case *instructions.StopSignalCommand:
+		return sr.dispatchStopSignal(c)
+	case *instructions.HealthCheckCommand:
+		return sr.dispatchHealthcheck(c)
+	case *instructions.OnbuildCommand:
+		return sr.dispatchOnbuild(c)
+	case *instructions.MaintainerCommand:
+		return sr.dispatchMaintainer(c)
+	}
+	return fmt.Errorf("instruction %s is not supported", strings.ToUpper(cmd.Name()))
 }
 
 // expandWords expands the instruction's words against the stage's
@@ -275,150 +304,6 @@ func instructionText(cmd instructions.Command) string {
 		return strings.Join(parts, " ")
 	}
 	return strings.ToUpper(cmd.Name())
-}
-
-// meta handles the instructions that only change the config.
-func (sr *stageRun) meta(cmd instructions.Command) error {
-	cfg := &sr.s.cfg.Config
-	var now time.Time // filled in when the stage ends (fillHistoryTimes)
-	if e := sr.b.opts.SourceDateEpoch; e != nil {
-		now = e.UTC()
-	}
-	var hist string
-	switch c := cmd.(type) {
-	case *instructions.EnvCommand:
-		var sb strings.Builder
-		sb.WriteString("ENV")
-		for _, kv := range c.Env {
-			sb.WriteString(" " + kv.Key + "=" + kv.Value)
-			sr.env.Set(kv.Key, kv.Value)
-			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
-		}
-		hist = sb.String()
-	case *instructions.LabelCommand:
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		var sb strings.Builder
-		sb.WriteString("LABEL")
-		for _, kv := range c.Labels {
-			cfg.Labels[kv.Key] = kv.Value
-			sb.WriteString(" " + kv.Key + "=" + kv.Value)
-		}
-		hist = sb.String()
-	case *instructions.MaintainerCommand:
-		sr.s.cfg.Author = c.Maintainer
-		hist = "MAINTAINER " + c.Maintainer
-	case *instructions.ExposeCommand:
-		if cfg.ExposedPorts == nil {
-			cfg.ExposedPorts = map[string]struct{}{}
-		}
-		var ports []string
-		for _, p := range c.Ports {
-			w, err := sr.expand(c.Location(), p)
-			if err != nil {
-				return err
-			}
-			for _, f := range strings.Fields(w) {
-				ps, err := normalizePorts(f)
-				if err != nil {
-					return err
-				}
-				for _, p := range ps {
-					cfg.ExposedPorts[p] = struct{}{}
-					ports = append(ports, p)
-				}
-			}
-		}
-		hist = "EXPOSE map[" + strings.Join(mapKeys(ports), " ") + "]"
-	case *instructions.VolumeCommand:
-		if cfg.Volumes == nil {
-			cfg.Volumes = map[string]struct{}{}
-		}
-		for _, v := range c.Volumes {
-			if v == "" {
-				return fmt.Errorf("VOLUME specified can not be an empty string")
-			}
-			cfg.Volumes[v] = struct{}{}
-		}
-		hist = fmt.Sprintf("VOLUME %v", c.Volumes)
-	case *instructions.StopSignalCommand:
-		if !validSignal(c.Signal) {
-			return fmt.Errorf("invalid signal %q: use a name like SIGTERM or a number", c.Signal)
-		}
-		cfg.StopSignal = c.Signal
-		hist = "STOPSIGNAL " + c.Signal
-	case *instructions.ShellCommand:
-		cfg.Shell = c.Shell
-		hist = fmt.Sprintf("SHELL %v", c.Shell)
-	case *instructions.UserCommand:
-		cfg.User = c.User
-		hist = "USER " + c.User
-	case *instructions.CmdCommand:
-		args := c.CmdLine
-		if c.PrependShell {
-			args = sr.withShell(args)
-		}
-		cfg.Cmd = args
-		cfg.ArgsEscaped = true
-		sr.cmdSet = true
-		hist = fmt.Sprintf("CMD %q", args)
-	case *instructions.EntrypointCommand:
-		args := c.CmdLine
-		if c.PrependShell {
-			args = sr.withShell(args)
-		}
-		cfg.Entrypoint = args
-		if !sr.cmdSet {
-			cfg.Cmd = nil
-		}
-		hist = fmt.Sprintf("ENTRYPOINT %q", args)
-	case *instructions.HealthCheckCommand:
-		h := c.Health
-		cfg.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
-		hist = fmt.Sprintf("HEALTHCHECK %+v", *cfg.Healthcheck)
-	case *instructions.OnbuildCommand:
-		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
-		return nil // no history entry, as in BuildKit
-	case *instructions.ArgCommand:
-		var strs []string
-		for _, kv := range c.Args {
-			v, ok := sr.b.opts.BuildArgs[kv.Key]
-			switch {
-			case ok:
-			case kv.Value != nil:
-				w, err := sr.expand(c.Location(), *kv.Value)
-				if err != nil {
-					return err
-				}
-				v, ok = w, true
-			default:
-				v, ok = sr.b.plan.MetaArgs.Get(kv.Key)
-				if !ok {
-					v, ok = plan.PlatformArgs("")[kv.Key]
-				}
-			}
-			if ok {
-				val := v
-				kv.Value = &val
-				sr.env.Set(kv.Key, v)
-				strs = append(strs, kv.Key+"="+v)
-			} else {
-				kv.Value = nil
-				strs = append(strs, kv.Key)
-			}
-			sr.args = append(sr.args, kv)
-		}
-		hist = "ARG " + strings.Join(strs, " ")
-	default:
-		return fmt.Errorf("instruction %s is not supported", strings.ToUpper(cmd.Name()))
-	}
-	// Metadata changes no step's key by itself (sr.s.key is the key of the
-	// filesystem so far, as BuildKit's LLB state): the steps after it see
-	// it only through what they execute (RUN: its env, user, working dir and
-	// SHELL-wrapped argv; COPY/ADD/WORKDIR: their expanded words).
-	sr.s.history(hist, true, now)
-	return nil
 }
 
 // runKey is the cache key of a RUN of argv args on the stage's filesystem:

@@ -1,4 +1,4 @@
-package build
+package solver
 
 import (
 	"github.com/strata-build/strata/internal/dockerfile"

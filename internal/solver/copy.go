@@ -1,4 +1,4 @@
-package build
+package solver
 
 import (
 	"context"
@@ -14,14 +14,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
-	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/snapshot"
 )
 
@@ -50,13 +48,15 @@ type copyReq struct {
 	text     string
 }
 
-func (sr *stageRun) copy(ctx context.Context, c *instructions.CopyCommand, name string) error {
-	return sr.doCopy(ctx, copyReq{from: c.From, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
+// dispatchCopy handles COPY.
+func (sr *stageRun) dispatchCopy(ctx context.Context, c *instructions.CopyCommand, name string) error {
+	return sr.copyStep(ctx, copyReq{from: c.From, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
 		contents: c.SourceContents, dest: c.DestPath, text: c.String()}, name)
 }
 
-func (sr *stageRun) add(ctx context.Context, c *instructions.AddCommand, name string) error {
-	return sr.doCopy(ctx, copyReq{add: true, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
+// dispatchAdd handles ADD.
+func (sr *stageRun) dispatchAdd(ctx context.Context, c *instructions.AddCommand, name string) error {
+	return sr.copyStep(ctx, copyReq{add: true, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
 		contents: c.SourceContents, dest: c.DestPath, checksum: c.Checksum, text: c.String()}, name)
 }
 
@@ -78,143 +78,177 @@ func isGitSource(s string) bool {
 	return err == nil && strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
 }
 
-func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
+// copyPlan is a COPY or ADD being prepared: the sandboxed op's argument and
+// the parts of the step's cache key.
+type copyPlan struct {
+	arg copyArg
+	key []string
+}
+
+// copyStep runs a COPY or ADD through the step wrapper.
+func (sr *stageRun) copyStep(ctx context.Context, r copyReq, name string) error {
 	b := sr.b
 	for _, s := range r.srcs {
 		if r.add && isGitSource(s) {
 			return fmt.Errorf("%s: ADD of git repositories is not supported yet: clone it in a RUN step, or ADD a release archive", s)
 		}
 	}
-	id := b.counter.Next()
-	start := time.Now()
 	lowers, err := b.lowerDirs(ctx, sr.s)
 	if err != nil {
 		return err
 	}
-	a := fscopy.Action{Dest: sr.resolvePath(r.dest), Unpack: r.add}
-	var arg copyArg
-	keyParts := []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}
+	op, err := sr.copyFlags(lowers, r)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(r.contents) > 0: // COPY <<EOF
+		err = sr.heredocSources(r, op)
+	case r.from != "":
+		err = sr.fromSources(ctx, r, op)
+	default:
+		err = sr.contextSources(ctx, r, op)
+	}
+	if err != nil {
+		return err
+	}
+	key := hashKey(op.key...)
+	hist := strings.ToUpper(r.text[:strings.IndexByte(r.text+" ", ' ')]) + r.text[strings.IndexByte(r.text+" ", ' '):] + " # buildkit"
+	return sr.doStep(ctx, fsStep{name: name, key: key, hist: hist, tmpPfx: "copy-",
+		exec: func(ctx context.Context, _ int, root snapshot.Mount) error {
+			return sr.fileOp(ctx, root, op.arg)
+		}})
+}
+
+// copyFlags starts a COPY or ADD's op with its destination, --chown and
+// --chmod, and checks --checksum.
+func (sr *stageRun) copyFlags(lowers []string, r copyReq) (*copyPlan, error) {
+	a := &fscopy.Action{Dest: sr.resolvePath(r.dest), Unpack: r.add}
+	op := &copyPlan{key: []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}}
 	if r.chown != "" {
 		uid, gid, err := resolveChown(lowers, r.chown)
 		if err != nil {
-			return fmt.Errorf("--chown=%s: %w", r.chown, err)
+			return nil, fmt.Errorf("--chown=%s: %w", r.chown, err)
 		}
 		a.Chown = &fscopy.Owner{UID: uid, GID: gid}
-		keyParts = append(keyParts, fmt.Sprintf("chown=%d:%d", uid, gid))
+		op.key = append(op.key, fmt.Sprintf("chown=%d:%d", uid, gid))
 	}
 	if r.chmod != "" {
 		m, err := strconv.ParseUint(r.chmod, 8, 32)
 		if err != nil || m > 0o7777 {
-			return fmt.Errorf("--chmod=%s: not an octal mode like 0755", r.chmod)
+			return nil, fmt.Errorf("--chmod=%s: not an octal mode like 0755", r.chmod)
 		}
 		mode := os.FileMode(m)
 		a.Chmod = &mode
-		keyParts = append(keyParts, "chmod="+r.chmod)
+		op.key = append(op.key, "chmod="+r.chmod)
 	}
 	if r.checksum != "" && (len(r.srcs) != 1 || !isURL(r.srcs[0])) {
-		return fmt.Errorf("--checksum needs exactly one http(s) source")
+		return nil, fmt.Errorf("--checksum needs exactly one http(s) source")
 	}
-	switch {
-	case len(r.contents) > 0: // COPY <<EOF
-		dir, err := os.MkdirTemp(b.tmp, "heredoc-")
-		if err != nil {
-			return err
-		}
-		h := sha256.New()
-		for _, sc := range r.contents {
-			if err := os.WriteFile(filepath.Join(dir, sc.Path), []byte(sc.Data), 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(h, "%s\x00%s\x00", sc.Path, sc.Data)
-			a.Sources = append(a.Sources, fscopy.Source{Rel: sc.Path})
-		}
-		a.SrcRoot = dir
-		keyParts = append(keyParts, "heredoc:"+hex.EncodeToString(h.Sum(nil)))
-	case r.from != "":
-		from, err := b.df.Expand(sr.lex, nil, r.from, b.plan.MetaArgs)
-		if err != nil {
-			return err
-		}
-		src, err := sr.fromState(ctx, from)
-		if err != nil {
-			return err
-		}
-		srcLowers, err := b.lowerDirs(ctx, src)
-		if err != nil {
-			return err
-		}
-		arg.SrcLowers = srcLowers
-		if len(srcLowers) == 0 {
-			empty, err := os.MkdirTemp(b.tmp, "empty-")
-			if err != nil {
-				return err
-			}
-			arg.SrcLowers = []string{empty}
-		}
-		a.KeepOwner = a.Chown == nil
-		for _, s := range r.srcs {
-			a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
-		}
-		keyParts = append(keyParts, "from:"+src.key, strings.Join(r.srcs, "\x00"))
-	default:
-		var local []string
-		for _, s := range r.srcs {
-			if isURL(s) {
-				if !r.add {
-					return fmt.Errorf("COPY cannot take a URL (%s): use ADD", s)
-				}
-				dir, fname, sum, err := b.download(ctx, s, r.checksum)
-				if err != nil {
-					return err
-				}
-				a.Sources = append(a.Sources, fscopy.Source{Rel: fname})
-				a.SrcRoot = dir
-				a.Unpack = false
-				keyParts = append(keyParts, "url:"+s+"@"+sum)
-				continue
-			}
-			local = append(local, s)
-		}
-		if len(local) > 0 {
-			if a.SrcRoot != "" {
-				return fmt.Errorf("mixing URL and local sources in one ADD is not supported: split it")
-			}
-			if b.bctx == nil {
-				return fmt.Errorf("no build context: the Dockerfile came from stdin, so COPY has nothing to copy")
-			}
-			sel, err := b.bctx.Select(local)
-			if err != nil {
-				return err
-			}
-			dg, err := b.bctx.Digest(ctx, sel)
-			if err != nil {
-				return fmt.Errorf("hashing the sources: %w", err)
-			}
-			for _, s := range local {
-				a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
-			}
-			a.SrcRoot = b.bctx.Dir()
-			arg.Ignore = b.bctx.Patterns()
-			keyParts = append(keyParts, "context:"+dg.String())
-		}
-	}
-	key := hashKey(keyParts...)
-	hist := strings.ToUpper(r.text[:strings.IndexByte(r.text+" ", ' ')]) + r.text[strings.IndexByte(r.text+" ", ' '):] + " # buildkit"
-	if hit, err := sr.cached(ctx, key, hist); err != nil {
+	op.arg.Action = *a
+	return op, nil
+}
+
+// heredocSources writes a COPY's heredocs into a scratch dir as its sources.
+func (sr *stageRun) heredocSources(r copyReq, op *copyPlan) error {
+	dir, err := os.MkdirTemp(sr.b.tmp, "heredoc-")
+	if err != nil {
 		return err
-	} else if hit {
-		b.countStep(true)
-		b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Cached, Time: start})
+	}
+	a := &op.arg.Action
+	h := sha256.New()
+	for _, sc := range r.contents {
+		if err := os.WriteFile(filepath.Join(dir, sc.Path), []byte(sc.Data), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%s\x00", sc.Path, sc.Data)
+		a.Sources = append(a.Sources, fscopy.Source{Rel: sc.Path})
+	}
+	a.SrcRoot = dir
+	op.key = append(op.key, "heredoc:"+hex.EncodeToString(h.Sum(nil)))
+	return nil
+}
+
+// fromSources sets a COPY --from's sources: paths in a stage or an image,
+// whose filesystem key is part of the step's key.
+func (sr *stageRun) fromSources(ctx context.Context, r copyReq, op *copyPlan) error {
+	b := sr.b
+	from, err := b.df.Expand(sr.lex, nil, r.from, b.plan.MetaArgs)
+	if err != nil {
+		return err
+	}
+	src, err := sr.fromState(ctx, from)
+	if err != nil {
+		return err
+	}
+	srcLowers, err := b.lowerDirs(ctx, src)
+	if err != nil {
+		return err
+	}
+	op.arg.SrcLowers = srcLowers
+	if len(srcLowers) == 0 {
+		empty, err := os.MkdirTemp(b.tmp, "empty-")
+		if err != nil {
+			return err
+		}
+		op.arg.SrcLowers = []string{empty}
+	}
+	a := &op.arg.Action
+	a.KeepOwner = a.Chown == nil
+	for _, s := range r.srcs {
+		a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
+	}
+	op.key = append(op.key, "from:"+src.key, strings.Join(r.srcs, "\x00"))
+	return nil
+}
+
+// contextSources sets the sources of a COPY or ADD from the build context
+// (keyed by their content digest) or, for ADD, downloaded URLs (keyed by
+// URL and content).
+func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan) error {
+	b := sr.b
+	a := &op.arg.Action
+	var local []string
+	for _, s := range r.srcs {
+		if !isURL(s) {
+			local = append(local, s)
+			continue
+		}
+		if !r.add {
+			return fmt.Errorf("COPY cannot take a URL (%s): use ADD", s)
+		}
+		dir, fname, sum, err := b.download(ctx, s, r.checksum)
+		if err != nil {
+			return err
+		}
+		a.Sources = append(a.Sources, fscopy.Source{Rel: fname})
+		a.SrcRoot = dir
+		a.Unpack = false
+		op.key = append(op.key, "url:"+s+"@"+sum)
+	}
+	if len(local) == 0 {
 		return nil
 	}
-	b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Started, Time: start})
-	arg.Action = a
-	if err := sr.fileOp(ctx, lowers, arg, key, hist); err != nil {
-		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
+	if a.SrcRoot != "" {
+		return fmt.Errorf("mixing URL and local sources in one ADD is not supported: split it")
+	}
+	if b.bctx == nil {
+		return fmt.Errorf("no build context: the Dockerfile came from stdin, so COPY has nothing to copy")
+	}
+	sel, err := b.bctx.Select(local)
+	if err != nil {
 		return err
 	}
-	b.countStep(false)
-	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
+	dg, err := b.bctx.Digest(ctx, sel)
+	if err != nil {
+		return fmt.Errorf("hashing the sources: %w", err)
+	}
+	for _, s := range local {
+		a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
+	}
+	a.SrcRoot = b.bctx.Dir()
+	op.arg.Ignore = b.bctx.Patterns()
+	op.key = append(op.key, "context:"+dg.String())
 	return nil
 }
 
@@ -236,15 +270,9 @@ func (sr *stageRun) fromState(ctx context.Context, from string) (*state, error) 
 	return s, nil
 }
 
-// fileOp runs the copy op in the sandbox and commits the result.
-func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, key, hist string) error {
-	b := sr.b
-	snap, err := b.snap.Prepare(ctx, lowers)
-	if err != nil {
-		return err
-	}
-	defer b.snap.Remove(snap)
-	removeView, err := b.sourceView(ctx, &arg)
+// fileOp runs the copy op in the sandbox, on root (the step's snapshot).
+func (sr *stageRun) fileOp(ctx context.Context, root snapshot.Mount, arg copyArg) error {
+	removeView, err := sr.b.sourceView(ctx, &arg)
 	defer removeView()
 	if err != nil {
 		return err
@@ -253,46 +281,25 @@ func (sr *stageRun) fileOp(ctx context.Context, lowers []string, arg copyArg, ke
 	if err != nil {
 		return err
 	}
-	var stderr strings.Builder
-	err = executor.Do(ctx, executor.DoSpec{
-		Rootfs: snap.Mount(), // volatile: commit syncs
+	return sr.b.exec.Do(ctx, executor.DoSpec{
+		Rootfs: root, // volatile: commit syncs
 		Op:     opCopy,
 		Arg:    raw,
 		Stdout: io.Discard,
-		Stderr: &stderr,
+		Stderr: io.Discard,
 	})
-	if err != nil {
-		return err
-	}
-	upper, err := b.snap.Commit(ctx, snap)
-	if err != nil {
-		return err
-	}
-	l, ld, err := b.commit(ctx, sr.s, upper, b.blobsFor(sr.ps.Index))
-	if err != nil {
-		return err
-	}
-	sr.s.addLayer(l, ld)
-	sr.s.history(hist, false, b.now())
-	sr.s.key = key
-	return sr.remember(key, &l)
 }
 
-// workdir handles WORKDIR: it sets the config and creates the directory.
-func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand, name string) error {
+// dispatchWorkdir handles WORKDIR: it sets the config and creates the
+// directory (a layer), owned by the current USER.
+func (sr *stageRun) dispatchWorkdir(ctx context.Context, c *instructions.WorkdirCommand, name string) error {
 	b := sr.b
 	wd := sr.setWorkdir(c.Path)
 	if wd == "/" {
 		// No layer, and no key change: a RUN's key has its working dir.
-		var t time.Time // filled in when the stage ends
-		if e := b.opts.SourceDateEpoch; e != nil {
-			t = e.UTC()
-		}
-		sr.s.history("WORKDIR "+wd, true, t)
+		sr.metaHistory("WORKDIR " + wd)
 		return nil
 	}
-	id := b.counter.Next()
-	start := time.Now()
 	lowers, err := b.lowerDirs(ctx, sr.s)
 	if err != nil {
 		return err
@@ -308,22 +315,11 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 		}
 		owner = &fscopy.Owner{UID: uid, GID: gid}
 	}
-	key := workdirKey(sr.s.key, wd, owner)
-	if hit, err := sr.cached(ctx, key, "WORKDIR "+wd); err != nil {
-		return err
-	} else if hit {
-		b.countStep(true)
-		b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Cached, Time: start})
-		return nil
-	}
-	b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Started, Time: start})
-	if err := sr.fileOp(ctx, lowers, copyArg{Mkdir: wd, Owner: owner}, key, "WORKDIR "+wd); err != nil {
-		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
-		return err
-	}
-	b.countStep(false)
-	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
-	return nil
+	arg := copyArg{Mkdir: wd, Owner: owner}
+	return sr.doStep(ctx, fsStep{name: name, key: workdirKey(sr.s.key, wd, owner), hist: "WORKDIR " + wd, tmpPfx: "copy-",
+		exec: func(ctx context.Context, _ int, root snapshot.Mount) error {
+			return sr.fileOp(ctx, root, arg)
+		}})
 }
 
 // setWorkdir sets the config's working dir to p (relative to the current

@@ -1,7 +1,7 @@
-// Package build is strata's solver: it runs a plan's stages (independent ones
+// Package solver is strata's solver: it runs a plan's stages (independent ones
 // at once), one handler per Dockerfile instruction, looks every step up in the
 // build cache first, and writes the target stage as an image to the store.
-package build
+package solver
 
 import (
 	"context"
@@ -95,6 +95,9 @@ type Options struct {
 	// overlay (the default), native (copies, where overlayfs cannot be
 	// mounted) or auto (native when an overlay mount fails).
 	Snapshotter snapshot.Kind
+	// Executor runs the steps' processes and file ops (nil: the built-in
+	// sandbox, namespaces on overlayfs).
+	Executor Executor
 }
 
 // CacheSource is a build cache kept elsewhere (a registry, a directory).
@@ -137,6 +140,7 @@ type builder struct {
 	plan    *plan.Plan
 	bctx    *buildcontext.Context
 	sink    progress.Sink
+	exec    Executor
 	counter progress.Counter
 	tmp     string // per-build scratch dir in the store
 	snap    snapshot.Snapshotter
@@ -158,15 +162,13 @@ type stageResult struct {
 	err  error
 }
 
-// buildImage runs a build described by opts against st, with the caches
-// already opened (Build).
-func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
-	defer recoverAs(&err, func() string { return "build" })
+// setDefaults fills in the options a build left empty and checks --network.
+func (opts *Options) setDefaults() error {
 	if opts.Network == "" {
 		opts.Network = "host"
 	}
 	if opts.Network != "host" && opts.Network != "none" {
-		return nil, fmt.Errorf("build: --network %q: only host and none are supported", opts.Network)
+		return fmt.Errorf("build: --network %q: only host and none are supported", opts.Network)
 	}
 	if opts.Jobs <= 0 {
 		// Every stage whose dependencies are done runs, as BuildKit does:
@@ -176,6 +178,19 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	}
 	if opts.Progress == nil {
 		opts.Progress = progress.Discard{}
+	}
+	if opts.Executor == nil {
+		opts.Executor = sandbox{}
+	}
+	return nil
+}
+
+// buildImage runs a build described by opts against st, with the caches
+// already opened (Build).
+func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
+	defer recoverAs(&err, func() string { return "build" })
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
 	}
 	src, name, err := readDockerfile(opts)
 	if err != nil {
@@ -189,7 +204,7 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress,
+	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress, exec: opts.Executor,
 		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
 	if err := b.checkDockerfile(); err != nil {
 		return nil, err
