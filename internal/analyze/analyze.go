@@ -69,6 +69,18 @@ type Report struct {
 	Tree *Node `json:"tree"`
 	// Findings are what could make the image smaller, largest first.
 	Findings []Finding `json:"findings"`
+	// Packages are the installed packages of the final filesystem, largest
+	// first.
+	Packages []Package `json:"packages"`
+	// PackageBytes and UnownedBytes split FinalBytes into the bytes of
+	// files a package owns and the others.
+	PackageBytes int64 `json:"packageBytes"`
+	UnownedBytes int64 `json:"unownedBytes"`
+	// Unowned are the directories holding files no package owns, with
+	// their bytes (not their subdirectories'), largest first.
+	Unowned []PathSize `json:"unowned"`
+	// PackageNotes say which package databases could not be read.
+	PackageNotes []string `json:"packageNotes,omitempty"`
 	// CI is the outcome of Check, when the caller stored it here.
 	CI *CIResult `json:"ci,omitempty"`
 }
@@ -106,6 +118,11 @@ type Row struct {
 	// Hidden is the number of earlier layers' file bytes this layer deletes
 	// or overwrites.
 	Hidden int64 `json:"hidden"`
+	// PackageBytes and UnownedBytes are the file bytes of the layer owned by
+	// a package of the final image and by none. With the tar's headers and
+	// padding (Size minus both) they make up Size.
+	PackageBytes int64 `json:"packageBytes"`
+	UnownedBytes int64 `json:"unownedBytes"`
 }
 
 // PathSize is a path of the final filesystem with its size.
@@ -226,6 +243,9 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Report, error) {
 	rep.FinalBytes = sum(fs.root)
 	rep.LargestFiles, rep.LargestDirs = fs.largest(opts.Top)
 	rep.Tree = fs.tree(rep.FinalBytes / 400)
+	pr := attribute(fs, scans, byLayer)
+	rep.Packages, rep.Unowned, rep.PackageNotes = pr.packages, pr.unowned, pr.notes
+	rep.PackageBytes, rep.UnownedBytes = pr.owned, pr.free
 	rep.Findings = findings(fs, byLayer, opts)
 	return rep, nil
 }

@@ -22,7 +22,8 @@ import (
 
 // tarOf returns a layer tar of specs: "d/" is a directory, "f=N" a file of
 // N random bytes, "f=zN" a file of N zero bytes, "f" an empty file (so
-// ".wh.x" and "d/.wh..wh..opq" are whiteouts), "l->t" a symlink.
+// ".wh.x" and "d/.wh..wh..opq" are whiteouts), "l->t" a symlink, "f<<text"
+// a file holding text.
 func tarOf(t *testing.T, specs ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -34,6 +35,9 @@ func tarOf(t *testing.T, specs ...string) []byte {
 		switch {
 		case strings.HasSuffix(s, "/"):
 			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
+		case strings.Contains(s, "<<"):
+			name, text, _ := strings.Cut(s, "<<")
+			hdr.Name, hdr.Size, body = name, int64(len(text)), []byte(text)
 		case strings.Contains(s, "->"):
 			name, target, _ := strings.Cut(s, "->")
 			hdr.Name, hdr.Linkname, hdr.Typeflag = name, target, tar.TypeSymlink

@@ -12,9 +12,10 @@ type node struct {
 	parent   *node
 	children map[string]*node // directories only
 	dir      bool
-	layer    int   // the layer that wrote it last
-	size     int64 // file bytes (0 for directories, links and devices)
-	total    int64 // subtree bytes, set by sum
+	link     string // a symlink's target
+	layer    int    // the layer that wrote it last
+	size     int64  // file bytes (0 for directories, links and devices)
+	total    int64  // subtree bytes, set by sum
 }
 
 // layerStats is what the replay learned about one layer.
@@ -124,7 +125,7 @@ func (r *replay) add(i int, e entry) {
 	} else if !isDir {
 		st.added++
 	}
-	n := &node{name: base, parent: parent, dir: isDir, layer: i, size: e.size}
+	n := &node{name: base, parent: parent, dir: isDir, link: e.link, layer: i, size: e.size}
 	if isDir {
 		n.children = map[string]*node{}
 	}

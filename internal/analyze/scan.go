@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/pkgdb"
 )
 
 // entryKind is what a layer tar entry does to the filesystem.
@@ -31,11 +32,14 @@ type entry struct {
 	path string // slash-separated, no leading or trailing slash; for whiteouts the deleted path, for opaques the directory
 	kind entryKind
 	size int64
+	link string // a symlink's target
 }
 
 // scan is what one pass over a layer learned.
 type scan struct {
 	entries    []entry
+	dbs        map[string][]byte        // absolute path → content of the package databases pkgdb.Wanted
+	gobins     map[string]pkgdb.Package // absolute path → the Go programs among the executables
 	diffID     string
 	size       int64 // uncompressed tar bytes
 	compressed int64
@@ -113,8 +117,13 @@ func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, er
 		if err != nil {
 			return sc, fmt.Errorf("reading tar: %w", err)
 		}
-		if e, ok := entryOf(hdr); ok {
-			sc.entries = append(sc.entries, e)
+		e, ok := entryOf(hdr)
+		if !ok {
+			continue
+		}
+		sc.entries = append(sc.entries, e)
+		if err := sc.readPackageData(tr, hdr, e); err != nil {
+			return sc, err
 		}
 	}
 	// The end-of-archive blocks and padding count in the layer's size.
@@ -130,6 +139,54 @@ func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, er
 	}
 	return sc, nil
 }
+
+// readPackageData keeps the content of e when it is a package database, and
+// the build info of e when it is a Go executable.
+func (sc *scan) readPackageData(tr io.Reader, hdr *tar.Header, e entry) error {
+	if e.kind != kindFile || (hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeGNUSparse) {
+		return nil
+	}
+	abs := "/" + e.path
+	if pkgdb.Wanted(abs, hdr.Size) {
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", abs, err)
+		}
+		if sc.dbs == nil {
+			sc.dbs = map[string][]byte{}
+		}
+		sc.dbs[abs] = data
+		return nil
+	}
+	if hdr.Mode&0o111 == 0 || hdr.Size < minGoBinary || hdr.Size > maxGoBinary {
+		return nil
+	}
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(tr, head); err != nil {
+		return fmt.Errorf("reading %s: %w", abs, err)
+	}
+	if !pkgdb.IsELF(head) {
+		return nil
+	}
+	rest, err := io.ReadAll(tr)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", abs, err)
+	}
+	if pkg, ok := pkgdb.GoBinary(abs, append(head, rest...)); ok {
+		if sc.gobins == nil {
+			sc.gobins = map[string]pkgdb.Package{}
+		}
+		sc.gobins[abs] = pkg
+	}
+	return nil
+}
+
+// The sizes between which an executable is read to look for Go build
+// info: the smallest Go program is over 1 MB.
+const (
+	minGoBinary = 1 << 20
+	maxGoBinary = 512 << 20
+)
 
 // entryOf turns a tar header into an entry; ok is false for the root and
 // for entries with no effect on paths (PAX global headers).
@@ -153,7 +210,9 @@ func entryOf(hdr *tar.Header) (entry, bool) {
 		return entry{path: p, kind: kindFile, size: hdr.Size}, true
 	case tar.TypeXGlobalHeader:
 		return entry{}, false
-	default: // links, devices, fifos
+	case tar.TypeSymlink:
+		return entry{path: p, kind: kindFile, link: hdr.Linkname}, true
+	default: // hardlinks, devices, fifos
 		return entry{path: p, kind: kindFile}, true
 	}
 }
