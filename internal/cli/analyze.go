@@ -218,6 +218,7 @@ func printAnalysis(w io.Writer, rep *analyze.Report, v analysisView) {
 	if !v.short {
 		printPaths(w, "Largest files", rep.LargestFiles)
 		printPaths(w, "Largest directories", rep.LargestDirs)
+		printPackages(w, rep, 10)
 	}
 	fmt.Fprintln(w, "\nFindings:")
 	if len(rep.Findings) == 0 {

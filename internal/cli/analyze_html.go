@@ -90,6 +90,14 @@ wasted <b class="wasted">{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}
 
 <h2>Final filesystem</h2>
 <svg id="treemap" width="900" height="560" role="img" aria-label="treemap of the final filesystem"></svg>
+<h2>Packages</h2>
+<p>{{len .Packages}} packages hold {{size .PackageBytes}} of the final {{size .FinalBytes}}; {{size .UnownedBytes}} belong to no package.</p>
+<svg id="pkg-treemap" width="900" height="420" role="img" aria-label="treemap of the packages"></svg>
+<table>
+<tr><th>size</th><th class="ins">package</th><th class="ins">version</th><th class="ins">manager</th><th>layer</th>{{if .Dockerfile}}<th>line</th>{{end}}</tr>
+{{range $i, $p := .Packages}}{{if lt $i 30}}<tr><td>{{size .Bytes}}</td><td class="ins">{{.Name}}</td><td class="ins">{{.Version}}</td><td class="ins">{{.Manager}}</td><td>{{if ge .Layer 0}}{{.Layer}}{{else}}-{{end}}</td>{{if $.Report.Dockerfile}}<td>{{if .Line}}{{.Line}}{{else}}-{{end}}</td>{{end}}</tr>
+{{end}}{{end}}</table>
+{{range .PackageNotes}}<p>note: {{.}}</p>{{end}}
 <h2>Largest files</h2>
 <table>{{range .LargestFiles}}<tr><td>{{size .Size}}</td><td>layer {{.Layer}}</td><td class="path">{{.Path}}</td></tr>{{end}}</table>
 <h2>Largest directories</h2>
@@ -201,8 +209,30 @@ wasted <b class="wasted">{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}
     return cells;
   }
 
+  function drawPackages() {
+    const svg = document.getElementById("pkg-treemap");
+    const pkgs = report.packages || [];
+    const byManager = {};
+    for (const p of pkgs) {
+      if (!p.bytes) continue;
+      const m = byManager[p.manager] || (byManager[p.manager] = {name: p.manager, size: 0, children: []});
+      m.size += p.bytes;
+      m.children.push({name: p.name, size: p.bytes});
+    }
+    const kids = Object.values(byManager);
+    if (report.unownedBytes > 0) kids.push({name: "unowned", size: report.unownedBytes});
+    kids.sort((a, b) => b.size - a.size);
+    const root = {name: "packages", size: kids.reduce((s, k) => s + k.size, 0), children: kids};
+    if (!root.size) return 0;
+    const W = +svg.getAttribute("width"), H = +svg.getAttribute("height");
+    const before = cells;
+    drawNode(svg, root, "/", {x: 0, y: 0, w: W, h: H}, 0, "#888");
+    return cells - before;
+  }
+
   const bars = drawBars();
   const n = drawTreemap();
+  document.body.setAttribute("data-pkg-cells", String(drawPackages()));
   document.body.setAttribute("data-bars", String(bars));
   document.body.setAttribute("data-cells", String(n));
   document.body.setAttribute("data-drawn", "true");
