@@ -152,6 +152,9 @@ const (
 	BuildTools Kind = "build-tools"
 	// Overwritten is a layer writing again files an earlier layer wrote.
 	Overwritten Kind = "overwritten"
+	// CopyUp is a layer writing again earlier files with the same content
+	// (chmod, chown, touch, sed -i): each is copied whole into the layer.
+	CopyUp Kind = "copy-up"
 	// LayerCount is an image with enough layers to risk overlayfs's limit.
 	LayerCount Kind = "layer-count"
 )

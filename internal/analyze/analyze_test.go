@@ -23,14 +23,22 @@ import (
 // tarOf returns a layer tar of specs: "d/" is a directory, "f=N" a file of
 // N random bytes, "f=zN" a file of N zero bytes, "f" an empty file (so
 // ".wh.x" and "d/.wh..wh..opq" are whiteouts), "l->t" a symlink, "f<<text"
-// a file holding text.
+// a file holding text; "spec@755" gives a file the mode 0755.
 func tarOf(t *testing.T, specs ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	rnd := rand.New(rand.NewSource(1))
 	for _, s := range specs {
-		hdr := &tar.Header{Name: s, Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		mode := int64(0o644)
+		if name, m, ok := strings.Cut(s, "@"); ok {
+			n, err := strconv.ParseInt(m, 8, 64)
+			if err != nil {
+				t.Fatalf("spec %q: %v", s, err)
+			}
+			s, mode = name, n
+		}
+		hdr := &tar.Header{Name: s, Mode: mode, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 		var body []byte
 		switch {
 		case strings.HasSuffix(s, "/"):
@@ -412,14 +420,14 @@ RUN rm -rf /src
 			name: "chmod rewrites",
 			steps: []step{
 				{createdBy: "COPY app / # buildkit", specs: []string{"app=25000"}},
-				{createdBy: "RUN /bin/sh -c chmod +x /app # buildkit", specs: []string{"app=25000"}},
+				{createdBy: "RUN /bin/sh -c chmod +x /app # buildkit", specs: []string{"app=25000@755"}},
 			},
 			want: Finding{
-				Kind: Overwritten, Layer: 1, Instruction: "RUN chmod +x /app", Bytes: 25000,
+				Kind: CopyUp, Layer: 1, Instruction: "RUN chmod +x /app", Bytes: 25000,
 				Sources: []Source{{Layer: 0, Bytes: 25000}},
 				Paths:   []string{"/app"},
-				Message: "RUN chmod +x /app writes again 1 file that layer 0 wrote already: the 25kB of earlier copies are still in the image",
-				Fix:     "set modes and owners when the files are written (COPY --chmod/--chown, or chmod in the RUN that creates them): a later chmod or chown copies every file it touches into a new layer",
+				Message: "RUN chmod +x /app copies 1 file of layer 0 whole into its layer with the same content (1 with a new mode): 25kB are in the image twice",
+				Fix:     "set the mode and owner where the files are copied, layer 0 (COPY app /), with --chmod and --chown (e.g. `COPY --chmod=755 --chown=app:app ...`), and drop the chmod/chown from this RUN; or build with --squash",
 			},
 		},
 		{

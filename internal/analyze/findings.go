@@ -36,6 +36,7 @@ func findings(fs *replay, rows map[int]*Row, opts Options) []Finding {
 	for i := range fs.stats {
 		f.deletedLater(i)
 		f.overwritten(i)
+		f.copiedUp(i)
 	}
 	f.packageCaches()
 	f.buildTools()
@@ -141,13 +142,17 @@ func (f *finder) deletedLater(i int) {
 // overwritten reports layer i writing again files earlier layers wrote.
 func (f *finder) overwritten(i int) {
 	st := f.fs.stats[i]
-	bytes := total(st.overwritten)
+	rest := map[int]int64{} // what copiedUp does not report
+	for l, b := range st.overwritten {
+		rest[l] = b - st.copiedUp[l]
+	}
+	bytes := total(rest)
 	if bytes < f.opts.MinBytes {
 		return
 	}
 	fd := f.newFinding(Overwritten, i, bytes)
 	var text string
-	fd.Sources, text = f.sources(st.overwritten)
+	fd.Sources, text = f.sources(rest)
 	fd.Paths = examplePaths(st.overwrittenPaths)
 	n := len(st.overwrittenPaths)
 	fd.Message = fmt.Sprintf("%s writes again %d %s that %s wrote already: the %s of earlier copies are still in the image",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"path"
 	"strings"
@@ -33,6 +34,15 @@ type entry struct {
 	kind entryKind
 	size int64
 	link string // a symlink's target
+	meta meta   // a regular file's content hash, mode and owner
+}
+
+// meta is what tells a copy-up (a file written again with the same
+// content) from a real change: the content's hash and the metadata.
+type meta struct {
+	sum      uint64 // maphash of the content, 0 for all but regular files with content
+	mode     int64
+	uid, gid int
 }
 
 // scan is what one pass over a layer learned.
@@ -48,11 +58,12 @@ type scan struct {
 // scanLayers reads every layer, opts.Jobs at a time.
 func scanLayers(ctx context.Context, layers []v1.Layer, opts Options) ([]scan, error) {
 	scans := make([]scan, len(layers))
+	seed := maphash.MakeSeed() // one seed: hashes compare across layers
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(opts.Jobs)
 	for i, l := range layers {
 		g.Go(func() error {
-			sc, err := scanLayer(ctx, l, opts.Compression)
+			sc, err := scanLayer(ctx, l, opts.Compression, seed)
 			if err != nil {
 				return fmt.Errorf("reading layer %d: %w", i, err)
 			}
@@ -68,7 +79,7 @@ func scanLayers(ctx context.Context, layers []v1.Layer, opts Options) ([]scan, e
 
 // scanLayer reads the tar of l once: its entries, its uncompressed size and,
 // for a layer stored uncompressed, the size it compresses to with alg.
-func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, error) {
+func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression, seed maphash.Seed) (scan, error) {
 	var sc scan
 	if d, err := l.DiffID(); err == nil {
 		sc.diffID = d.String()
@@ -121,10 +132,19 @@ func scanLayer(ctx context.Context, l v1.Layer, alg layer.Compression) (scan, er
 		if !ok {
 			continue
 		}
-		sc.entries = append(sc.entries, e)
-		if err := sc.readPackageData(tr, hdr, e); err != nil {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		body := io.TeeReader(tr, &h)
+		if err := sc.readPackageData(body, hdr, e); err != nil {
 			return sc, err
 		}
+		if e.kind == kindFile && hdr.Size > 0 && (hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse) {
+			if _, err := io.Copy(io.Discard, body); err != nil {
+				return sc, fmt.Errorf("reading %s: %w", hdr.Name, err)
+			}
+			e.meta = meta{sum: h.Sum64() | 1, mode: hdr.Mode, uid: hdr.Uid, gid: hdr.Gid}
+		}
+		sc.entries = append(sc.entries, e)
 	}
 	// The end-of-archive blocks and padding count in the layer's size.
 	if _, err := io.Copy(io.Discard, ucount); err != nil {

@@ -1,0 +1,52 @@
+package analyze
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-build/strata/internal/dockerfile"
+)
+
+func TestCopyUp(t *testing.T) {
+	df, err := dockerfile.Parse("Dockerfile", []byte("FROM base\nRUN make data\nRUN touch /data/a /data/b && date > /data/c\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := analyzeOf(t, Options{Dockerfile: df},
+		step{createdBy: "base", specs: []string{"etc/", "etc/os=100"}},
+		step{createdBy: "RUN /bin/sh -c make data # buildkit", specs: []string{"data/", "data/a=30000", "data/b=20000", "data/c=40000"}},
+		// The same random bytes again for a and b (tarOf's fixed seed), others for c.
+		step{createdBy: "RUN /bin/sh -c touch /data/a /data/b && date > /data/c # buildkit", specs: []string{"data/", "data/a=30000", "data/b=20000", "data/c=z40000"}},
+	)
+	type short struct {
+		Kind  Kind
+		Layer int
+		Line  int
+		Bytes int64
+		Paths []string
+	}
+	var got []short
+	var copyUp Finding
+	for _, fd := range rep.Findings {
+		got = append(got, short{fd.Kind, fd.Layer, fd.Line, fd.Bytes, fd.Paths})
+		if fd.Kind == CopyUp {
+			copyUp = fd
+		}
+	}
+	want := []short{
+		{CopyUp, 2, 3, 50000, []string{"/data/a", "/data/b"}},
+		{Overwritten, 2, 3, 40000, []string{"/data/c"}},
+	}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("findings (-got +want):\n%s", diff)
+	}
+	wantMsg := "RUN touch /data/a /data/b && date > /data/c copies 2 files of layer 1 (Dockerfile:2) whole into its layer with the same content (2 with nothing changed but the time): 50kB are in the image twice"
+	if copyUp.Message != wantMsg {
+		t.Errorf("message = %q, want %q", copyUp.Message, wantMsg)
+	}
+	wantFix := "do the chmod/chown in the RUN that creates the files, layer 1 (Dockerfile:2) (RUN make data), not in a later one; or build with --squash"
+	if copyUp.Fix != wantFix {
+		t.Errorf("fix = %q, want %q", copyUp.Fix, wantFix)
+	}
+}
