@@ -155,6 +155,9 @@ const (
 	// CopyUp is a layer writing again earlier files with the same content
 	// (chmod, chown, touch, sed -i): each is copied whole into the layer.
 	CopyUp Kind = "copy-up"
+	// Bookkeeping is the package database and logs rewritten by each
+	// install, reported once for the image.
+	Bookkeeping Kind = "package-bookkeeping"
 	// LayerCount is an image with enough layers to risk overlayfs's limit.
 	LayerCount Kind = "layer-count"
 )

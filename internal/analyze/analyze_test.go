@@ -360,7 +360,7 @@ RUN rm -rf /src
 				Sources: []Source{{Layer: 1, Line: 2, Bytes: 50000}},
 				Paths:   []string{"/src"},
 				Message: "RUN rm -rf /src saves nothing: the 50kB it deletes were added by layer 1 (Dockerfile:2)",
-				Fix:     "delete in the same RUN that created them, or copy only what you need in a multi-stage build",
+				Fix:     "delete in the same RUN that created them, or copy only what you need in a multi-stage build; or build with --squash",
 			},
 		},
 		{

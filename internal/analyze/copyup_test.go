@@ -50,3 +50,28 @@ func TestCopyUp(t *testing.T) {
 		t.Errorf("fix = %q, want %q", copyUp.Fix, wantFix)
 	}
 }
+
+// TestBookkeeping: dpkg's database rewritten by each install is one
+// bookkeeping finding for the image, not an overwrite per layer.
+func TestBookkeeping(t *testing.T) {
+	df, err := dockerfile.Parse("Dockerfile", []byte("FROM base\nRUN apt-get install -y a\nRUN apt-get install -y b\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := analyzeOf(t, Options{Dockerfile: df},
+		step{createdBy: "base", specs: []string{"var/lib/dpkg/status=300000", "var/log/dpkg.log=20000"}},
+		step{createdBy: "RUN /bin/sh -c apt-get install -y a # buildkit", specs: []string{"var/lib/dpkg/status=z310000", "var/log/dpkg.log=z21000", "usr/bin/a=1000"}},
+		step{createdBy: "RUN /bin/sh -c apt-get install -y b # buildkit", specs: []string{"var/lib/dpkg/status=z320000", "var/log/dpkg.log=z22000", "usr/bin/b=1000"}},
+	)
+	if got, want := kinds(rep.Findings), []Kind{Bookkeeping}; !cmp.Equal(got, want) {
+		t.Fatalf("findings %v, want %v: %+v", got, want, rep.Findings)
+	}
+	fd := rep.Findings[0]
+	if fd.Bytes != 300000+20000+310000+21000 || fd.Layer != 2 || fd.Line != 3 {
+		t.Errorf("bookkeeping finding = %+v, want %d bytes at layer 2, line 3", fd, 300000+20000+310000+21000)
+	}
+	wantFix := "install all packages in one RUN (or in a build stage) to write the database once; the base image's copy stays unless you --squash-all"
+	if fd.Fix != wantFix {
+		t.Errorf("fix = %q, want %q", fd.Fix, wantFix)
+	}
+}
