@@ -37,6 +37,7 @@ type buildFlags struct {
 	squash      bool
 	squashAll   bool
 	analyze     bool
+	check       bool
 	reproduce   bool
 }
 
@@ -75,6 +76,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
+	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
@@ -157,6 +159,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		default:
 			opts.DockerfilePath, opts.DockerfileName = f.file, f.file
 		}
+	}
+	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
+		return err
 	}
 	errw := cmd.ErrOrStderr()
 	mode := f.progress
