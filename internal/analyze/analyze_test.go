@@ -538,7 +538,10 @@ CMD ["/a"]
 }
 
 func TestCheck(t *testing.T) {
-	rep := &Report{Wasted: 5_000_000, Efficiency: 0.8}
+	rep := &Report{Wasted: 5_000_000, Efficiency: 0.8, Size: 50_000_000, Layers: 3, Dockerfile: "Dockerfile", Packages: []Package{
+		{Name: "gcc-12", Version: "12.2", Manager: "dpkg", Bytes: 30_000_000, Layer: 1, Line: 4},
+		{Name: "bash", Version: "5", Manager: "dpkg", Bytes: 1_000_000, Layer: 0},
+	}}
 	tests := []struct {
 		name string
 		th   Thresholds
@@ -551,6 +554,15 @@ func TestCheck(t *testing.T) {
 			"wasted bytes 5MB (5000000) exceed --max-wasted 0B (0)",
 			"efficiency 0.8000 is below --min-efficiency 0.9",
 		}},
+		{"efficiency below the size floor", Thresholds{MaxWasted: -1, MinEfficiency: 0.9, MinEfficiencyAbove: 100_000_000}, []string{}},
+		{"efficiency above the size floor", Thresholds{MaxWasted: -1, MinEfficiency: 0.9, MinEfficiencyAbove: 20_000_000}, []string{
+			"efficiency 0.8000 is below --min-efficiency 0.9 (applied as the image's 50MB is at least --min-efficiency-above 20MB)",
+		}},
+		{"size, layers, packages", Thresholds{MaxWasted: -1, MaxSize: 40_000_000, MaxLayers: 2, DenyPackages: []string{"gcc*", "nosuch"}}, []string{
+			"image size 50MB (50000000) exceeds --max-size 40MB (40000000)",
+			"3 layers exceed --max-layers 2",
+			"package gcc-12 12.2 (dpkg, 30MB, installed by layer 1 (Dockerfile:4)) is denied by --deny-package \"gcc*\"",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -560,6 +572,39 @@ func TestCheck(t *testing.T) {
 			}
 			if got.Pass != (len(tt.want) == 0) {
 				t.Errorf("Pass = %v with reasons %v", got.Pass, got.Reasons)
+			}
+		})
+	}
+}
+
+func TestParseCIConfig(t *testing.T) {
+	tests := []struct {
+		name, file string
+		want       Thresholds
+		wantErr    string
+	}{
+		{"all", "max-wasted: 20MB\nmin-efficiency: 0.9\nmin-efficiency-above: 100MB\nmax-size: 500MB\nmax-layers: 30\ndeny-packages: [gcc*, build-essential]\n",
+			Thresholds{MaxWasted: 20_000_000, MinEfficiency: 0.9, MinEfficiencyAbove: 100_000_000, MaxSize: 500_000_000, MaxLayers: 30, DenyPackages: []string{"gcc*", "build-essential"}}, ""},
+		{"empty", "", NoThresholds(), ""},
+		{"misspelt key", "max-waste: 1MB\n", Thresholds{}, ".strata-ci.yaml: yaml: unmarshal errors"},
+		{"bad size", "max-size: big\n", Thresholds{}, `.strata-ci.yaml: max-size "big"`},
+		{"bad ratio", "min-efficiency: 2\n", Thresholds{}, ".strata-ci.yaml: min-efficiency 2"},
+		{"bad pattern", "deny-packages: ['[']\n", Thresholds{}, `.strata-ci.yaml: deny-packages "["`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseCIConfig(".strata-ci.yaml", []byte(tt.file))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseCIConfig error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseCIConfig: %v", err)
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("thresholds (-got +want):\n%s", diff)
 			}
 		})
 	}

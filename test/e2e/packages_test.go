@@ -135,6 +135,28 @@ func TestAnalyzePackagesDebian(t *testing.T) {
 			t.Errorf("%s: %d bytes, dpkg says %d KiB: want between %d and %d", f[0], p.Bytes, kib, lo, hi)
 		}
 	}
+	// CI gates from a file and flags: one line per broken gate, exit 1.
+	cfg := filepath.Join(t.TempDir(), ".strata-ci.yaml")
+	if err := os.WriteFile(cfg, []byte("max-layers: 1\ndeny-packages: ['libjq*']\nmax-size: 1GB\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := s.run("analyze", "--no-compressed", "--dockerfile", filepath.Join(dir, "Dockerfile"), "--ci-config", cfg, "--deny-package", "jq", "jq:pkg")
+	wantLines := []string{
+		"analyze: FAIL: 2 layers exceed --max-layers 1",
+		"analyze: FAIL: package jq " + jq.Version + " (dpkg, ",
+		"analyze: FAIL: package libjq1 " + libjq.Version + " (dpkg, ",
+	}
+	if r.code != 1 {
+		t.Errorf("analyze with CI gates: exit %d, want 1\n%s", r.code, r.stderr)
+	}
+	for _, w := range wantLines {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("analyze's CI lines lack %q:\n%s", w, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "max-size") {
+		t.Errorf("the image is under max-size 1GB, yet:\n%s", r.stderr)
+	}
 	for _, u := range rep.Unowned {
 		if u.Path == "/usr/bin" && u.Size > 100_000 {
 			t.Errorf("%d unowned bytes in /usr/bin: the usrmerge links are not resolved", u.Size)
