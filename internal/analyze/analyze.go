@@ -67,6 +67,9 @@ type Report struct {
 	// Tree is the final filesystem by directory, small entries folded into
 	// one "…" child per directory; it feeds treemaps.
 	Tree *Node `json:"tree"`
+	// WastedTree is the files later layers hid (deleted or overwritten), by
+	// directory, as Tree; it feeds the treemap of wasted bytes.
+	WastedTree *Node `json:"wastedTree"`
 	// Findings are what could make the image smaller, largest first.
 	Findings []Finding `json:"findings"`
 	// Packages are the installed packages of the final filesystem, largest
@@ -249,6 +252,8 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Report, error) {
 	rep.FinalBytes = sum(fs.root)
 	rep.LargestFiles, rep.LargestDirs = fs.largest(opts.Top)
 	rep.Tree = fs.tree(rep.FinalBytes / 400)
+	sum(fs.hidden)
+	rep.WastedTree = treeOf(fs.hidden, "/", rep.Wasted/400)
 	pr := attribute(fs, scans, byLayer)
 	rep.Packages, rep.Unowned, rep.PackageNotes = pr.packages, pr.unowned, pr.notes
 	rep.PackageBytes, rep.UnownedBytes = pr.owned, pr.free

@@ -75,3 +75,21 @@ func TestBookkeeping(t *testing.T) {
 		t.Errorf("fix = %q, want %q", fd.Fix, wantFix)
 	}
 }
+
+func TestWastedTree(t *testing.T) {
+	rep := analyzeOf(t, Options{},
+		step{specs: []string{"opt/", "opt/a=3000", "opt/b=1000", "etc/", "etc/c=500"}},
+		step{specs: []string{".wh.opt", "etc/c=600"}},
+	)
+	got := rep.WastedTree
+	want := &Node{Name: "/", Size: 4500, Children: []*Node{
+		{Name: "opt", Size: 4000, Children: []*Node{{Name: "a", Size: 3000}, {Name: "b", Size: 1000}}},
+		{Name: "etc", Size: 500, Children: []*Node{{Name: "c", Size: 500}}},
+	}}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("wasted tree (-got +want):\n%s", diff)
+	}
+	if rep.WastedTree.Size != rep.Wasted {
+		t.Errorf("wasted tree %d bytes, want the wasted %d", rep.WastedTree.Size, rep.Wasted)
+	}
+}

@@ -53,14 +53,16 @@ func (st *layerStats) copyUp(src int, p string, bytes int64, old, new meta) {
 
 // replay applies layers in order over a model of the merged filesystem.
 type replay struct {
-	root  *node
-	stats []layerStats
+	root   *node
+	stats  []layerStats
+	hidden *node // the files later layers hid, by their path then
 }
 
 func newReplay(layers int) *replay {
 	r := &replay{
-		root:  &node{dir: true, children: map[string]*node{}, layer: -1},
-		stats: make([]layerStats, layers),
+		root:   &node{dir: true, children: map[string]*node{}, layer: -1},
+		stats:  make([]layerStats, layers),
+		hidden: &node{dir: true, children: map[string]*node{}, layer: -1},
 	}
 	for i := range r.stats {
 		r.stats[i].deleted = map[int]int64{}
@@ -199,6 +201,7 @@ func (r *replay) hide(n *node, i int, by map[int]int64) (bytes int64, files int,
 			return
 		}
 		bytes += c.size
+		r.addHidden(pathOf(c), c.size)
 		perLayer[c.layer] += c.size
 		r.stats[c.layer].wasted += c.size
 		r.stats[i].hidden += c.size
@@ -212,6 +215,23 @@ func (r *replay) hide(n *node, i int, by map[int]int64) (bytes int64, files int,
 		}
 	}
 	return bytes, files, src
+}
+
+// addHidden adds size bytes at p (absolute) to the tree of hidden files.
+func (r *replay) addHidden(p string, size int64) {
+	n := r.hidden
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, name := range parts {
+		c := n.children[name]
+		if c == nil {
+			c = &node{name: name, parent: n, dir: i < len(parts)-1, children: map[string]*node{}}
+			n.children[name] = c
+		}
+		if i == len(parts)-1 {
+			c.size += size
+		}
+		n = c
+	}
 }
 
 // lookup returns the node at p, or nil.

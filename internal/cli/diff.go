@@ -14,6 +14,7 @@ import (
 type diffFlags struct {
 	json     bool
 	packages bool
+	html     string
 }
 
 func newDiffCmd(g *globals) *cobra.Command {
@@ -32,6 +33,7 @@ with other bytes), the largest byte changes first, and their summary; images
 without any package database show no package section.`,
 		Example: `  strata diff busybox app:1
   strata diff --packages hello:single hello:multi
+  strata diff --html diff.html hello:single hello:multi
   strata diff app:1 app:2 --json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -51,6 +53,11 @@ without any package database show no package section.`,
 			if err != nil {
 				return err
 			}
+			if f.html != "" {
+				if err := writeHTMLDiff(f.html, args[0], args[1], d); err != nil {
+					return err
+				}
+			}
 			out := cmd.OutOrStdout()
 			if f.json {
 				return writeJSON(out, d)
@@ -66,6 +73,7 @@ without any package database show no package section.`,
 	}
 	cmd.Flags().BoolVar(&f.json, "json", false, "print the file and package changes and their summaries as JSON")
 	cmd.Flags().BoolVar(&f.packages, "packages", false, "print only the package changes")
+	cmd.Flags().StringVar(&f.html, "html", "", "also write the diff as one self-contained HTML page to this file")
 	return cmd
 }
 
