@@ -58,6 +58,12 @@ type Violation struct {
 	Fix string `json:"fix,omitempty"`
 	// URL documents the rule (BuildKit's rules).
 	URL string `json:"url,omitempty"`
+	// SourceLine is the line of the earlier instruction that wrote the
+	// files (DeletedLater, AddArchiveThenRemove, ChmodAfterCopy).
+	SourceLine int `json:"sourceLine,omitempty"`
+	// Bytes is what the rule cost in an earlier build (see Predict), 0 when
+	// unknown.
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // Result is the outcome of Check.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-build/strata/internal/analyze"
 )
 
 // rulesOf returns "line:Rule" for each violation.
@@ -141,5 +143,24 @@ func TestCheckDirectiveError(t *testing.T) {
 				t.Errorf("Failed = %v, want %v (violations %+v)", res.Failed, tc.wantFailed, res.Violations)
 			}
 		})
+	}
+}
+
+func TestPredict(t *testing.T) {
+	res, err := Check(context.Background(), "Dockerfile", []byte("FROM debian\nCOPY src /src\nRUN make /opt/cc\nRUN rm -rf /src /opt/cc\nCMD [\"x\"]\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &analyze.Report{Findings: []analyze.Finding{
+		{Kind: analyze.DeletedLater, Line: 4, Bytes: 48_000_021, Sources: []analyze.Source{{Line: 2, Bytes: 21}, {Line: 3, Bytes: 48_000_000}}},
+		{Kind: analyze.BuildTools, Line: 4, Bytes: 1},
+	}}
+	Predict(res, rep)
+	var got []int64
+	for _, v := range res.Violations {
+		got = append(got, v.Bytes)
+	}
+	if diff := cmp.Diff(got, []int64{21, 48_000_000}); diff != "" || !strings.Contains(res.Violations[1].Message, "about 48MB") {
+		t.Errorf("predicted bytes (-got +want):\n%s\n%+v", diff, res.Violations)
 	}
 }

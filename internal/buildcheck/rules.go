@@ -61,8 +61,12 @@ var (
 // sizeRules runs strata's rules on every stage of df.
 func sizeRules(df *dockerfile.Dockerfile, opts Options) []Violation {
 	var out []Violation
-	add := func(rule string, loc []parser.Range, msg, fix string) {
-		out = append(out, Violation{Rule: rule, Source: Strata, File: df.File, Line: dockerfile.Line(loc), Message: msg, Fix: fix})
+	add := func(rule string, loc []parser.Range, msg, fix string, source ...int) {
+		v := Violation{Rule: rule, Source: Strata, File: df.File, Line: dockerfile.Line(loc), Message: msg, Fix: fix}
+		if len(source) > 0 {
+			v.SourceLine = source[0]
+		}
+		out = append(out, v)
 	}
 	last := len(df.Stages) - 1
 	for si, st := range df.Stages {
@@ -120,7 +124,7 @@ type written struct {
 }
 
 // runRules are the rules about one RUN alone.
-func runRules(c *instructions.RunCommand, text string, add func(string, []parser.Range, string, string)) {
+func runRules(c *instructions.RunCommand, text string, add func(string, []parser.Range, string, string, ...int)) {
 	if aptInstall.MatchString(text) && !strings.Contains(text, "--no-install-recommends") && !strings.Contains(text, "Install-Recommends") {
 		add(AptInstallRecommends, c.Location(), "apt-get install without --no-install-recommends also installs the packages the ones named recommend",
 			"add --no-install-recommends (and name the recommended packages you need)")
@@ -145,7 +149,7 @@ func runRules(c *instructions.RunCommand, text string, add func(string, []parser
 
 // laterRules are the rules about a RUN undoing or redoing what an earlier
 // instruction wrote.
-func laterRules(file string, c *instructions.RunCommand, text string, earlier []written, add func(string, []parser.Range, string, string)) {
+func laterRules(file string, c *instructions.RunCommand, text string, earlier []written, add func(string, []parser.Range, string, string, ...int)) {
 	for _, m := range rmArgs.FindAllStringSubmatch(text, -1) {
 		for _, p := range strings.Fields(m[2]) {
 			if !path.IsAbs(p) || strings.ContainsAny(p, "*?$") && !strings.HasSuffix(p, "/*") {
@@ -158,10 +162,10 @@ func laterRules(file string, c *instructions.RunCommand, text string, earlier []
 				}
 				if w.archive {
 					add(AddArchiveThenRemove, c.Location(), fmt.Sprintf("this RUN deletes %s, which the ADD of an archive at %s:%d wrote: the archive's bytes stay in that layer", p, file, w.line),
-						"fetch, extract and delete the archive in one RUN (curl | tar), or extract it in a build stage and COPY --from the result")
+						"fetch, extract and delete the archive in one RUN (curl | tar), or extract it in a build stage and COPY --from the result", w.line)
 				} else {
 					add(DeletedLater, c.Location(), fmt.Sprintf("this RUN deletes %s, which %s at %s:%d wrote: deleting in a later layer saves nothing", p, w.kind, file, w.line),
-						"delete in the same RUN that creates the files, or create them in a build stage and COPY --from only what is needed; or build with --squash")
+						"delete in the same RUN that creates the files, or create them in a build stage and COPY --from only what is needed; or build with --squash", w.line)
 				}
 				break
 			}
@@ -176,7 +180,7 @@ func laterRules(file string, c *instructions.RunCommand, text string, earlier []
 						flag = "--chown"
 					}
 					add(ChmodAfterCopy, c.Location(), fmt.Sprintf("%s of %s, which the %s at %s:%d wrote, copies every file it touches whole into a new layer", m[1], p, w.kind, file, w.line),
-						fmt.Sprintf("set it in the %s at %s:%d with %s=%s, and drop the %s", w.kind, file, w.line, flag, m[3], m[1]))
+						fmt.Sprintf("set it in the %s at %s:%d with %s=%s, and drop the %s", w.kind, file, w.line, flag, m[3], m[1]), w.line)
 					break
 				}
 			}

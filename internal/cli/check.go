@@ -11,8 +11,11 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-build/strata/internal/analyze"
 	"github.com/strata-build/strata/internal/build"
 	"github.com/strata-build/strata/internal/buildcheck"
+	"github.com/strata-build/strata/internal/dockerfile"
+	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -21,6 +24,7 @@ type checkFlags struct {
 	target    string
 	buildArgs []string
 	json      bool
+	image     string
 }
 
 func newCheckCmd(g *globals) *cobra.Command {
@@ -40,10 +44,15 @@ and exits with status 1 when there is any.
 The Dockerfile's "# check=skip=RULE,...|all;error=true" directive applies to
 both sets; with error=true, strata build fails on any violation, as BuildKit
 does. Base images are looked up in the local store only (their ENV matters to
-UndefinedVar); an image not there is checked as if its config were empty.`,
+UndefinedVar); an image not there is checked as if its config were empty.
+
+With --image, an earlier build of the same Dockerfile, each size rule's
+violation also says how many bytes it wasted in that build (analyze's finding
+at the same line): the prediction for the next build of the same steps.`,
 		Example: `  strata check examples/hello
   strata check -f build/Dockerfile.prod .
-  strata check --json . | jq '.violations[].rule'`,
+  strata check --json . | jq '.violations[].rule'
+  strata check -f Dockerfile.rm --image hello:rm .`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			contextDir := "."
@@ -66,7 +75,7 @@ UndefinedVar); an image not there is checked as if its config were empty.`,
 			if err != nil {
 				return fmt.Errorf("reading the Dockerfile: %w", err)
 			}
-			return runCheck(cmd, st, name, src, checkOptions(st, f.target, bargs, contextDir), f.json)
+			return runCheck(cmd, st, name, src, checkOptions(st, f.target, bargs, contextDir), checkOutput{json: f.json, image: f.image})
 		},
 	}
 	fl := cmd.Flags()
@@ -74,6 +83,7 @@ UndefinedVar); an image not there is checked as if its config were empty.`,
 	fl.StringVar(&f.target, "target", "", "check this stage and the stages it needs (default all)")
 	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE, as for build")
 	fl.BoolVar(&f.json, "json", false, "print the violations as JSON")
+	fl.StringVar(&f.image, "image", "", "an earlier build of this Dockerfile: each size rule's violation then says how many bytes it wasted there")
 	return cmd
 }
 
@@ -93,15 +103,33 @@ func checkOptions(st *store.Store, target string, buildArgs map[string]string, c
 	}
 }
 
+// checkOutput says how runCheck prints, and from which earlier build it
+// predicts bytes.
+type checkOutput struct {
+	json  bool
+	image string // "" for no prediction
+}
+
 // runCheck checks src, prints the violations and returns exit status 1
 // when there is any.
-func runCheck(cmd *cobra.Command, st *store.Store, name string, src []byte, opts buildcheck.Options, asJSON bool) error {
+func runCheck(cmd *cobra.Command, st *store.Store, name string, src []byte, opts buildcheck.Options, o checkOutput) error {
 	res, err := buildcheck.Check(cmd.Context(), name, src, opts)
 	if err != nil {
 		return err
 	}
+	if o.image != "" {
+		df, err := dockerfile.Parse(name, src)
+		if err != nil {
+			return err
+		}
+		rep, err := analyzeImage(cmd.Context(), st, o.image, analyze.Options{Dockerfile: df, Target: opts.Target, Compression: layer.Uncompressed})
+		if err != nil {
+			return fmt.Errorf("--image: %w", err)
+		}
+		buildcheck.Predict(res, rep)
+	}
 	out := cmd.OutOrStdout()
-	if asJSON {
+	if o.json {
 		if err := writeJSON(out, res); err != nil {
 			return err
 		}
@@ -141,7 +169,7 @@ func checkBeforeBuild(cmd *cobra.Command, st *store.Store, check bool, name stri
 		return false, nil
 	}
 	if check {
-		return true, runCheck(cmd, st, name, src, opts, false)
+		return true, runCheck(cmd, st, name, src, opts, checkOutput{})
 	}
 	directive, _, _, _ := parser.ParseDirective("check", src)
 	cfg, err := linter.ParseLintOptions(directive)
