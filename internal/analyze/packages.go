@@ -24,8 +24,9 @@ type Package struct {
 	// layer of the last run whose database lists its version), -1 when
 	// unknown.
 	Layer int `json:"layer"`
-	// Line is that layer's Dockerfile line, 0 when unknown.
-	Line int `json:"line,omitempty"`
+	// Line is that layer's Dockerfile line, 0 when unknown (always in the
+	// JSON: the packages array's documented fields).
+	Line int `json:"line"`
 	// Instruction is that layer's instruction.
 	Instruction string `json:"instruction,omitempty"`
 	// Auto is true when the package manager installed it only as another
