@@ -38,6 +38,7 @@ type buildFlags struct {
 	squash      bool
 	squashAll   bool
 	analyze     bool
+	check       bool
 	reproduce   bool
 	snapshotter string
 }
@@ -78,6 +79,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
 	addSnapshotterFlag(fl, &f.snapshotter)
+	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
@@ -89,6 +91,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	}
 	opts, err := f.options(cmd.InOrStdin(), contextArg)
 	if err != nil {
+		return err
+	}
+	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
 		return err
 	}
 	opts.Puller = &registry.Puller{Dst: st}
