@@ -21,6 +21,7 @@ import (
 	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 )
 
@@ -91,7 +92,7 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	var arg copyArg
 	keyParts := []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}
 	if r.chown != "" {
-		uid, gid, err := resolveChown(lowers, r.chown)
+		uid, gid, err := procspec.LookupOwner(lowers, r.chown)
 		if err != nil {
 			return fmt.Errorf("--chown=%s: %w", r.chown, err)
 		}
@@ -295,7 +296,7 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 	// or the group of a setgid parent).
 	var owner *fscopy.Owner
 	if u := sr.s.cfg.Config.User; u != "" {
-		uid, gid, err := resolveChown(lowers, u)
+		uid, gid, err := procspec.LookupOwner(lowers, u)
 		if err != nil {
 			return fmt.Errorf("USER %s: %w", u, err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/plan"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -122,10 +123,6 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if err != nil {
 		return fail(err)
 	}
-	u, err := resolveUser(lowers, sr.s.cfg.Config.User)
-	if err != nil {
-		return fail(err)
-	}
 	runEnv := env
 	for _, k := range sortedKeys(b.opts.BuildArgs) {
 		// The proxy ARGs reach every RUN without a declaration, as in
@@ -134,10 +131,19 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 			runEnv = append(runEnv, k+"="+b.opts.BuildArgs[k])
 		}
 	}
-	if _, ok := sr.env.Get("HOME"); !ok {
-		runEnv = append(runEnv, "HOME="+u.Home)
+	proc, err := procspec.Resolve(procspec.Spec{
+		Layers:     lowers,
+		Args:       args,
+		Env:        runEnv,
+		User:       sr.s.cfg.Config.User,
+		WorkingDir: sr.s.cfg.Config.WorkingDir,
+		Network:    network,
+		HostsDir:   b.tmp,
+	})
+	if err != nil {
+		return fail(err)
 	}
-	runEnv = append(runEnv, sr.secretEnv(c)...) // never in the key or the history
+	runEnv = append(proc.Env, sr.secretEnv(c)...) // never in the key or the history
 	dir, err := b.st.TempDir("run-")
 	if err != nil {
 		return fail(err)
@@ -149,29 +155,21 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 			return fail(err)
 		}
 	}
-	hosts, resolv, err := b.hostFiles(network)
-	if err != nil {
-		return fail(err)
-	}
-	wd := sr.s.cfg.Config.WorkingDir
-	if wd == "" {
-		wd = "/"
-	}
 	out := progress.NewLineWriter(b.sink, id)
 	spec := executor.RunSpec{
 		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // commit syncs
-		Args:       args,
+		Args:       proc.Args,
 		Env:        runEnv,
-		Dir:        wd,
-		UID:        u.UID,
-		GID:        u.GID,
-		Groups:     u.Groups,
-		Network:    network,
-		Hostname:   "strata",
+		Dir:        proc.Dir,
+		UID:        proc.UID,
+		GID:        proc.GID,
+		Groups:     proc.Groups,
+		Network:    proc.Network,
+		Hostname:   proc.Hostname,
 		Stdout:     out,
 		Stderr:     out,
-		HostsFile:  hosts,
-		ResolvConf: resolv,
+		HostsFile:  proc.HostsFile,
+		ResolvConf: proc.ResolvConf,
 		Security:   security,
 	}
 	mounts, cleanup, err := sr.runMounts(ctx, c)
@@ -255,37 +253,6 @@ func (b *builder) runNetwork(c *instructions.RunCommand) (string, error) {
 		return "", fmt.Errorf("--network=host in a build with --network %s needs the %s entitlement: pass --allow %s to strata build if you trust this Dockerfile", b.opts.Network, EntitlementNetworkHost, EntitlementNetworkHost)
 	}
 	return n, nil
-}
-
-// hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf
-// for a RUN in network ("host" or "none").
-func (b *builder) hostFiles(network string) (string, string, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	hosts := filepath.Join(b.tmp, "hosts-"+network)
-	resolv := filepath.Join(b.tmp, "resolv.conf-"+network)
-	if _, err := os.Stat(hosts); err == nil {
-		return hosts, resolv, nil
-	}
-	h := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tstrata\n"
-	if network == "host" {
-		if data, err := os.ReadFile("/etc/hosts"); err == nil {
-			h = string(data) + "127.0.1.1\tstrata\n"
-		}
-	}
-	if err := os.WriteFile(hosts, []byte(h), 0o644); err != nil {
-		return "", "", err
-	}
-	r := ""
-	if network == "host" {
-		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			r = string(data)
-		}
-	}
-	if err := os.WriteFile(resolv, []byte(r), 0o644); err != nil {
-		return "", "", err
-	}
-	return hosts, resolv, nil
 }
 
 // commit turns an upper dir into a layer dir and, with blob, a layer blob;
