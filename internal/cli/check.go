@@ -12,10 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/analyze"
-	"github.com/strata-build/strata/internal/solver"
 	"github.com/strata-build/strata/internal/buildcheck"
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/solver"
 	"github.com/strata-build/strata/internal/store"
 )
 

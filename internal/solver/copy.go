@@ -20,6 +20,7 @@ import (
 	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/snapshot"
 )
 
@@ -126,7 +127,7 @@ func (sr *stageRun) copyFlags(lowers []string, r copyReq) (*copyPlan, error) {
 	a := &fscopy.Action{Dest: sr.resolvePath(r.dest), Unpack: r.add}
 	op := &copyPlan{key: []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}}
 	if r.chown != "" {
-		uid, gid, err := resolveChown(lowers, r.chown)
+		uid, gid, err := procspec.LookupOwner(lowers, r.chown)
 		if err != nil {
 			return nil, fmt.Errorf("--chown=%s: %w", r.chown, err)
 		}
@@ -309,7 +310,7 @@ func (sr *stageRun) dispatchWorkdir(ctx context.Context, c *instructions.Workdir
 	// or the group of a setgid parent).
 	var owner *fscopy.Owner
 	if u := sr.s.cfg.Config.User; u != "" {
-		uid, gid, err := resolveChown(lowers, u)
+		uid, gid, err := procspec.LookupOwner(lowers, u)
 		if err != nil {
 			return fmt.Errorf("USER %s: %w", u, err)
 		}
