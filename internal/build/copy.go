@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/internal/buildcontext"
+	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
 	"github.com/strata-build/strata/internal/progress"
@@ -91,9 +92,12 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	var arg copyArg
 	keyParts := []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}
 	if r.chown != "" {
-		uid, gid, err := resolveChown(lowers, r.chown)
+		uid, gid, warn, err := resolveChown(lowers, r.chown)
 		if err != nil {
 			return fmt.Errorf("--chown=%s: %w", r.chown, err)
+		}
+		if warn != "" {
+			sr.warn("--chown=" + r.chown + ": " + warn)
 		}
 		a.Chown = &fscopy.Owner{UID: uid, GID: gid}
 		keyParts = append(keyParts, fmt.Sprintf("chown=%d:%d", uid, gid))
@@ -295,9 +299,12 @@ func (sr *stageRun) workdir(ctx context.Context, c *instructions.WorkdirCommand,
 	// or the group of a setgid parent).
 	var owner *fscopy.Owner
 	if u := sr.s.cfg.Config.User; u != "" {
-		uid, gid, err := resolveChown(lowers, u)
+		uid, gid, warn, err := resolveChown(lowers, u)
 		if err != nil {
 			return fmt.Errorf("USER %s: %w", u, err)
+		}
+		if warn != "" {
+			sr.warn("USER " + u + ": " + warn)
 		}
 		owner = &fscopy.Owner{UID: uid, GID: gid}
 	}
@@ -392,4 +399,17 @@ func (b *builder) download(ctx context.Context, rawURL, checksum string) (dir, n
 		_ = os.Chtimes(p, lm, lm)
 	}
 	return dir, name, sum, nil
+}
+
+// warn shows a message about the running instruction, with its file:line,
+// as a build warning.
+func (sr *stageRun) warn(msg string) {
+	file := sr.b.df.File
+	line := dockerfile.Line(sr.ps.Src.Location)
+	text := "FROM " + sr.ps.Base
+	if sr.cur != nil {
+		line, text = dockerfile.Line(sr.cur.Location()), instructionText(sr.cur)
+	}
+	sr.b.sink.Event(progress.Event{Status: progress.Info, Time: time.Now(),
+		Line: fmt.Sprintf("[Warning] %s:%d: %s: %s", file, line, text, msg)})
 }
