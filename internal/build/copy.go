@@ -194,6 +194,7 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 				a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
 			}
 			a.SrcRoot = b.bctx.Dir()
+			a.SocketsAsFiles = true
 			arg.Ignore = b.bctx.Patterns()
 			keyParts = append(keyParts, "context:"+dg.String())
 		}
