@@ -38,6 +38,10 @@ type Action struct {
 	// (--chmod: permission bits plus setuid, setgid and sticky, either as
 	// os.ModeSetuid... or as the raw octal bits of os.FileMode(0o4755)).
 	Chmod *os.FileMode
+	// SocketsAsFiles copies a unix socket as an empty regular file of its
+	// mode, as BuildKit's transfer of the build context does (its
+	// testCopySocket); otherwise sockets are skipped (COPY --from).
+	SocketsAsFiles bool
 	// Unpack extracts sources that are tar archives (ADD).
 	Unpack bool
 	// ModTime, when set, is the mtime of everything copied and created;

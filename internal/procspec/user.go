@@ -104,47 +104,75 @@ func lookupError(spec string, err error, noPasswd, noGroup bool) error {
 	return fmt.Errorf("user %q: %w", spec, err)
 }
 
-// LookupOwner resolves a COPY --chown value: user[:group], names looked up
-// in the image, a numeric user alone meaning the same number as group.
-func LookupOwner(layers []string, spec string) (uid, gid int, err error) {
+// LookupOwner resolves a COPY --chown value (and WORKDIR's owner under a
+// USER): "user[:group]", names looked up in the image, a numeric user alone
+// meaning the same number as group. A name the image does not have is not an
+// error, as in BuildKit's readUser (solver/llbsolver/file/user_linux.go): an
+// unknown user gives 0:0, an unknown group keeps the user's gid; warn then
+// says so, for the caller to show with the instruction's file:line.
+func LookupOwner(layers []string, spec string) (uid, gid int, warn string, err error) {
 	u, g, hasGroup := strings.Cut(spec, ":")
+	var warns []string
 	if n, err := strconv.Atoi(u); err == nil {
 		uid, gid = n, n
 	} else {
 		pw, err := ReadLayered(layers, "etc/passwd")
-		if err != nil {
-			return 0, 0, fmt.Errorf("unknown user %q: the image has no /etc/passwd; use a numeric uid", u)
-		}
-		users, err := user.ParsePasswdFilter(bytes.NewReader(pw), func(x user.User) bool { return x.Name == u })
-		if err != nil {
-			return 0, 0, fmt.Errorf("reading /etc/passwd: %w", err)
+		var users []user.User
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return 0, 0, "", fmt.Errorf("reading /etc/passwd: %w", err)
+		default:
+			users, err = user.ParsePasswdFilter(bytes.NewReader(pw), func(x user.User) bool { return x.Name == u })
+			if err != nil {
+				return 0, 0, "", fmt.Errorf("reading /etc/passwd: %w", err)
+			}
 		}
 		if len(users) == 0 {
-			return 0, 0, fmt.Errorf("unknown user %q: no such entry in the image's /etc/passwd", u)
+			warns = append(warns, fmt.Sprintf("unknown user %q (not in the image's /etc/passwd): uid 0 and gid 0 used, as BuildKit does; use a numeric uid", u))
+		} else {
+			if err := checkPasswdIDs(pw, u); err != nil {
+				return 0, 0, "", err
+			}
+			uid, gid = users[0].Uid, users[0].Gid
 		}
-		if err := checkPasswdIDs(pw, u); err != nil {
-			return 0, 0, err
+	}
+	if hasGroup {
+		if n, err := strconv.Atoi(g); err == nil {
+			gid = n
+		} else {
+			found, err := lookupGroup(layers, g)
+			if err != nil {
+				return 0, 0, "", err
+			}
+			if found < 0 {
+				warns = append(warns, fmt.Sprintf("unknown group %q (not in the image's /etc/group): gid %d of the user used, as BuildKit does; use a numeric gid", g, gid))
+			} else {
+				gid = found
+			}
 		}
-		uid, gid = users[0].Uid, users[0].Gid
 	}
-	if !hasGroup {
-		return uid, gid, nil
-	}
-	if n, err := strconv.Atoi(g); err == nil {
-		return uid, n, nil
-	}
+	return uid, gid, strings.Join(warns, "; "), nil
+}
+
+// lookupGroup returns the gid of the group named name in the image's
+// /etc/group, or -1 when the file or the name is missing.
+func lookupGroup(layers []string, name string) (int, error) {
 	gr, err := ReadLayered(layers, "etc/group")
-	if err != nil {
-		return 0, 0, fmt.Errorf("unknown group %q: the image has no /etc/group; use a numeric gid", g)
+	if errors.Is(err, os.ErrNotExist) {
+		return -1, nil
 	}
-	groups, err := user.ParseGroupFilter(bytes.NewReader(gr), func(x user.Group) bool { return x.Name == g })
 	if err != nil {
-		return 0, 0, fmt.Errorf("reading /etc/group: %w", err)
+		return 0, fmt.Errorf("reading /etc/group: %w", err)
+	}
+	groups, err := user.ParseGroupFilter(bytes.NewReader(gr), func(x user.Group) bool { return x.Name == name })
+	if err != nil {
+		return 0, fmt.Errorf("reading /etc/group: %w", err)
 	}
 	if len(groups) == 0 {
-		return 0, 0, fmt.Errorf("unknown group %q: no such entry in the image's /etc/group", g)
+		return -1, nil
 	}
-	return uid, groups[0].Gid, nil
+	return groups[0].Gid, nil
 }
 
 // checkPasswdIDs fails when the /etc/passwd line of the user named in spec

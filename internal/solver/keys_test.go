@@ -96,7 +96,7 @@ func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[str
 			wd := sr.setWorkdir(c.Path)
 			var owner *fscopy.Owner
 			if u := sr.s.cfg.Config.User; u != "" {
-				uid, gid, err := procspec.LookupOwner(nil, u)
+				uid, gid, _, err := procspec.LookupOwner(nil, u)
 				if err != nil {
 					t.Fatal(err)
 				}
