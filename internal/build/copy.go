@@ -18,7 +18,6 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
-	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
 	"github.com/strata-build/strata/internal/progress"
@@ -44,16 +43,19 @@ type copyReq struct {
 	dest     string
 	checksum string
 	text     string
+	flags    copyFlags
 }
 
 func (sr *stageRun) copy(ctx context.Context, c *instructions.CopyCommand, name string) error {
 	return sr.doCopy(ctx, copyReq{from: c.From, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
-		contents: c.SourceContents, dest: c.DestPath, text: c.String()}, name)
+		contents: c.SourceContents, dest: c.DestPath, text: c.String(),
+		flags: copyFlags{exclude: c.ExcludePatterns, parents: c.Parents, link: c.Link}}, name)
 }
 
 func (sr *stageRun) add(ctx context.Context, c *instructions.AddCommand, name string) error {
 	return sr.doCopy(ctx, copyReq{add: true, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
-		contents: c.SourceContents, dest: c.DestPath, checksum: c.Checksum, text: c.String()}, name)
+		contents: c.SourceContents, dest: c.DestPath, checksum: c.Checksum, text: c.String(),
+		flags: copyFlags{exclude: c.ExcludePatterns, link: c.Link, unpack: c.Unpack}}, name)
 }
 
 func isURL(s string) bool {
@@ -99,14 +101,12 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 		keyParts = append(keyParts, fmt.Sprintf("chown=%d:%d", uid, gid))
 	}
 	if r.chmod != "" {
-		m, err := strconv.ParseUint(r.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return fmt.Errorf("--chmod=%s: not an octal mode like 0755", r.chmod)
+		if err := setChmod(&a, r.chmod); err != nil {
+			return err
 		}
-		mode := os.FileMode(m)
-		a.Chmod = &mode
 		keyParts = append(keyParts, "chmod="+r.chmod)
 	}
+	keyParts = append(keyParts, r.flags.apply(&a)...)
 	if r.checksum != "" && (len(r.srcs) != 1 || !isURL(r.srcs[0])) {
 		return fmt.Errorf("--checksum needs exactly one http(s) source")
 	}
@@ -148,9 +148,7 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 			arg.SrcLowers = []string{empty}
 		}
 		a.KeepOwner = a.Chown == nil
-		for _, s := range r.srcs {
-			a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
-		}
+		a.Sources = r.flags.sources(r.srcs)
 		keyParts = append(keyParts, "from:"+src.key, strings.Join(r.srcs, "\x00"))
 	default:
 		var local []string
@@ -165,7 +163,7 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 				}
 				a.Sources = append(a.Sources, fscopy.Source{Rel: fname})
 				a.SrcRoot = dir
-				a.Unpack = false
+				a.Unpack = r.flags.unpack != nil && *r.flags.unpack
 				keyParts = append(keyParts, "url:"+s+"@"+sum)
 				continue
 			}
@@ -178,7 +176,7 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 			if b.bctx == nil {
 				return fmt.Errorf("no build context: the Dockerfile came from stdin, so COPY has nothing to copy")
 			}
-			sel, err := b.bctx.Select(local)
+			sel, err := b.bctx.Select(r.flags.digestSources(local))
 			if err != nil {
 				return err
 			}
@@ -186,9 +184,7 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 			if err != nil {
 				return fmt.Errorf("hashing the sources: %w", err)
 			}
-			for _, s := range local {
-				a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
-			}
+			a.Sources = r.flags.sources(local)
 			a.SrcRoot = b.bctx.Dir()
 			arg.Ignore = b.bctx.Patterns()
 			keyParts = append(keyParts, "context:"+dg.String())
@@ -196,18 +192,31 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	}
 	key := hashKey(keyParts...)
 	hist := strings.ToUpper(r.text[:strings.IndexByte(r.text+" ", ' ')]) + r.text[strings.IndexByte(r.text+" ", ' '):] + " # buildkit"
-	if hit, err := sr.cached(ctx, key, hist); err != nil {
+	hit, err := sr.cached(ctx, key, hist)
+	if err == nil && !hit && r.flags.link {
+		hit, err = sr.reuseLinked(linkKey(keyParts), key, hist)
+	}
+	if err != nil {
 		return err
-	} else if hit {
+	}
+	if hit {
 		b.countStep(true)
 		b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Cached, Time: start})
 		return nil
 	}
 	b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Started, Time: start})
 	arg.Action = a
+	if r.flags.link {
+		lowers = nil // the layer is made on an empty root
+	}
 	if err := sr.fileOp(ctx, lowers, arg, key, hist); err != nil {
 		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
 		return err
+	}
+	if r.flags.link {
+		if err := sr.keepLinked(linkKey(keyParts)); err != nil {
+			return err
+		}
 	}
 	b.countStep(false)
 	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})

@@ -90,26 +90,7 @@ func checkDirective(d parser.Directive, refuse refuser) {
 func checkCommand(cmd instructions.Command, refuse refuser) {
 	loc := cmd.Location()
 	switch c := cmd.(type) {
-	case *instructions.CopyCommand:
-		if len(c.ExcludePatterns) > 0 {
-			refuse(loc, "COPY --exclude is not supported yet: remove it and exclude the files with .dockerignore or a narrower source")
-		}
-		if c.Parents {
-			refuse(loc, "COPY --parents is not supported yet: copy each directory to its full destination path instead")
-		}
-		if c.Link {
-			refuse(loc, "COPY --link is not supported yet: remove --link (the files copied are the same; only cache reuse across base changes differs)")
-		}
 	case *instructions.AddCommand:
-		if len(c.ExcludePatterns) > 0 {
-			refuse(loc, "ADD --exclude is not supported yet: remove it and exclude the files with .dockerignore or a narrower source")
-		}
-		if c.Link {
-			refuse(loc, "ADD --link is not supported yet: remove --link (the files added are the same; only cache reuse across base changes differs)")
-		}
-		if c.Unpack != nil {
-			refuse(loc, "ADD --unpack is not supported yet: remove it (local tar archives are unpacked, URLs are not)")
-		}
 		if c.KeepGitDir != nil {
 			refuse(loc, "ADD --keep-git-dir is not supported: strata does not add git repositories; clone in a RUN instead")
 		}
