@@ -89,7 +89,7 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	if err != nil {
 		return err
 	}
-	a := fscopy.Action{Dest: sr.resolvePath(r.dest), Unpack: r.add}
+	a := fscopy.Action{Dest: sr.resolvePath(copyDest(r.dest)), Unpack: r.add}
 	var arg copyArg
 	keyParts := []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}
 	if r.chown != "" {

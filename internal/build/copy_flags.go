@@ -96,3 +96,14 @@ func (f copyFlags) digestSources(srcs []string) []string {
 	}
 	return out
 }
+
+// copyDest returns a COPY/ADD destination with "." and "" written as
+// "./": they name the working directory as a directory, as BuildKit's
+// dispatchCopy adds the slash (without it, a COPY --link, whose root is
+// empty, or a working directory missing from the image made a file).
+func copyDest(dest string) string {
+	if dest == "." || dest == "" {
+		return "./"
+	}
+	return dest
+}
