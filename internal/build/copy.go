@@ -362,7 +362,11 @@ func (b *builder) download(ctx context.Context, rawURL, checksum string) (dir, n
 		return "", "", "", err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), resp.Body); err != nil {
+	want, err := newChecksum(checksum)
+	if err != nil {
+		return "", "", "", fmt.Errorf("ADD %s: %w", rawURL, err)
+	}
+	if _, err := io.Copy(io.MultiWriter(f, h, want), resp.Body); err != nil {
 		f.Close()
 		return "", "", "", fmt.Errorf("downloading %s: %w", rawURL, err)
 	}
@@ -370,8 +374,8 @@ func (b *builder) download(ctx context.Context, rawURL, checksum string) (dir, n
 		return "", "", "", err
 	}
 	sum = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if checksum != "" && checksum != sum {
-		return "", "", "", fmt.Errorf("ADD %s: checksum mismatch: got %s, --checksum wants %s", rawURL, sum, checksum)
+	if got := want.sum(); got != checksum {
+		return "", "", "", fmt.Errorf("ADD %s: checksum mismatch: got %s, --checksum wants %s", rawURL, got, checksum)
 	}
 	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
 		_ = os.Chtimes(p, lm, lm)

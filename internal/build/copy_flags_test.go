@@ -1,6 +1,12 @@
 package build
 
 import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"hash"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -54,6 +60,45 @@ func TestCopyFlagsSources(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.flags.digestSources(tc.srcs), tc.wantDig); diff != "" {
 				t.Errorf("digestSources (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestChecksumAlgorithms(t *testing.T) {
+	data := "payload\n"
+	sums := map[string]string{}
+	for _, a := range []struct {
+		algo string
+		h    hash.Hash
+	}{{"sha256", sha256.New()}, {"sha384", sha512.New384()}, {"sha512", sha512.New()}} {
+		a.h.Write([]byte(data))
+		sums[a.algo] = a.algo + ":" + hex.EncodeToString(a.h.Sum(nil))
+	}
+	for _, tc := range []struct{ name, flag, wantErr string }{
+		{"sha256", sums["sha256"], ""},
+		{"sha384", sums["sha384"], ""},
+		{"sha512", sums["sha512"], ""},
+		{"none", "", ""},
+		{"md5", "md5:d41d8cd98f00b204e9800998ecf8427e", "want sha256:"},
+		{"no algorithm", strings.TrimPrefix(sums["sha256"], "sha256:"), "want sha256:"},
+		{"short", "sha256:abcd", "want 64 lowercase hex digits"},
+		{"upper case", strings.ToUpper(sums["sha256"]), "want sha256:"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := newChecksum(tc.flag)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, data)
+			if got := c.sum(); got != tc.flag {
+				t.Errorf("sum = %q, want %q", got, tc.flag)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -192,5 +194,28 @@ func TestCopyLink(t *testing.T) {
 	r = s.must("build", "--progress=plain", bldContext(t, fmt.Sprintf(base, "three")+"COPY a.txt /dest/\n", files))
 	if st := bldStatus(t, r.stderr, "COPY a.txt"); st != "DONE" {
 		t.Errorf("plain COPY after a changed RUN: %s, want DONE", st)
+	}
+}
+
+// TestAddChecksumAlgorithms: ADD --checksum takes sha256, sha384 and
+// sha512 digests, as BuildKit's (go-digest's algorithms); a mismatch or
+// another algorithm fails at the ADD's line.
+func TestAddChecksumAlgorithms(t *testing.T) {
+	payload := "checked payload\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, payload) }))
+	defer srv.Close()
+	s512 := sha512.Sum512([]byte(payload))
+	s384 := sha512.Sum384([]byte("other"))
+	s := newStrata(t)
+	df := "FROM busybox\nADD --checksum=sha512:" + hex.EncodeToString(s512[:]) + " " + srv.URL + "/p.txt /p.txt\n"
+	s.must("build", "-t", "sum512", bldContext(t, df, nil))
+	if got := bldFile(t, bldExport(t, s, "sum512"), "p.txt"); got != payload {
+		t.Errorf("/p.txt = %q", got)
+	}
+	for _, flag := range []string{"sha384:" + hex.EncodeToString(s384[:]), "md5:00112233445566778899aabbccddeeff"} {
+		r := s.run("build", bldContext(t, "FROM busybox\nADD --checksum="+flag+" "+srv.URL+"/p.txt /p.txt\n", nil))
+		if r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:2") || !strings.Contains(r.stderr, "checksum") {
+			t.Errorf("--checksum=%s: exit %d, want a located checksum error:\n%s", flag, r.code, r.stderr)
+		}
 	}
 }
