@@ -20,6 +20,7 @@ import (
 
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
+	"github.com/strata-build/strata/internal/gitsrc"
 	"github.com/strata-build/strata/internal/progress"
 )
 
@@ -44,6 +45,7 @@ type copyReq struct {
 	checksum string
 	text     string
 	flags    copyFlags
+	keepGit  *bool // ADD --keep-git-dir
 }
 
 func (sr *stageRun) copy(ctx context.Context, c *instructions.CopyCommand, name string) error {
@@ -55,7 +57,7 @@ func (sr *stageRun) copy(ctx context.Context, c *instructions.CopyCommand, name 
 func (sr *stageRun) add(ctx context.Context, c *instructions.AddCommand, name string) error {
 	return sr.doCopy(ctx, copyReq{add: true, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
 		contents: c.SourceContents, dest: c.DestPath, checksum: c.Checksum, text: c.String(),
-		flags: copyFlags{exclude: c.ExcludePatterns, link: c.Link, unpack: c.Unpack}}, name)
+		flags: copyFlags{exclude: c.ExcludePatterns, link: c.Link, unpack: c.Unpack}, keepGit: c.KeepGitDir}, name)
 }
 
 func isURL(s string) bool {
@@ -66,22 +68,13 @@ func isURL(s string) bool {
 // BuildKit tells them: git@host:path, git:// or ssh:// URLs, and http(s)
 // URLs whose path ends in .git (a #ref fragment allowed).
 func isGitSource(s string) bool {
-	if strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "ssh://") {
-		return true
-	}
-	if !isURL(s) {
-		return false
-	}
-	u, err := url.Parse(s)
-	return err == nil && strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
+	return gitsrc.IsGit(s)
 }
 
 func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	b := sr.b
-	for _, s := range r.srcs {
-		if r.add && isGitSource(s) {
-			return fmt.Errorf("%s: ADD of git repositories is not supported yet: clone it in a RUN step, or ADD a release archive", s)
-		}
+	if err := checkGitSources(r); err != nil {
+		return err
 	}
 	id := b.counter.Next()
 	start := time.Now()
@@ -107,9 +100,10 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 		keyParts = append(keyParts, "chmod="+r.chmod)
 	}
 	keyParts = append(keyParts, r.flags.apply(&a)...)
-	if r.checksum != "" && (len(r.srcs) != 1 || !isURL(r.srcs[0])) {
-		return fmt.Errorf("--checksum needs exactly one http(s) source")
+	if r.checksum != "" && (len(r.srcs) != 1 || !isURL(r.srcs[0]) && !isGitSource(r.srcs[0])) {
+		return fmt.Errorf("--checksum needs exactly one http(s) or git source")
 	}
+	var prepare func() error // fetches what the step needs once it is not cached
 	switch {
 	case len(r.contents) > 0: // COPY <<EOF
 		dir, err := os.MkdirTemp(b.tmp, "heredoc-")
@@ -153,6 +147,14 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 	default:
 		var local []string
 		for _, s := range r.srcs {
+			if r.add && isGitSource(s) {
+				part, fetch, err := sr.gitSource(ctx, s, r, &a)
+				if err != nil {
+					return err
+				}
+				keyParts, prepare = append(keyParts, part), fetch
+				continue
+			}
 			if isURL(s) {
 				if !r.add {
 					return fmt.Errorf("COPY cannot take a URL (%s): use ADD", s)
@@ -205,6 +207,12 @@ func (sr *stageRun) doCopy(ctx context.Context, r copyReq, name string) error {
 		return nil
 	}
 	b.sink.Event(progress.Event{ID: id, Name: name, Status: progress.Started, Time: start})
+	if prepare != nil {
+		if err := prepare(); err != nil {
+			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
+			return err
+		}
+	}
 	arg.Action = a
 	if r.flags.link {
 		lowers = nil // the layer is made on an empty root

@@ -90,10 +90,6 @@ func checkDirective(d parser.Directive, refuse refuser) {
 func checkCommand(cmd instructions.Command, refuse refuser) {
 	loc := cmd.Location()
 	switch c := cmd.(type) {
-	case *instructions.AddCommand:
-		if c.KeepGitDir != nil {
-			refuse(loc, "ADD --keep-git-dir is not supported: strata does not add git repositories; clone in a RUN instead")
-		}
 	case *instructions.HealthCheckCommand:
 		if c.Health != nil && c.Health.StartInterval != 0 {
 			refuse(loc, "HEALTHCHECK --start-interval is not supported yet: remove it (the image config strata writes has no field for it)")
