@@ -92,6 +92,9 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 	if err := sr.checkSecrets(c); err != nil {
 		return err
 	}
+	if err := sr.checkSSH(c); err != nil {
+		return err
+	}
 	if err := dockerfile.CheckRun(b.df.File, c); err != nil {
 		return err
 	}
@@ -140,6 +143,7 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		runEnv = append(runEnv, "HOME="+u.Home)
 	}
 	runEnv = append(runEnv, sr.secretEnv(c)...) // never in the key or the history
+	runEnv = append(runEnv, sr.sshEnv(c)...)
 	dir, err := b.st.TempDir("run-")
 	if err != nil {
 		return fail(err)
@@ -187,6 +191,12 @@ func (sr *stageRun) run(ctx context.Context, c *instructions.RunCommand, name st
 		return fail(err)
 	}
 	spec.Mounts = append(mounts, secrets...)
+	agents, stopAgents, err := sr.sshAgents(ctx, c)
+	defer stopAgents()
+	if err != nil {
+		return fail(err)
+	}
+	spec.Mounts = append(spec.Mounts, agents...)
 	code, err := executor.Run(ctx, spec)
 	out.Flush()
 	if err != nil {

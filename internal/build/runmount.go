@@ -50,6 +50,8 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 		switch m.Type {
 		case instructions.MountTypeSecret:
 			continue // secretFiles mounts them
+		case instructions.MountTypeSSH:
+			continue // sshAgents mounts them
 		case instructions.MountTypeTmpfs:
 			mnt = executor.Mount{Type: "tmpfs", Target: target}
 			if m.SizeLimit > 0 {
@@ -274,7 +276,7 @@ func (v *ctxViews) get(ctx context.Context, bctx *buildcontext.Context, source, 
 func (sr *stageRun) mountKey(ctx context.Context, c *instructions.RunCommand) (string, error) {
 	var parts []string
 	for _, m := range instructions.GetMounts(c) {
-		if m.Type == instructions.MountTypeSecret {
+		if m.Type == instructions.MountTypeSecret || m.Type == instructions.MountTypeSSH {
 			continue
 		}
 		part := fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly)
@@ -288,6 +290,9 @@ func (sr *stageRun) mountKey(ctx context.Context, c *instructions.RunCommand) (s
 		parts = append(parts, part)
 	}
 	if sk := sr.secretKey(c); sk != "" {
+		parts = append(parts, sk)
+	}
+	if sk := sr.sshKey(c); sk != "" {
 		parts = append(parts, sk)
 	}
 	return strings.Join(parts, ","), nil

@@ -135,8 +135,6 @@ func checkRun(c *instructions.RunCommand, refuse refuser) {
 	}
 	for _, m := range instructions.GetMounts(c) {
 		switch m.Type {
-		case instructions.MountTypeSSH:
-			refuse(loc, "RUN --mount=type=ssh is not supported yet: fetch what needs the SSH agent outside the build, or use a secret mount")
 		case instructions.MountTypeCache:
 			checkCacheMount(m, loc, refuse)
 		}
