@@ -68,11 +68,8 @@ func checkDirective(d parser.Directive, refuse refuser) {
 	}
 	switch d.Name {
 	case "syntax":
-		img := strings.TrimPrefix(strings.TrimPrefix(d.Value, "docker.io/"), "index.docker.io/")
-		name, _, _ := strings.Cut(img, "@")
-		name, _, _ = strings.Cut(name, ":")
-		if name != "docker/dockerfile" && name != "docker/dockerfile-upstream" {
-			refuse(loc, "# syntax=%s: strata parses Dockerfiles itself (docker/dockerfile:1 syntax) and runs no other frontend: remove the directive", d.Value)
+		if !syntaxOK(d.Value) {
+			refuse(loc, "# syntax=%s: strata parses Dockerfiles itself (docker/dockerfile:1 syntax) and runs no other frontend or version: remove the directive, or name docker/dockerfile:1", d.Value)
 		}
 	case "check":
 		cfg, err := linter.ParseLintOptions(d.Value)
@@ -155,6 +152,33 @@ func checkCacheMount(m *instructions.Mount, loc []parser.Range, refuse refuser) 
 	if m.Source != "" {
 		bad("source=" + m.Source)
 	}
+}
+
+// syntaxOK reports whether a # syntax= value names the docker/dockerfile
+// frontend (or -upstream) in a 1.x version: no tag, latest, labs, or a
+// tag 1, 1.N, 1.N.M with an optional -suffix (1.7-labs); a digest is
+// allowed.
+func syntaxOK(v string) bool {
+	img := strings.TrimPrefix(strings.TrimPrefix(v, "docker.io/"), "index.docker.io/")
+	img, _, _ = strings.Cut(img, "@")
+	name, tag, _ := strings.Cut(img, ":")
+	if name != "docker/dockerfile" && name != "docker/dockerfile-upstream" {
+		return false
+	}
+	switch tag {
+	case "", "latest", "labs":
+		return true
+	}
+	rest, ok := strings.CutPrefix(tag, "1")
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '-')
+}
+
+// directiveLine returns the line of a directive's location, 0 if none.
+func directiveLine(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
+	}
+	return loc[0].Start.Line
 }
 
 // samePlatform reports whether platform p (os[/arch[/variant]]) is host.

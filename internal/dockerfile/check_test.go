@@ -27,6 +27,11 @@ func TestCheckRefusals(t *testing.T) {
 		{"honoured: from platform host", "FROM --platform=linux/amd64 busybox\n", ""},
 		{"honoured: from platform build", "FROM --platform=$BUILDPLATFORM busybox\nFROM --platform=${TARGETPLATFORM} busybox\n", ""},
 		{"honoured: syntax dockerfile", "# syntax=docker/dockerfile:1.7\nFROM busybox\n", ""},
+		{"honoured: syntax labs", "# syntax=docker.io/docker/dockerfile:1.7-labs\nFROM busybox\n", ""},
+		{"honoured: syntax 1 pinned", "# syntax=docker/dockerfile:1@sha256:ac85f380a63b13dfcefa89046420e1781752bab202122f8f50032edf31be0021\nFROM busybox\n", ""},
+		{"honoured: syntax upstream master", "# syntax=docker/dockerfile-upstream\nFROM busybox\n", ""},
+		{"syntax 0.x", "# syntax=docker/dockerfile:0.9\nFROM busybox\n", "Dockerfile:1: # syntax=docker/dockerfile:0.9"},
+		{"syntax 2", "# syntax=docker/dockerfile:2\nFROM busybox\n", "Dockerfile:1: # syntax=docker/dockerfile:2"},
 		{"honoured: check skip", "# check=skip=all\nFROM busybox\n", ""},
 		{"honoured: cache uid gid mode", "FROM busybox\nRUN --mount=type=cache,target=/c,uid=1000,gid=5,mode=0700 true\n", ""},
 		{"honoured: cache sharing locked", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=locked true\n", ""},
@@ -74,5 +79,25 @@ func TestCheckStages(t *testing.T) {
 	}
 	if err := Check(df, CheckOptions{Platform: "linux/amd64"}); err == nil {
 		t.Error("checking every stage: no refusal of RUN --device")
+	}
+}
+
+// TestSyntaxWarning: a # syntax= naming docker/dockerfile 1.x is accepted
+// with a warning that strata's own frontend is used.
+func TestSyntaxWarning(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"# syntax=docker/dockerfile:1\nFROM busybox\n", "Dockerfile:1: # syntax=docker/dockerfile:1: strata's built-in frontend"},
+		{"FROM busybox\n", ""},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			df, err := Parse("Dockerfile", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(df.Warnings, "\n")
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("warnings %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
