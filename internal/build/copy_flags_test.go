@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -102,4 +105,45 @@ func TestChecksumAlgorithms(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrivateCacheInstances: a private cache mount takes the cache dir
+// when it is free, and another instance (same owner and mode) while it is
+// held; a released instance is taken again.
+func TestPrivateCacheInstances(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c")
+	if err := os.Mkdir(dir, 0o710); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 7, 8); err != nil {
+		t.Fatal(err)
+	}
+	first, l1, err := privateCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, l2, err := privateCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != dir || second != dir+"-private-1" {
+		t.Errorf("instances %s, %s; want %s and its -private-1", first, second, dir)
+	}
+	fi, err := os.Stat(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o710 || st.Uid != 7 || st.Gid != 8 {
+		t.Errorf("the second instance is %v %d:%d, want the first's 0710 7:8", fi.Mode(), st.Uid, st.Gid)
+	}
+	l1.Close()
+	again, l3, err := privateCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != dir {
+		t.Errorf("after the release: %s, want %s", again, dir)
+	}
+	l2.Close()
+	l3.Close()
 }

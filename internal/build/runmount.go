@@ -69,6 +69,13 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 				}
 				locks = append(locks, l)
 			}
+			if m.CacheSharing == instructions.MountSharingPrivate {
+				var l *os.File
+				if cdir, l, err = privateCache(cdir); err != nil {
+					return nil, cleanup, err
+				}
+				locks = append(locks, l)
+			}
 			mnt = executor.Mount{Type: "bind", Source: cdir, Target: target, ReadOnly: m.ReadOnly}
 		case instructions.MountTypeBind:
 			if m.From == "" {

@@ -143,9 +143,6 @@ func checkCacheMount(m *instructions.Mount, loc []parser.Range, refuse refuser) 
 	bad := func(opt string) {
 		refuse(loc, "RUN --mount=type=cache,%s is not supported yet: remove it (the cache dir is shared between RUNs and empty at first)", opt)
 	}
-	if m.CacheSharing == instructions.MountSharingPrivate {
-		bad("sharing=" + string(m.CacheSharing))
-	}
 	if m.From != "" {
 		bad("from=" + m.From)
 	}
