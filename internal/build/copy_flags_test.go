@@ -11,8 +11,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/internal/fscopy"
 )
@@ -146,4 +148,30 @@ func TestPrivateCacheInstances(t *testing.T) {
 	}
 	l2.Close()
 	l3.Close()
+}
+
+// TestConfigJSONStartInterval: the config of a state with a start
+// interval holds Healthcheck.StartInterval in nanoseconds, the rest as
+// go-containerregistry writes it, and reads back.
+func TestConfigJSONStartInterval(t *testing.T) {
+	s := &state{startInterval: 2 * time.Second}
+	s.cfg.Config.Healthcheck = &v1.HealthConfig{Test: []string{"CMD", "true"}, Interval: 5 * time.Second}
+	raw, err := s.configJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"StartInterval":2000000000`) || !strings.Contains(string(raw), `"Interval":5000000000`) {
+		t.Errorf("config %s lacks StartInterval or Interval", raw)
+	}
+	if got := startIntervalOf(raw); got != 2*time.Second {
+		t.Errorf("startIntervalOf = %v, want 2s", got)
+	}
+	s.startInterval = 0
+	plain, err := s.configJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), "StartInterval") || startIntervalOf(plain) != 0 {
+		t.Errorf("config without a start interval: %s", plain)
+	}
 }

@@ -353,6 +353,10 @@ func (sr *stageRun) meta(ctx context.Context, cmd instructions.Command) error {
 		h := c.Health
 		cfg.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
 		hist = fmt.Sprintf("HEALTHCHECK %+v", *cfg.Healthcheck)
+		sr.s.startInterval = h.StartInterval
+		if h.StartInterval != 0 {
+			hist += fmt.Sprintf(" StartInterval:%s", h.StartInterval)
+		}
 	case *instructions.OnbuildCommand:
 		cfg.OnBuild = append(cfg.OnBuild, c.Expression)
 		hist = "ONBUILD " + c.Expression
@@ -519,6 +523,7 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 	if err := json.Unmarshal(d.Config, &next.cfg); err != nil {
 		return false, nil
 	}
+	next.startInterval = startIntervalOf(d.Config)
 	if cur, h := sr.s.cfg.History, next.cfg.History; len(h) >= len(cur) {
 		for i := range cur {
 			h[i].CreatedBy = cur[i].CreatedBy
@@ -564,7 +569,7 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 
 // remember records the state reached by key.
 func (sr *stageRun) remember(key string, l *layerInfo) error {
-	cfg, err := json.Marshal(&sr.s.cfg)
+	cfg, err := sr.s.configJSON()
 	if err != nil {
 		return err
 	}

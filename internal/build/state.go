@@ -31,10 +31,13 @@ type state struct {
 	cfg    v1.ConfigFile
 	key    string // cache key of this state
 	dirs   []store.LayerDir
+	// startInterval is the config's Healthcheck.StartInterval, which
+	// v1.HealthConfig lacks (healthcheck.go).
+	startInterval time.Duration
 }
 
 func (s *state) clone() *state {
-	c := &state{layers: append([]layerInfo(nil), s.layers...), key: s.key, dirs: s.dirs}
+	c := &state{layers: append([]layerInfo(nil), s.layers...), key: s.key, dirs: s.dirs, startInterval: s.startInterval}
 	raw, _ := json.Marshal(&s.cfg)
 	_ = json.Unmarshal(raw, &c.cfg)
 	return c
@@ -97,7 +100,7 @@ func (b *builder) lowerDirs(ctx context.Context, s *state) ([]string, error) {
 
 // manifest returns the OCI manifest of the state.
 func (s *state) manifest() (*v1.Manifest, []byte, error) {
-	cfg, err := json.Marshal(&s.cfg)
+	cfg, err := s.configJSON()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,6 +199,9 @@ func stateFromImage(img v1.Image) (*state, error) {
 		return nil, fmt.Errorf("the image has %d layers but %d diff_ids", len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
 	s := &state{cfg: *cfg.DeepCopy()}
+	if raw, err := img.RawConfigFile(); err == nil {
+		s.startInterval = startIntervalOf(raw)
+	}
 	for i, l := range m.Layers {
 		s.layers = append(s.layers, layerInfo{Blob: l.Digest, Size: l.Size, MediaType: l.MediaType, DiffID: cfg.RootFS.DiffIDs[i]})
 	}

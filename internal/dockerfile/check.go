@@ -85,13 +85,7 @@ func checkDirective(d parser.Directive, refuse refuser) {
 
 // checkCommand refuses the flags of one instruction that strata ignores.
 func checkCommand(cmd instructions.Command, refuse refuser) {
-	loc := cmd.Location()
-	switch c := cmd.(type) {
-	case *instructions.HealthCheckCommand:
-		if c.Health != nil && c.Health.StartInterval != 0 {
-			refuse(loc, "HEALTHCHECK --start-interval is not supported yet: remove it (the image config strata writes has no field for it)")
-		}
-	case *instructions.RunCommand:
+	if c, ok := cmd.(*instructions.RunCommand); ok {
 		// BuildKit parses the mounts' key=value options only when the
 		// words are expanded; expand them as written to see them now.
 		// A mount that needs its variables is checked when it runs.
