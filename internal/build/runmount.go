@@ -58,7 +58,12 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 				mnt.Options = []string{fmt.Sprintf("size=%d", m.SizeLimit)}
 			}
 		case instructions.MountTypeCache:
-			cdir, err := sr.cacheDir(m, target)
+			var cdir string
+			if m.From != "" || m.Source != "" {
+				cdir, err = sr.fromCacheDir(ctx, m, target)
+			} else {
+				cdir, err = sr.cacheDir(m, target)
+			}
 			if err != nil {
 				return nil, cleanup, err
 			}

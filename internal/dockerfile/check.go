@@ -124,25 +124,6 @@ func checkRun(c *instructions.RunCommand, refuse refuser) {
 	if len(instructions.GetDevices(c)) > 0 {
 		refuse(loc, "RUN --device is not supported yet: remove it (a RUN sees only the usual /dev nodes)")
 	}
-	for _, m := range instructions.GetMounts(c) {
-		switch m.Type {
-		case instructions.MountTypeCache:
-			checkCacheMount(m, loc, refuse)
-		}
-	}
-}
-
-// checkCacheMount refuses the cache mount options strata ignores.
-func checkCacheMount(m *instructions.Mount, loc []parser.Range, refuse refuser) {
-	bad := func(opt string) {
-		refuse(loc, "RUN --mount=type=cache,%s is not supported yet: remove it (the cache dir is shared between RUNs and empty at first)", opt)
-	}
-	if m.From != "" {
-		bad("from=" + m.From)
-	}
-	if m.Source != "" {
-		bad("source=" + m.Source)
-	}
 }
 
 // syntaxOK reports whether a # syntax= value names the docker/dockerfile

@@ -15,7 +15,6 @@ func TestDockerfileRefusals(t *testing.T) {
 		{"run device", "FROM busybox\nRUN touch /ran\nRUN --device=/dev/kvm true\n", "Dockerfile:3: RUN --device is not supported yet"},
 		{"from platform", "FROM --platform=linux/arm64 busybox\nRUN true\n", "Dockerfile:1: FROM --platform=linux/arm64"},
 		{"check directive", "# check=error=true\nFROM busybox\n", "Dockerfile:1: # check=error=true"},
-		{"cache from", "FROM busybox AS a\nFROM busybox\nRUN --mount=type=cache,target=/c,from=a true\n", "Dockerfile:3: RUN --mount=type=cache,from=a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
