@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/internal/executor"
@@ -29,7 +30,11 @@ func (sr *stageRun) fromCacheDir(ctx context.Context, m *instructions.Mount, tar
 		if err != nil {
 			return "", err
 		}
-		sub := filepath.Join(dir, filepath.FromSlash(path.Clean("/"+m.Source)))
+		// a RUN may have left symlinks in the cache: resolve inside it
+		sub, err := securejoin.SecureJoin(dir, m.Source)
+		if err != nil {
+			return "", fmt.Errorf("--mount=type=cache,source=%s: %w", m.Source, err)
+		}
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			return "", fmt.Errorf("--mount=type=cache,source=%s: %w", m.Source, err)
 		}

@@ -21,11 +21,14 @@ RUN --mount=type=cache,id=c1,target=/c,from=seed,source=/deps sh -c 'cat /c/adde
 RUN --mount=type=cache,id=c2,target=/c,source=part sh -c 'echo in-part > /c/p' && true
 RUN --mount=type=cache,id=c2,target=/c sh -c 'cat /c/part/p' > /whole
 RUN --mount=type=bind,from=toolimg,source=/opt/tools/tool.txt,target=/f.txt cat /f.txt > /bindimg
+RUN --mount=type=cache,id=c3,target=/c ln -s /etc /c/evil
+RUN --mount=type=cache,id=c3,target=/c,source=evil ls /c | wc -l > /escape
 `})
 	s.must("build", "-t", "cachefrom", ctx)
 	e := bldExport(t, s, "cachefrom")
 	for name, want := range map[string]string{
 		"first": "seeded\n1000\n", "second": "added\n", "whole": "in-part\n", "bindimg": "from-image\n",
+		"escape": "0\n", // a symlink in the cache does not lead to the host's /etc
 	} {
 		if got := bldFile(t, e, name); got != want {
 			t.Errorf("/%s = %q, want %q", name, got, want)
