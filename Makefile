@@ -23,9 +23,11 @@ vet:
 
 # All tests: unit tests of every package (root, overlayfs and namespaces are
 # required: CI runs as root), then the end-to-end tests against the binary,
-# Debian's docker-registry and a busybox base made from busybox-static.
+# Debian's docker-registry and a busybox base made from busybox-static, then
+# the conformance suite (below).
 test: deps build vet
-	$(GO) test $(GOFLAGS_TEST) -timeout 25m ./...
+	$(GO) test $(GOFLAGS_TEST) -timeout 25m $$($(GO) list ./... | grep -v '/test/conformance$$')
+	$(MAKE) conformance
 	$(MAKE) fuzz
 
 # The command reference (Markdown and man pages) generated from the CLI;
@@ -46,8 +48,14 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./$$pkg; \
 	done
 
-conformance: build
-	STRATA=$(CURDIR)/$(BIN) ../shared/conformance/run.sh
+# The conformance suite (test/conformance/README.md): every case built by
+# docker's BuildKit (a private dockerd) and by strata, root and rootless,
+# compared file by file and config by config. The test binary is run
+# directly so that its per-case lines and summary are printed.
+# CONFORMANCE_ONLY=a,b runs some cases; CONFORMANCE_SELFTEST=1 docker twice.
+conformance:
+	$(GO) test -c -o bin/conformance.test ./test/conformance
+	cd test/conformance && ../../bin/conformance.test -test.timeout 30m
 
 # strata against BuildKit and buildah (bench/run.sh --help; BENCH_ARGS=--quick).
 bench: build

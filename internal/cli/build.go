@@ -10,10 +10,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
-	"github.com/strata-build/strata/internal/build"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/registry"
+	"github.com/strata-build/strata/internal/solver"
+	"github.com/strata-build/strata/internal/store"
 )
 
 type buildFlags struct {
@@ -38,7 +39,9 @@ type buildFlags struct {
 	squash      bool
 	squashAll   bool
 	analyze     bool
+	check       bool
 	reproduce   bool
+	snapshotter string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -77,6 +80,8 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
+	addSnapshotterFlag(fl, &f.snapshotter)
+	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
@@ -86,7 +91,32 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	if err != nil {
 		return err
 	}
-	opts := build.Options{
+	opts, err := f.options(cmd.InOrStdin(), contextArg)
+	if err != nil {
+		return err
+	}
+	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
+		return err
+	}
+	opts.Puller = &registry.Puller{Dst: st}
+	mode := progress.Mode(f.progress)
+	if f.quiet {
+		mode = progress.ModeQuiet
+	}
+	if opts.Progress, mode, err = progress.NewSink(cmd.ErrOrStderr(), mode); err != nil {
+		return fmt.Errorf("--progress: %w", err)
+	}
+	start := time.Now()
+	res, err := solver.Build(cmd.Context(), st, opts)
+	if err != nil {
+		return err
+	}
+	return f.report(cmd, st, &opts, res, mode, time.Since(start))
+}
+
+// options turns the flags into the solver's options (all but its sinks).
+func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options, error) {
+	opts := solver.Options{
 		Tags:          f.tags,
 		Target:        f.target,
 		NoCache:       f.noCache,
@@ -95,147 +125,111 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		Jobs:          f.jobs,
 		Pull:          f.pull,
 		Allow:         f.allow,
-		Puller:        &storePuller{st: st},
 		Squash:        f.squash,
 		SquashAll:     f.squashAll,
 	}
 	for _, a := range f.allow {
-		if a != build.EntitlementSecurityInsecure && a != "network.host" {
-			return fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
+		if a != solver.EntitlementSecurityInsecure && a != "network.host" {
+			return opts, fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
 		}
 	}
-	opts.BuildArgs, err = parseKV(f.buildArgs, true)
-	if err != nil {
-		return fmt.Errorf("--build-arg: %w", err)
+	var err error
+	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {
+		return opts, err
+	}
+	if opts.BuildArgs, err = parseKV(f.buildArgs, true); err != nil {
+		return opts, fmt.Errorf("--build-arg: %w", err)
 	}
 	if opts.SourceDateEpoch, err = sourceDateEpoch(opts.BuildArgs, f.reproduce); err != nil {
-		return err
+		return opts, err
 	}
-	opts.Labels, err = parseKV(f.labels, false)
-	if err != nil {
-		return fmt.Errorf("--label: %w", err)
+	if opts.Labels, err = parseKV(f.labels, false); err != nil {
+		return opts, fmt.Errorf("--label: %w", err)
 	}
 	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
-		return err
+		return opts, err
 	}
 	if opts.SSH, err = parseSSH(f.ssh, os.Getenv); err != nil {
-		return err
+		return opts, err
 	}
-	cacheTo, err := parseCacheSpecs("--cache-to", f.cacheTo, true)
-	if err != nil {
-		return err
+	if opts.CacheExports, err = parseCacheSpecs("--cache-to", f.cacheTo, true); err != nil {
+		return opts, err
 	}
-	for _, s := range cacheTo {
-		// mode=max exports every stage's layers: keep a blob of each.
-		opts.KeepLayerBlobs = opts.KeepLayerBlobs || s.Mode == "max"
+	if opts.CacheImports, err = parseCacheSpecs("--cache-from", f.cacheFrom, false); err != nil {
+		return opts, err
 	}
-	cacheFrom, err := parseCacheSpecs("--cache-from", f.cacheFrom, false)
-	if err != nil {
-		return err
-	}
-	switch {
-	case contextArg == "-":
-		if f.file == "-" {
-			return fmt.Errorf("the context and -f cannot both be stdin")
-		}
-		data, err := io.ReadAll(cmd.InOrStdin())
+	return opts, f.dockerfile(&opts, stdin, contextArg)
+}
+
+// dockerfile sets where the context and the Dockerfile come from: a
+// directory, or stdin (the context "-" or -f -).
+func (f *buildFlags) dockerfile(opts *solver.Options, stdin io.Reader, contextArg string) error {
+	fromStdin := func() error {
+		data, err := io.ReadAll(stdin)
 		if err != nil {
 			return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
 		}
 		opts.DockerfileContent, opts.DockerfileName = data, "Dockerfile"
+		return nil
+	}
+	if contextArg == "-" {
+		if f.file == "-" {
+			return fmt.Errorf("the context and -f cannot both be stdin")
+		}
+		return fromStdin()
+	}
+	fi, err := os.Stat(contextArg)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("the build context %q is not a directory", contextArg)
+	}
+	opts.ContextDir = contextArg
+	switch f.file {
+	case "":
+		opts.DockerfilePath = filepath.Join(contextArg, "Dockerfile")
+		opts.DockerfileName = "Dockerfile"
+	case "-":
+		return fromStdin()
 	default:
-		fi, err := os.Stat(contextArg)
-		if err != nil || !fi.IsDir() {
-			return fmt.Errorf("the build context %q is not a directory", contextArg)
-		}
-		opts.ContextDir = contextArg
-		switch f.file {
-		case "":
-			opts.DockerfilePath = filepath.Join(contextArg, "Dockerfile")
-			opts.DockerfileName = "Dockerfile"
-		case "-":
-			data, err := io.ReadAll(cmd.InOrStdin())
-			if err != nil {
-				return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
-			}
-			opts.DockerfileContent, opts.DockerfileName = data, "Dockerfile"
-		default:
-			opts.DockerfilePath, opts.DockerfileName = f.file, f.file
-		}
+		opts.DockerfilePath, opts.DockerfileName = f.file, f.file
 	}
-	errw := cmd.ErrOrStderr()
-	mode := f.progress
-	if f.quiet {
-		mode = "quiet"
-	}
-	if mode == "auto" {
-		mode = "plain"
-		if file, ok := errw.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
-			mode = "tty"
-		}
-	}
-	switch mode {
-	case "tty":
-		width := 80
-		if file, ok := errw.(*os.File); ok {
-			if w, _, err := term.GetSize(int(file.Fd())); err == nil {
-				width = w
-			}
-		}
-		opts.Progress = progress.NewTTY(errw, width)
-	case "plain":
-		opts.Progress = progress.NewPlain(errw)
-	case "json":
-		opts.Progress = progress.NewJSON(errw)
-	case "quiet":
-		opts.Progress = progress.Discard{}
-	default:
-		return fmt.Errorf("--progress %q: use auto, tty, plain, json or quiet", f.progress)
-	}
-	start := time.Now()
-	importers := openCaches(cmd.Context(), st, cacheFrom, opts.Progress)
-	for _, im := range importers {
-		opts.CacheFrom = append(opts.CacheFrom, im)
-	}
-	res, err := build.Build(cmd.Context(), st, opts)
-	if err != nil {
-		return err
-	}
-	reportImports(importers, opts.Progress)
-	if err := exportCaches(cmd.Context(), st, res, cacheTo, opts.Progress); err != nil {
-		return err
-	}
+	return nil
+}
+
+// report writes --iidfile, prints what the build made, as docker build
+// does, and with --analyze the analysis.
+func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Options, res *solver.Result, mode progress.Mode, took time.Duration) error {
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
 	}
-	out := cmd.OutOrStdout()
+	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if f.quiet {
 		// stdout holds the image ID alone, as -q promises; an analysis
 		// asked for goes to stderr.
 		fmt.Fprintln(out, res.ImageID.String())
 		out = errw
-	} else if mode != "json" {
+	} else if mode != progress.ModeJSON {
 		steps := "steps"
 		if res.Steps == 1 {
 			steps = "step"
 		}
-		fmt.Fprintf(errw, "writing image %s done (%d %s, %d cached, %.1fs in all)\n", res.ImageID, res.Steps, steps, res.Cached, time.Since(start).Seconds())
+		fmt.Fprintf(errw, "writing image %s done (%d %s, %d cached, %.1fs in all)\n", res.ImageID, res.Steps, steps, res.Cached, took.Seconds())
 		for _, n := range res.Names {
 			fmt.Fprintf(errw, "naming to %s done\n", n)
 		}
 	}
-	if f.analyze {
-		src := opts.DockerfileContent
-		if src == nil {
-			if src, err = os.ReadFile(opts.DockerfilePath); err != nil {
-				return fmt.Errorf("reading the Dockerfile for --analyze: %w", err)
-			}
-		}
-		return analyzeAfterBuild(cmd.Context(), out, st, res.ImageID.String(), opts.DockerfileName, src, f.target)
+	if !f.analyze {
+		return nil
 	}
-	return nil
+	src := opts.DockerfileContent
+	if src == nil {
+		var err error
+		if src, err = os.ReadFile(opts.DockerfilePath); err != nil {
+			return fmt.Errorf("reading the Dockerfile for --analyze: %w", err)
+		}
+	}
+	return analyzeAfterBuild(cmd.Context(), out, st, res.ImageID.String(), opts.DockerfileName, src, f.target)
 }
 
 // parseKV parses KEY=VALUE flags; with fromEnv, a bare KEY takes its value

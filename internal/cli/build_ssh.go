@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/strata-build/strata/internal/build"
+	"github.com/strata-build/strata/internal/solver"
 )
 
 // parseSSH reads --ssh values as buildx writes them: "ID" (the agent of
@@ -30,7 +30,7 @@ func parseSSH(list []string, getenv func(string) string) (map[string]string, err
 		if strings.Contains(sock, ",") {
 			return nil, fmt.Errorf("--ssh %s: one agent socket per id (strata forwards agent sockets, not key files)", v)
 		}
-		if err := build.CheckSSHAgent(sock); err != nil {
+		if err := solver.CheckSSHAgent(sock); err != nil {
 			return nil, fmt.Errorf("--ssh %s: %w", v, err)
 		}
 		if _, dup := out[id]; dup {

@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
-	"github.com/strata-build/strata/internal/build"
 	"github.com/strata-build/strata/internal/cacheio"
-	"github.com/strata-build/strata/internal/progress"
-	"github.com/strata-build/strata/internal/store"
 )
 
 // parseSecrets reads --secret values (BuildKit's syntax):
@@ -82,47 +77,4 @@ func parseCacheSpecs(flag string, list []string, export bool) ([]cacheio.Spec, e
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// openCaches opens the --cache-from caches. One that cannot be read is left
-// out with a warning, as BuildKit does: the build runs without it.
-func openCaches(ctx context.Context, st *store.Store, specs []cacheio.Spec, sink progress.Sink) []*cacheio.Importer {
-	var out []*cacheio.Importer
-	for _, s := range specs {
-		im, err := cacheio.Open(ctx, st, s, cacheio.Options{})
-		if err != nil {
-			sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("[Warning] --cache-from: %v", err), Time: time.Now()})
-			continue
-		}
-		sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("importing cache from %s: %d records", s, im.Len()), Time: time.Now()})
-		out = append(out, im)
-	}
-	return out
-}
-
-// reportImports tells what the --cache-from caches gave the build.
-func reportImports(importers []*cacheio.Importer, sink progress.Sink) {
-	for _, im := range importers {
-		st := im.Stats()
-		sink.Event(progress.Event{Status: progress.Info, Time: time.Now(),
-			Line: fmt.Sprintf("imported from %s: %d records, %d layers, %d bytes downloaded", im.Spec(), st.Records, st.Layers, st.Bytes)})
-	}
-}
-
-// exportCaches writes the build's cache to each --cache-to destination.
-func exportCaches(ctx context.Context, st *store.Store, res *build.Result, specs []cacheio.Spec, sink progress.Sink) error {
-	for _, s := range specs {
-		keys := res.TargetCacheKeys
-		if s.Mode == "max" {
-			keys = res.CacheKeys
-		}
-		start := time.Now()
-		stats, err := cacheio.Export(ctx, st, keys, s, cacheio.Options{})
-		if err != nil {
-			return err
-		}
-		sink.Event(progress.Event{Status: progress.Info, Time: time.Now(),
-			Line: fmt.Sprintf("exporting cache to %s done: %d records, %d layers, %d bytes, %s (%.1fs)", s, stats.Records, stats.Layers, stats.Bytes, stats.Digest, time.Since(start).Seconds())})
-	}
-	return nil
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/strata-build/strata/internal/analyze"
+	strataregistry "github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -278,7 +280,7 @@ func TestHistory(t *testing.T) {
 	}
 	var sizes []string
 	for _, l := range layers {
-		n, err := uncompressedSize(l)
+		n, err := analyze.UncompressedSize(l)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -624,13 +626,13 @@ func TestPullPush(t *testing.T) {
 			t.Errorf("images = %q", got)
 		}
 	})
-	t.Run("storePuller", func(t *testing.T) {
+	t.Run("registry.Puller", func(t *testing.T) {
 		root2, _ := newStore(t, nil)
 		st, err := store.Open(root2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &storePuller{st: st}
+		p := &strataregistry.Puller{Dst: st}
 		if err := p.Pull(context.Background(), dest); err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -40,25 +41,7 @@ processes. It needs the store to itself: it fails while a build is running.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(w, "checked %d blobs, %d image entries, %d layer dirs, %d cache records\n",
-					rep.Blobs, rep.Images, rep.Layers, rep.CacheRecords)
-				if rep.LayersUnverified > 0 {
-					fmt.Fprintf(w, "%d layer dirs no blob describes were not verified (strata gc removes them)\n", rep.LayersUnverified)
-				}
-				for _, p := range rep.Problems {
-					state := ""
-					if p.Repaired {
-						state = " (removed)"
-					}
-					fmt.Fprintf(w, "%s %s: %s%s\n", p.Kind, p.Object, p.Detail, state)
-				}
-				if rep.Temp > 0 {
-					what := "strata fsck --repair removes them"
-					if rep.TempRemoved {
-						what = "removed"
-					}
-					fmt.Fprintf(w, "%d leftover temporary entries (%s) from interrupted processes: %s\n", rep.Temp, humanSize(rep.TempBytes), what)
-				}
+				printFsck(w, rep)
 			}
 			left := 0
 			for _, p := range rep.Problems {
@@ -83,4 +66,27 @@ processes. It needs the store to itself: it fails while a build is running.`,
 	cmd.Flags().BoolVar(&repair, "repair", false, "remove what cannot be trusted (see above)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// printFsck prints what fsck found, one line per problem.
+func printFsck(w io.Writer, rep *store.FsckReport) {
+	fmt.Fprintf(w, "checked %d blobs, %d image entries, %d layer dirs, %d cache records\n",
+		rep.Blobs, rep.Images, rep.Layers, rep.CacheRecords)
+	if rep.LayersUnverified > 0 {
+		fmt.Fprintf(w, "%d layer dirs no blob describes were not verified (strata gc removes them)\n", rep.LayersUnverified)
+	}
+	for _, p := range rep.Problems {
+		state := ""
+		if p.Repaired {
+			state = " (removed)"
+		}
+		fmt.Fprintf(w, "%s %s: %s%s\n", p.Kind, p.Object, p.Detail, state)
+	}
+	if rep.Temp > 0 {
+		what := "strata fsck --repair removes them"
+		if rep.TempRemoved {
+			what = "removed"
+		}
+		fmt.Fprintf(w, "%d leftover temporary entries (%s) from interrupted processes: %s\n", rep.Temp, humanSize(rep.TempBytes), what)
+	}
 }

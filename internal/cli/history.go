@@ -2,15 +2,13 @@ package cli
 
 import (
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-build/strata/internal/analyze"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -33,17 +31,11 @@ type historyRow struct {
 	Size         string
 }
 
-// historyEntry is one element of `strata history --json`.
+// historyEntry is one element of `strata history --json`: the entry and,
+// on the newest one, the image's names.
 type historyEntry struct {
-	ID         string `json:"Id"`
-	Created    time.Time
-	CreatedBy  string
-	Comment    string
-	Author     string
-	EmptyLayer bool
-	Size       int64
-	DiffID     string `json:",omitempty"`
-	Tags       []string
+	analyze.HistoryEntry
+	Tags []string
 }
 
 var historyListing = listing{
@@ -77,12 +69,13 @@ func newHistoryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			entries, err := imageHistory(img, rec.ID.String())
+			hist, err := analyze.History(img)
 			if err != nil {
 				return fmt.Errorf("reading the history of %s: %w", args[0], err)
 			}
-			for i := range entries {
-				entries[i].Tags = []string{}
+			entries := make([]historyEntry, len(hist))
+			for i, e := range hist {
+				entries[i] = historyEntry{HistoryEntry: e, Tags: []string{}}
 			}
 			if len(entries) > 0 {
 				for _, n := range rec.Names {
@@ -109,81 +102,6 @@ func newHistoryCmd(g *globals) *cobra.Command {
 	fl.StringVar(&f.format, "format", "", "Go template for each entry, 'table TEMPLATE' for columns, or 'json'")
 	fl.BoolVar(&f.json, "json", false, "print a JSON array of the entries")
 	return cmd
-}
-
-// imageHistory returns the history of img newest first, each non-empty entry
-// with the uncompressed size of the layer it made. The newest entry carries
-// the image ID, the others "<missing>", as in docker. An image whose config
-// has no history gets one entry per layer.
-func imageHistory(img v1.Image, id string) ([]historyEntry, error) {
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("reading layers: %w", err)
-	}
-	hist := cfg.History
-	if len(hist) == 0 {
-		for range layers {
-			hist = append(hist, v1.History{Created: cfg.Created})
-		}
-	}
-	var entries []historyEntry
-	li := 0
-	for _, h := range hist {
-		e := historyEntry{
-			ID:         "<missing>",
-			Created:    h.Created.Time,
-			CreatedBy:  h.CreatedBy,
-			Comment:    h.Comment,
-			Author:     h.Author,
-			EmptyLayer: h.EmptyLayer,
-		}
-		if !h.EmptyLayer && li < len(layers) {
-			e.Size, err = uncompressedSize(layers[li])
-			if err != nil {
-				return nil, err
-			}
-			if li < len(cfg.RootFS.DiffIDs) {
-				e.DiffID = cfg.RootFS.DiffIDs[li].String()
-			}
-			li++
-		}
-		entries = append(entries, e)
-	}
-	for i, j := 0, len(entries)-1; i < j; i, j = i+1, j-1 {
-		entries[i], entries[j] = entries[j], entries[i]
-	}
-	if len(entries) > 0 {
-		entries[0].ID = id
-	}
-	return entries, nil
-}
-
-// uncompressedSize returns the size of l's uncompressed tar: the blob size
-// for a layer stored as a plain tar, else by reading it through.
-// TODO: use a per-layer size from the store (it caches them) once it
-// exports one; this reads every compressed layer.
-func uncompressedSize(l v1.Layer) (int64, error) {
-	mt, err := l.MediaType()
-	if err != nil {
-		return 0, fmt.Errorf("reading layer media type: %w", err)
-	}
-	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer {
-		return l.Size()
-	}
-	rc, err := l.Uncompressed()
-	if err != nil {
-		return 0, fmt.Errorf("reading layer: %w", err)
-	}
-	defer rc.Close()
-	n, err := io.Copy(io.Discard, rc)
-	if err != nil {
-		return 0, fmt.Errorf("reading layer: %w", err)
-	}
-	return n, nil
 }
 
 // historyRowOf renders e as docker's history columns.

@@ -16,79 +16,6 @@ import (
 	"github.com/strata-build/strata/internal/store"
 )
 
-// storePuller pulls base images into the store for a build.
-type storePuller struct {
-	st   *store.Store
-	opts registry.Options
-}
-
-// Pull pulls ref from its registry and stores it under ref's normalised name.
-func (p *storePuller) Pull(ctx context.Context, ref string) error {
-	_, err := pullImage(ctx, p.st, ref, p.opts, nil)
-	return err
-}
-
-// pulled is what pullImage did, for the lines `strata pull` prints.
-type pulled struct {
-	name     string           // the normalised name the image is stored under
-	digest   v1.Hash          // its manifest digest
-	upToDate bool             // the name already pointed at this manifest
-	layers   []v1.Hash        // layer blob digests, base first
-	existed  map[v1.Hash]bool // layers the store had before the pull
-}
-
-// pullImage pulls ref and writes it into st under its normalised name. A
-// digest reference that names an index is stored under the digest of the
-// image picked from it. bars, when set, shows each layer's download.
-func pullImage(ctx context.Context, st *store.Store, ref string, opts registry.Options, bars *progress.Bars) (pulled, error) {
-	full, err := store.Normalize(ref)
-	if err != nil {
-		return pulled{}, err
-	}
-	img, dg, err := registry.Pull(ctx, full, opts)
-	if err != nil {
-		return pulled{}, err
-	}
-	p := pulled{name: full, existed: map[v1.Hash]bool{}}
-	if p.digest, err = v1.NewHash(dg.DigestStr()); err != nil {
-		return pulled{}, fmt.Errorf("pulling %s: %w", ref, err)
-	}
-	if i := strings.IndexByte(full, '@'); i >= 0 && full[i+1:] != p.digest.String() {
-		p.name = full[:i] + "@" + p.digest.String()
-	}
-	if _, rec, err := st.Image(p.name); err == nil && rec.Manifest == p.digest {
-		p.upToDate = true
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return pulled{}, fmt.Errorf("pulling %s: reading manifest: %w", ref, err)
-	}
-	for _, l := range m.Layers {
-		p.layers = append(p.layers, l.Digest)
-		p.existed[l.Digest] = st.HasBlob(l.Digest)
-		if bars != nil {
-			if p.existed[l.Digest] {
-				bars.Done(shortID(l.Digest.String()), "Already exists")
-			} else {
-				bars.Set(shortID(l.Digest.String()), "Waiting", 0, 0)
-			}
-		}
-	}
-	if bars != nil {
-		img = &barsImage{Image: img, bars: bars}
-	}
-	names := []string{p.name}
-	if !strings.Contains(p.name, "@") {
-		// Docker records the digest a tag was pulled at (RepoDigests).
-		repo, _ := store.RepoTag(p.name)
-		names = append(names, repo+"@"+p.digest.String())
-	}
-	if _, err := st.WriteImage(ctx, img, names...); err != nil {
-		return pulled{}, fmt.Errorf("pulling %s: %w", ref, err)
-	}
-	return p, nil
-}
-
 type pullFlags struct {
 	platform string
 	insecure []string
@@ -129,35 +56,21 @@ func newPullCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(out, "%s: Pulling from %s\n", tagOrDigest(full), repoPath(full))
 			}
-			var bars *progress.Bars
-			if !f.quiet {
-				bars = progress.NewBars(out, isTerminal(out))
-			}
-			p, err := pullImage(cmd.Context(), st, ref, opts, bars)
-			if bars != nil {
-				if err == nil {
-					for _, l := range p.layers {
-						if !p.existed[l] {
-							bars.Done(shortID(l.String()), "Pull complete")
-						}
-					}
-				}
-				bars.Close()
-			}
+			p, err := f.pull(cmd.Context(), out, st, ref, opts)
 			if err != nil {
 				return err
 			}
 			if f.quiet {
-				fmt.Fprintln(out, p.name)
+				fmt.Fprintln(out, p.Name)
 				return nil
 			}
-			fmt.Fprintf(out, "Digest: %s\n", p.digest)
-			if p.upToDate {
-				fmt.Fprintf(out, "Status: Image is up to date for %s\n", store.FamiliarName(p.name))
+			fmt.Fprintf(out, "Digest: %s\n", p.Digest)
+			if p.UpToDate {
+				fmt.Fprintf(out, "Status: Image is up to date for %s\n", store.FamiliarName(p.Name))
 			} else {
-				fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", store.FamiliarName(p.name))
+				fmt.Fprintf(out, "Status: Downloaded newer image for %s\n", store.FamiliarName(p.Name))
 			}
-			fmt.Fprintln(out, p.name)
+			fmt.Fprintln(out, p.Name)
 			return nil
 		},
 	}
@@ -168,71 +81,44 @@ func newPullCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// barsImage is a pulled image whose layer downloads are shown on bars.
-type barsImage struct {
-	v1.Image
-	bars *progress.Bars
+// pull pulls ref into st, with docker pull's progress bars unless quiet.
+func (f *pullFlags) pull(ctx context.Context, out io.Writer, st *store.Store, ref string, opts registry.Options) (registry.Pulled, error) {
+	var bars *progress.Bars
+	popts := registry.PullToOptions{Options: opts}
+	if !f.quiet {
+		bars = progress.NewBars(out, isTerminal(out))
+		popts.Observer = pullBars{bars}
+	}
+	p, err := registry.PullTo(ctx, st, ref, popts)
+	if bars != nil {
+		if err == nil {
+			for _, l := range p.Layers {
+				if !p.Existed[l] {
+					bars.Done(shortID(l.String()), "Pull complete")
+				}
+			}
+		}
+		bars.Close()
+	}
+	return p, err
 }
 
-// Layers implements v1.Image.
-func (i *barsImage) Layers() ([]v1.Layer, error) {
-	ls, err := i.Image.Layers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]v1.Layer, len(ls))
-	for n, l := range ls {
-		out[n] = &barsLayer{Layer: l, bars: i.bars}
-	}
-	return out, nil
-}
+// pullBars shows a pull's layers on progress bars, as docker pull does.
+type pullBars struct{ bars *progress.Bars }
 
-// LayerByDigest implements v1.Image.
-func (i *barsImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
-	l, err := i.Image.LayerByDigest(h)
-	if err != nil {
-		return nil, err
-	}
-	return &barsLayer{Layer: l, bars: i.bars}, nil
-}
+// Existing implements registry.LayerObserver.
+func (b pullBars) Existing(d v1.Hash) { b.bars.Done(shortID(d.String()), "Already exists") }
 
-// barsLayer counts the compressed bytes read from a layer onto its bar.
-type barsLayer struct {
-	v1.Layer
-	bars *progress.Bars
-}
+// Waiting implements registry.LayerObserver.
+func (b pullBars) Waiting(d v1.Hash) { b.bars.Set(shortID(d.String()), "Waiting", 0, 0) }
 
-// Compressed implements v1.Layer.
-func (l *barsLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.Layer.Compressed()
-	if err != nil {
-		return nil, err
+// Read implements registry.LayerObserver.
+func (b pullBars) Read(d v1.Hash, n, total int64, done bool) {
+	status := "Downloading"
+	if done {
+		status = "Verifying"
 	}
-	d, err := l.Digest()
-	if err != nil {
-		return rc, nil
-	}
-	size, _ := l.Size()
-	return &barsReader{ReadCloser: rc, bars: l.bars, id: shortID(d.String()), total: size}, nil
-}
-
-type barsReader struct {
-	io.ReadCloser
-	bars  *progress.Bars
-	id    string
-	n     int64
-	total int64
-}
-
-func (r *barsReader) Read(p []byte) (int, error) {
-	n, err := r.ReadCloser.Read(p)
-	r.n += int64(n)
-	if err == io.EOF {
-		r.bars.Set(r.id, "Verifying", r.n, r.total)
-	} else {
-		r.bars.Set(r.id, "Downloading", r.n, r.total)
-	}
-	return n, err
+	b.bars.Set(shortID(d.String()), status, n, total)
 }
 
 // isTerminal reports whether w is a terminal.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -35,17 +36,10 @@ func newPushCmd(g *globals) *cobra.Command {
   strata push --compression zstd --insecure-registry registry.lan:5000 app registry.lan:5000/team/app:1.2`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := registry.Options{Insecure: f.insecure}
-			switch c := layer.Compression(f.compression); c {
-			case layer.Gzip, layer.Zstd:
-				opts.Compression = c
-			default:
-				return fmt.Errorf("--compression %q: use gzip or zstd", f.compression)
+			opts, err := f.options()
+			if err != nil {
+				return err
 			}
-			if top := map[layer.Compression]int{layer.Gzip: 9, layer.Zstd: 22}[opts.Compression]; f.level < 0 || f.level > top {
-				return fmt.Errorf("--compression-level %d: use 1 to %d for %s, or 0 for its default", f.level, top, opts.Compression)
-			}
-			opts.CompressionLevel = f.level
 			st, err := g.openStore()
 			if err != nil {
 				return err
@@ -69,45 +63,11 @@ func newPushCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "The push refers to repository [%s]\n", strings.TrimSuffix(dest, ":"+tagOrDigest(dest)))
 			}
 			ctx := cmd.Context()
-			var bars *progress.Bars
-			var drained chan struct{}
-			if !f.quiet {
-				bars = progress.NewBars(out, isTerminal(out))
-				if isTerminal(out) {
-					updates := make(chan v1.Update, 16)
-					opts.Progress = updates
-					drained = make(chan struct{})
-					go func() {
-						defer close(drained)
-						for u := range updates {
-							bars.Set("layers", "Pushing", u.Complete, u.Total)
-						}
-					}()
-				}
-			}
-			dg, err := registry.Push(ctx, img, dest, opts)
-			if drained != nil {
-				<-drained
-			}
-			if bars != nil {
-				if err == nil {
-					pushedLines(bars, img, drained != nil)
-				}
-				bars.Close()
-			}
+			dg, err := f.push(ctx, out, img, dest, opts)
 			if err != nil {
 				return err
 			}
-			if f.quiet {
-				fmt.Fprintln(out, dest)
-				return nil
-			}
-			size, err := manifestSize(ctx, img, dest, dg, f.insecure)
-			if err != nil {
-				return fmt.Errorf("reading the pushed manifest's size: %w", err)
-			}
-			fmt.Fprintf(out, "%s: digest: %s size: %d\n", tagOrDigest(dest), dg, size)
-			return nil
+			return f.printPushed(ctx, out, img, dest, dg)
 		},
 	}
 	fl := cmd.Flags()
@@ -116,6 +76,73 @@ func newPushCmd(g *globals) *cobra.Command {
 	fl.IntVar(&f.level, "compression-level", 0, "compression level: 1 (fastest) to 9 for gzip, 1 to 22 for zstd; 0 is the default (gzip 6, zstd 3)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the pushed reference")
 	return cmd
+}
+
+// push pushes img to dest, with docker push's progress bars unless quiet.
+func (f *pushFlags) push(ctx context.Context, out io.Writer, img v1.Image, dest string, opts registry.Options) (v1.Hash, error) {
+	var bars *progress.Bars
+	var drained chan struct{}
+	if !f.quiet {
+		bars = progress.NewBars(out, isTerminal(out))
+		if isTerminal(out) {
+			opts.Progress, drained = pushBars(bars)
+		}
+	}
+	dg, err := registry.Push(ctx, img, dest, opts)
+	if drained != nil {
+		<-drained
+	}
+	if bars != nil {
+		if err == nil {
+			pushedLines(bars, img, drained != nil)
+		}
+		bars.Close()
+	}
+	return dg, err
+}
+
+// printPushed prints the pushed reference, as docker push does.
+func (f *pushFlags) printPushed(ctx context.Context, out io.Writer, img v1.Image, dest string, dg v1.Hash) error {
+	if f.quiet {
+		fmt.Fprintln(out, dest)
+		return nil
+	}
+	size, err := manifestSize(ctx, img, dest, dg, f.insecure)
+	if err != nil {
+		return fmt.Errorf("reading the pushed manifest's size: %w", err)
+	}
+	fmt.Fprintf(out, "%s: digest: %s size: %d\n", tagOrDigest(dest), dg, size)
+	return nil
+}
+
+// options checks the compression flags and returns the push's options.
+func (f *pushFlags) options() (registry.Options, error) {
+	opts := registry.Options{Insecure: f.insecure}
+	switch c := layer.Compression(f.compression); c {
+	case layer.Gzip, layer.Zstd:
+		opts.Compression = c
+	default:
+		return opts, fmt.Errorf("--compression %q: use gzip or zstd", f.compression)
+	}
+	if top := map[layer.Compression]int{layer.Gzip: 9, layer.Zstd: 22}[opts.Compression]; f.level < 0 || f.level > top {
+		return opts, fmt.Errorf("--compression-level %d: use 1 to %d for %s, or 0 for its default", f.level, top, opts.Compression)
+	}
+	opts.CompressionLevel = f.level
+	return opts, nil
+}
+
+// pushBars shows a push's upload updates on bars; drained is closed once
+// the push has closed the updates and every one is shown.
+func pushBars(bars *progress.Bars) (updates chan<- v1.Update, drained chan struct{}) {
+	ch := make(chan v1.Update, 16)
+	drained = make(chan struct{})
+	go func() {
+		defer close(drained)
+		for u := range ch {
+			bars.Set("layers", "Pushing", u.Complete, u.Total)
+		}
+	}()
+	return ch, drained
 }
 
 // pushDestination returns the normalised name to push to: REF when given,

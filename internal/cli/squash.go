@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/squash"
+	"github.com/strata-build/strata/internal/store"
 )
 
 type squashFlags struct {
@@ -50,26 +53,9 @@ merges the rest; --all makes one layer of everything.`,
 			if err != nil {
 				return err
 			}
-			from, how := f.from, fmt.Sprintf("keeping its first %d", f.from)
-			switch {
-			case f.all:
-				from = 0
-			case cmd.Flags().Changed("from"):
-				if from < 0 {
-					return fmt.Errorf("--from %d: give a layer index from 0", from)
-				}
-			default:
-				base, ok, err := squash.FindBase(st, img)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					return fmt.Errorf("cannot tell which layers of %s belong to its base image: no image of the store is a base of it; give --from N to keep layers 0..N-1, or --all", args[0])
-				}
-				from, how = base.Layers, fmt.Sprintf("keeping its base %s: %s", base.Name, plural(base.Layers, "layer"))
-			}
-			if from == 0 {
-				how = "all layers"
+			from, how, err := f.keep(cmd, st, img, args[0])
+			if err != nil {
+				return err
 			}
 			res, err := squash.Image(cmd.Context(), st, img, squash.Options{From: from})
 			if err != nil {
@@ -104,6 +90,34 @@ merges the rest; --all makes one layer of everything.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the new image ID")
 	cmd.MarkFlagsMutuallyExclusive("from", "all")
 	return cmd
+}
+
+// keep returns how many layers the squash keeps, and how, for its message.
+func (f *squashFlags) keep(cmd *cobra.Command, st *store.Store, img v1.Image, ref string) (int, string, error) {
+	var opts squash.KeepOptions
+	if f.all {
+		opts.All = true
+	} else if cmd.Flags().Changed("from") {
+		if f.from < 0 {
+			return 0, "", fmt.Errorf("--from %d: give a layer index from 0", f.from)
+		}
+		opts.From = &f.from
+	}
+	from, base, err := squash.Keep(st, img, opts)
+	if errors.Is(err, squash.ErrNoBase) {
+		return 0, "", fmt.Errorf("cannot tell which layers of %s belong to its base image: no image of the store is a base of it; give --from N to keep layers 0..N-1, or --all", ref)
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	how := fmt.Sprintf("keeping its first %d", from)
+	if base != nil {
+		how = fmt.Sprintf("keeping its base %s: %s", base.Name, plural(base.Layers, "layer"))
+	}
+	if from == 0 {
+		how = "all layers"
+	}
+	return from, how, nil
 }
 
 // plural formats a count of things: "1 layer", "3 layers".

@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/sys/user"
 
 	"github.com/strata-build/strata/internal/executor"
+	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -40,6 +42,9 @@ type Options struct {
 	// Stdin, Stdout and Stderr are the process's streams.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Snapshotter chooses how the container's filesystem is made:
+	// overlay (default), native or auto.
+	Snapshotter snapshot.Kind
 }
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -67,48 +72,20 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 	for i, d := range dirs {
 		lowers[len(dirs)-1-i] = d.Path
 	}
-	entry := cfg.Config.Entrypoint
-	if opts.Entrypoint != nil {
-		entry = opts.Entrypoint
-	}
-	cmd := cfg.Config.Cmd
-	if len(opts.Args) > 0 || opts.Entrypoint != nil {
-		cmd = opts.Args
-	}
-	args := append(append([]string(nil), entry...), cmd...)
-	if len(args) == 0 {
-		return -1, fmt.Errorf("run: the image %s has no CMD or ENTRYPOINT: give a command", opts.Image)
-	}
-	env := append([]string(nil), cfg.Config.Env...)
-	if !hasKey(env, "PATH") {
-		env = append(env, "PATH="+defaultPath)
-	}
-	for _, kv := range opts.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		env = setKey(env, k, kv)
-	}
-	u := cfg.Config.User
-	if opts.User != "" {
-		u = opts.User
-	}
-	wd := cfg.Config.WorkingDir
-	if opts.Workdir != "" {
-		wd = opts.Workdir
-	}
-	if wd == "" {
-		wd = "/"
+	args, env, u, wd, err := processOf(&cfg.Config, opts)
+	if err != nil {
+		return -1, err
 	}
 	dir, err := st.TempDir("container-")
 	if err != nil {
 		return -1, err
 	}
 	defer os.RemoveAll(dir)
-	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	for _, d := range []string{upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return -1, err
-		}
+	snap, err := prepare(ctx, dir, lowers, opts)
+	if err != nil {
+		return -1, fmt.Errorf("run: %w", err)
 	}
+	defer snap.remove()
 	uid, gid, groups, home, err := lookupUser(lowers, u)
 	if err != nil {
 		return -1, fmt.Errorf("run: %w", err)
@@ -134,7 +111,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		network = "host"
 	}
 	return executor.Run(ctx, executor.RunSpec{
-		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // thrown away
+		Rootfs:     snap.Mount(), // thrown away
 		Args:       args,
 		Env:        env,
 		Dir:        wd,
@@ -150,6 +127,66 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		ResolvConf: resolv,
 		Security:   opts.Security,
 	})
+}
+
+// processOf returns the argv, environment, user and working directory of
+// the container's process: the image config's, with opts' overrides.
+func processOf(cfg *v1.Config, opts Options) (args, env []string, usr, wd string, err error) {
+	entry := cfg.Entrypoint
+	if opts.Entrypoint != nil {
+		entry = opts.Entrypoint
+	}
+	cmd := cfg.Cmd
+	if len(opts.Args) > 0 || opts.Entrypoint != nil {
+		cmd = opts.Args
+	}
+	args = append(append([]string(nil), entry...), cmd...)
+	if len(args) == 0 {
+		return nil, nil, "", "", fmt.Errorf("run: the image %s has no CMD or ENTRYPOINT: give a command", opts.Image)
+	}
+	env = append([]string(nil), cfg.Env...)
+	if !hasKey(env, "PATH") {
+		env = append(env, "PATH="+defaultPath)
+	}
+	for _, kv := range opts.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		env = setKey(env, k, kv)
+	}
+	usr = cfg.User
+	if opts.User != "" {
+		usr = opts.User
+	}
+	wd = cfg.WorkingDir
+	if opts.Workdir != "" {
+		wd = opts.Workdir
+	}
+	if wd == "" {
+		wd = "/"
+	}
+	return args, env, usr, wd, nil
+}
+
+// snap is the container's snapshot, with what removes it.
+type snap struct {
+	*snapshot.Snapshot
+	remove func()
+}
+
+// prepare makes the container's throwaway snapshot in dir.
+func prepare(ctx context.Context, dir string, lowers []string, opts Options) (snap, error) {
+	sn, err := snapshot.New(opts.Snapshotter, snapshot.Options{Dir: dir, Notice: func(msg string) {
+		if opts.Stderr != nil {
+			fmt.Fprintln(opts.Stderr, "strata: "+msg)
+		}
+	}})
+	if err != nil {
+		return snap{}, err
+	}
+	s, err := sn.Prepare(ctx, lowers)
+	if err != nil {
+		return snap{}, err
+	}
+	return snap{Snapshot: s, remove: func() { sn.Remove(s) }}, nil
 }
 
 func hasKey(env []string, key string) bool {

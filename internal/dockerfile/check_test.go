@@ -18,7 +18,6 @@ func TestCheckRefusals(t *testing.T) {
 		{"from platform foreign", "FROM --platform=linux/arm64 busybox\n", "Dockerfile:1: FROM --platform=linux/arm64: strata builds for its host's platform (linux/amd64) only"},
 		{"from platform arg", "ARG P=linux/s390x\nFROM --platform=$P busybox\n", "Dockerfile:2: FROM --platform=linux/s390x"},
 		{"syntax other frontend", "# syntax=example.com/my/frontend:1\nFROM busybox\n", "Dockerfile:1: # syntax=example.com/my/frontend:1"},
-		{"check error", "# check=error=true\nFROM busybox\n", "Dockerfile:1: # check=error=true"},
 		{"check bad", "# check=nonsense\nFROM busybox\n", "Dockerfile:1: # check=nonsense"},
 		{"two refusals", "FROM --platform=linux/arm64 busybox\nRUN true\nRUN --device=x true\n", "Dockerfile:3: RUN --device"},
 
@@ -31,6 +30,7 @@ func TestCheckRefusals(t *testing.T) {
 		{"syntax 0.x", "# syntax=docker/dockerfile:0.9\nFROM busybox\n", "Dockerfile:1: # syntax=docker/dockerfile:0.9"},
 		{"syntax 2", "# syntax=docker/dockerfile:2\nFROM busybox\n", "Dockerfile:1: # syntax=docker/dockerfile:2"},
 		{"honoured: check skip", "# check=skip=all\nFROM busybox\n", ""},
+		{"honoured: check error", "# check=skip=StageNameCasing;error=true\nFROM busybox\n", ""},
 		{"honoured: cache uid gid mode", "FROM busybox\nRUN --mount=type=cache,target=/c,uid=1000,gid=5,mode=0700 true\n", ""},
 		{"honoured: cache sharing private", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=private true\n", ""},
 		{"honoured: cache sharing locked", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=locked true\n", ""},

@@ -33,11 +33,15 @@ type Dockerfile struct {
 	Directives []parser.Directive
 }
 
-// Error is a mistake in a Dockerfile, located.
+// Error is a mistake in a Dockerfile, located. It wraps the error that
+// caused it, if any, so errors.Is and errors.As see through it.
 type Error struct {
 	File string
 	Line int // 1-based; 0 when unknown
-	Msg  string
+	// Msg is the whole message after the location, including the cause's text.
+	Msg string
+	// Err is the cause, or nil.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -47,9 +51,40 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.File, e.Msg)
 }
 
-// Errorf makes an Error at the start of loc.
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf makes an Error at the start of loc. As with fmt.Errorf, a %w verb
+// makes the argument the cause that Unwrap returns.
 func Errorf(file string, loc []parser.Range, format string, args ...any) error {
-	return &Error{File: file, Line: Line(loc), Msg: fmt.Sprintf(format, args...)}
+	err := fmt.Errorf(format, args...)
+	de := &Error{File: file, Line: Line(loc), Msg: err.Error()}
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }:
+		de.Err = err
+	}
+	return de
+}
+
+// Wrap locates err at the start of loc, under what (an instruction name such
+// as "COPY"). The name is said once: when err's message already starts with
+// it, the message is err's alone.
+func Wrap(file string, loc []parser.Range, what string, err error) error {
+	msg := err.Error()
+	if what != "" && !startsWithWord(msg, what) {
+		msg = what + ": " + msg
+	}
+	return &Error{File: file, Line: Line(loc), Msg: msg, Err: err}
+}
+
+// startsWithWord reports whether s starts with word followed by the end, a
+// space or a colon.
+func startsWithWord(s, word string) bool {
+	if !strings.HasPrefix(s, word) {
+		return false
+	}
+	rest := s[len(word):]
+	return rest == "" || rest[0] == ' ' || rest[0] == ':'
 }
 
 // Line returns the first line of a location, or 0.
@@ -139,7 +174,7 @@ func locate(file string, n *parser.Node, err error) error {
 		}
 	}
 	msg = strings.TrimPrefix(msg, fmt.Sprintf("dockerfile parse error on line %d: ", line))
-	return &Error{File: file, Line: line, Msg: msg}
+	return &Error{File: file, Line: line, Msg: msg, Err: err}
 }
 
 var instructionNames = []string{"add", "arg", "cmd", "copy", "entrypoint", "env", "expose", "from", "healthcheck", "label", "maintainer", "onbuild", "run", "shell", "stopsignal", "user", "volume", "workdir"}
@@ -239,7 +274,7 @@ func (e *Env) Clone() *Env {
 func (df *Dockerfile) Expand(lex *shell.Lex, loc []parser.Range, word string, env shell.EnvGetter) (string, error) {
 	out, _, err := lex.ProcessWord(word, env)
 	if err != nil {
-		return "", Errorf(df.File, loc, "expanding %q: %v", word, err)
+		return "", Errorf(df.File, loc, "expanding %q: %w", word, err)
 	}
 	return out, nil
 }

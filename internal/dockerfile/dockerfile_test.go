@@ -1,8 +1,14 @@
 package dockerfile
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
 func TestParseErrorsNameTheLine(t *testing.T) {
@@ -33,5 +39,58 @@ func TestParseStages(t *testing.T) {
 	}
 	if got := df.Stages[0].Name; got != "one" {
 		t.Errorf("stage name %q", got)
+	}
+}
+
+func TestErrorUnwraps(t *testing.T) {
+	loc := []parser.Range{{Start: parser.Position{Line: 3}}}
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"Errorf with %w", Errorf("Dockerfile", loc, "reading %s: %w", "a.txt", fs.ErrNotExist)},
+		{"Wrap", Wrap("Dockerfile", loc, "COPY", fmt.Errorf("reading a.txt: %w", fs.ErrNotExist))},
+		{"wrapped again", fmt.Errorf("building: %w", Wrap("Dockerfile", loc, "RUN", fs.ErrNotExist))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !errors.Is(tt.err, fs.ErrNotExist) {
+				t.Errorf("errors.Is(%q, fs.ErrNotExist) = false, want true", tt.err)
+			}
+			var de *Error
+			if !errors.As(tt.err, &de) || de.Line != 3 {
+				t.Errorf("errors.As(%q) gave %+v, want a *Error at line 3", tt.err, de)
+			}
+		})
+	}
+}
+
+func TestErrorSaysTheInstructionOnce(t *testing.T) {
+	loc := []parser.Range{{Start: parser.Position{Line: 2}}}
+	tests := []struct {
+		name, what string
+		err        error
+		want       string
+	}{
+		{"cause names it", "COPY", errors.New("COPY cannot take a URL (http://x/y): use ADD"), "Dockerfile:2: COPY cannot take a URL (http://x/y): use ADD"},
+		{"cause names it with a colon", "RUN", errors.New("RUN: exit code 1"), "Dockerfile:2: RUN: exit code 1"},
+		{"cause does not name it", "ADD", errors.New("reading a.txt: no such file"), "Dockerfile:2: ADD: reading a.txt: no such file"},
+		{"a longer word is not the name", "COPY", errors.New("COPYING: nothing"), "Dockerfile:2: COPY: COPYING: nothing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Wrap("Dockerfile", loc, tt.what, tt.err).Error()
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseErrorWrapsTheParserError(t *testing.T) {
+	_, err := Parse("Dockerfile", []byte("FROM busybox\nFORM busybox\n"))
+	var ue *instructions.UnknownInstructionError
+	if !errors.As(err, &ue) {
+		t.Fatalf("got %T %q, want it to wrap *instructions.UnknownInstructionError", err, err)
 	}
 }

@@ -63,14 +63,14 @@ func Copy(ctx context.Context, root string, a Action) error {
 }
 
 // MkdirAll creates dir (absolute inside root; symlinks resolved inside root)
-// and its missing parents with mode 0755, owned by owner, as WORKDIR does;
-// existing directories are left alone.
-func MkdirAll(root, dir string, owner Owner) error {
+// and its missing parents with mode 0755, owned by owner (nil: as mkdir
+// makes them), as WORKDIR does; existing directories are left alone.
+func MkdirAll(root, dir string, owner *Owner) error {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
-	c := &copier{root: root, a: &Action{Chown: &owner}}
+	c := &copier{root: root, a: &Action{Chown: owner}}
 	if _, err := c.mkdirAll(path.Clean("/" + filepath.ToSlash(dir))); err != nil {
 		return fmt.Errorf("creating %s: %w", dir, err)
 	}
@@ -218,18 +218,25 @@ func (c *copier) mkdirAll(dir string) ([]string, error) {
 	return created, nil
 }
 
-// mkdir creates one directory with the metadata of created directories.
+// mkdir creates one directory as mkdir(2) inside the container would: mode
+// 0755 whatever the umask, with the setgid bit and the group the kernel
+// gives it in a setgid parent, then owned by Chown when set (which keeps a
+// directory's setgid bit).
 func (c *copier) mkdir(p string) error {
 	if err := os.Mkdir(p, dirMode); err != nil {
 		return err
 	}
-	if err := os.Chmod(p, dirMode); err != nil { // umask
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
 		return err
 	}
 	if o := c.a.Chown; o != nil {
 		if err := os.Lchown(p, o.UID, o.GID); err != nil {
 			return err
 		}
+	}
+	if err := unix.Chmod(p, dirMode|st.Mode&unix.S_ISGID); err != nil { // umask
+		return err
 	}
 	return setTimes(p, c.a.ModTime, nil)
 }

@@ -599,11 +599,11 @@ func TestMkdirAll(t *testing.T) {
 	root := t.TempDir()
 	makeTree(t, root, map[string]spec{"existing/": D(0o700).own(5, 5), "link": L("/existing")})
 	for _, dir := range []string{"/existing/a/b", "/link/c", "/w/x", "/existing"} {
-		if err := MkdirAll(root, dir, Owner{1000, 1001}); err != nil {
+		if err := MkdirAll(root, dir, &Owner{1000, 1001}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := MkdirAll(root, "/existing/a/b", Owner{}); err != nil {
+	if err := MkdirAll(root, "/existing/a/b", nil); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
@@ -621,7 +621,57 @@ func TestMkdirAll(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := MkdirAll(root, "/file/x", Owner{}); err == nil {
+	if err := MkdirAll(root, "/file/x", nil); err == nil {
 		t.Error("MkdirAll through a file succeeded")
+	}
+}
+
+// TestCreatedDirsAsMkdir checks that the directories WORKDIR (MkdirAll) and
+// COPY (the destination's parents) create come out as mkdir inside the
+// container makes them: 0755 whatever the umask, the setgid bit and group
+// of a setgid parent kept, and the --chown or USER owner set without losing
+// that bit.
+func TestCreatedDirsAsMkdir(t *testing.T) {
+	old := unix.Umask(0o077) // a umask the result must not depend on
+	defer unix.Umask(old)
+	tests := []struct {
+		name  string
+		make  func(root string) error
+		check string // the directory whose entry is compared
+		want  string
+	}{
+		{"WORKDIR in a setgid dir, no USER", func(root string) error {
+			return MkdirAll(root, "/sg/a/b", nil)
+		}, "sg/a/b", "d 2755 0:50"},
+		{"WORKDIR in a setgid dir, USER 1000", func(root string) error {
+			return MkdirAll(root, "/sg/a/b", &Owner{1000, 1000})
+		}, "sg/a/b", "d 2755 1000:1000"},
+		{"WORKDIR in a plain dir, no USER", func(root string) error {
+			return MkdirAll(root, "/plain/a/b", nil)
+		}, "plain/a/b", "d 0755 0:0"},
+		{"COPY parents in a setgid dir", func(root string) error {
+			return Copy(context.Background(), root, Action{SrcRoot: filepath.Join(root, "src"), Sources: []Source{{Rel: "f"}}, Dest: "/sg/c/d/"})
+		}, "sg/c", "d 2755 0:50"},
+		{"COPY --chown parents in a setgid dir", func(root string) error {
+			return Copy(context.Background(), root, Action{SrcRoot: filepath.Join(root, "src"), Sources: []Source{{Rel: "f"}}, Dest: "/sg/c/d/", Chown: &Owner{1000, 1000}})
+		}, "sg/c/d", "d 2755 1000:1000"},
+		{"COPY --chown parents in a plain dir", func(root string) error {
+			return Copy(context.Background(), root, Action{SrcRoot: filepath.Join(root, "src"), Sources: []Source{{Rel: "f"}}, Dest: "/plain/c/d/", Chown: &Owner{1000, 50}})
+		}, "plain/c", "d 0755 1000:50"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			makeTree(t, root, map[string]spec{"sg/": D(0o775).own(0, 50), "plain/": D(0o755), "src/f": F(0o644, "x")})
+			if err := unix.Chmod(filepath.Join(root, "sg"), 0o2775); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.make(root); err != nil {
+				t.Fatal(err)
+			}
+			if got := listTree(t, root)[tt.check]; got != tt.want {
+				t.Errorf("%s = %q, want %q", tt.check, got, tt.want)
+			}
+		})
 	}
 }

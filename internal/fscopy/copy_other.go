@@ -8,4 +8,4 @@ import "context"
 func Copy(ctx context.Context, root string, a Action) error { return ErrUnsupported }
 
 // MkdirAll returns ErrUnsupported on this system.
-func MkdirAll(root, dir string, owner Owner) error { return ErrUnsupported }
+func MkdirAll(root, dir string, owner *Owner) error { return ErrUnsupported }

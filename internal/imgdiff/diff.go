@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-build/strata/internal/store"
 )
 
 // Kind is how a path differs between two images, with docker diff's letters.
@@ -108,17 +110,11 @@ type imgLayer struct {
 }
 
 func diffIDsAndLayers(img v1.Image) ([]imgLayer, error) {
-	cfg, err := img.ConfigFile()
+	parts, err := store.ReadImageParts(img)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("imgdiff: %w", err)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, err
-	}
-	if len(layers) != len(cfg.RootFS.DiffIDs) {
-		return nil, fmt.Errorf("imgdiff: the image has %d layers but %d diff_ids", len(layers), len(cfg.RootFS.DiffIDs))
-	}
+	cfg, layers := parts.Config, parts.Layers
 	out := make([]imgLayer, len(layers))
 	for i, l := range layers {
 		out[i] = imgLayer{diffID: cfg.RootFS.DiffIDs[i], layer: l}

@@ -1,12 +1,13 @@
 // Package output writes images to the places a build can send them, and
 // reads them back from archives.
 //
-// Every sink has the same verb, Write(ctx, images): an OCI image layout
-// directory (OCILayout), a tar of one (OCIArchive), a `docker save` archive
-// that both old (20.10) and new (25+) `docker load` accept (DockerArchive),
-// and a registry (Registry). Multi writes to several at once. The function
-// forms (WriteDockerArchive, WriteOCILayout, WriteOCIArchive) are the same
-// operations for callers that hold no sink value.
+// Every sink has the same verb, Write(ctx, images): a tar of an OCI image
+// layout (OCIArchive) and a `docker save` archive that both old (20.10) and
+// new (25+) `docker load` accept (DockerArchive). The function forms
+// (WriteDockerArchive, WriteOCIArchive) are the same operations for callers
+// that hold no sink value. The store, registries and directories are not
+// sinks yet: `strata build` writes into the store and `strata push` pushes
+// with the registry package directly.
 //
 // A docker archive holds an OCI layout (oci-layout, index.json,
 // blobs/sha256/…) with uncompressed layers named by their diff_ids, plus

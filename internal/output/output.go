@@ -2,15 +2,12 @@ package output
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/strata-build/strata/internal/registry"
 )
 
 // NamedImage is an image with the names it is saved under (normalised or
@@ -21,8 +18,8 @@ type NamedImage struct {
 	Names []string
 }
 
-// Sink is a destination for images. Every output of strata is one; the store
-// has the same method.
+// Sink is a destination for images: DockerArchive and OCIArchive, which
+// `strata save` writes through.
 type Sink interface {
 	Write(ctx context.Context, images []NamedImage) error
 }
@@ -45,53 +42,6 @@ var _ Sink = OCIArchive{}
 // Write implements Sink with WriteOCIArchive.
 func (o OCIArchive) Write(ctx context.Context, images []NamedImage) error {
 	return WriteOCIArchive(ctx, o.W, images)
-}
-
-// OCILayout is a sink writing an OCI image layout directory at Dir.
-type OCILayout struct{ Dir string }
-
-var _ Sink = OCILayout{}
-
-// Write implements Sink with WriteOCILayout.
-func (o OCILayout) Write(ctx context.Context, images []NamedImage) error {
-	return WriteOCILayout(ctx, o.Dir, images)
-}
-
-// Registry is a sink pushing every image to each of its names.
-type Registry struct{ Options registry.Options }
-
-var _ Sink = Registry{}
-
-// Write implements Sink with registry.Push. An image without names is an
-// error: a registry has nowhere to put it.
-func (r Registry) Write(ctx context.Context, images []NamedImage) error {
-	for _, ni := range images {
-		if len(ni.Names) == 0 {
-			return errors.New("output: pushing an image without a name")
-		}
-		for _, n := range ni.Names {
-			if _, err := registry.Push(ctx, ni.Image, n, r.Options); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// Multi is a sink writing to each of its sinks in turn, stopping at the
-// first error.
-type Multi []Sink
-
-var _ Sink = Multi{}
-
-// Write implements Sink.
-func (m Multi) Write(ctx context.Context, images []NamedImage) error {
-	for _, s := range m {
-		if err := s.Write(ctx, images); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // imageName is a tag reference in its three spellings.

@@ -20,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/static"
@@ -346,46 +345,6 @@ func TestOCIArchiveRoundTrip(t *testing.T) {
 		if diff := cmp.Diff(ni.Names, wantNames[i]); diff != "" {
 			t.Errorf("image %d names (-got +want):\n%s", i, diff)
 		}
-	}
-}
-
-func TestWriteOCILayout(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "layout")
-	a, b := plainImage(t, 8, 1), gzipImage(t, 9, 1)
-	if err := WriteOCILayout(ctx, dir, []NamedImage{{Image: a, Names: []string{"app:1", "app:latest"}}}); err != nil {
-		t.Fatal(err)
-	}
-	// Writing app:latest again moves the name to the new image.
-	if err := WriteOCILayout(ctx, dir, []NamedImage{{Image: b, Names: []string{"app:latest"}}}); err != nil {
-		t.Fatal(err)
-	}
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ii, err := p.ImageIndex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]v1.Hash{}
-	for _, d := range im.Manifests {
-		got[d.Annotations[annotationImageName]] = d.Digest
-		img, err := ii.Image(d.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mustValidate(t, img)
-	}
-	da, _ := a.Digest()
-	db, _ := b.Digest()
-	want := map[string]v1.Hash{"docker.io/library/app:1": da, "docker.io/library/app:latest": db}
-	if diff := cmp.Diff(got, want); diff != "" {
-		t.Errorf("layout index (-got +want):\n%s", diff)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/strata-build/strata/internal/iox"
+	"github.com/strata-build/strata/internal/store"
 )
 
 // Annotation keys in index.json, as Docker 25 and containerd write them.
@@ -343,17 +344,11 @@ func addDockerImage(ctx context.Context, a *archive, img v1.Image, tmp string) (
 	if err != nil {
 		return v1.Descriptor{}, dm, fmt.Errorf("reading config: %w", err)
 	}
-	cf, err := img.ConfigFile()
+	parts, err := store.ReadImageParts(img)
 	if err != nil {
-		return v1.Descriptor{}, dm, fmt.Errorf("reading config: %w", err)
+		return v1.Descriptor{}, dm, err
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return v1.Descriptor{}, dm, fmt.Errorf("reading layers: %w", err)
-	}
-	if len(layers) != len(cf.RootFS.DiffIDs) {
-		return v1.Descriptor{}, dm, fmt.Errorf("%d layers but %d diff_ids in the config", len(layers), len(cf.RootFS.DiffIDs))
-	}
+	cf, layers := parts.Config, parts.Layers
 	cb := bytesBlob(cfg)
 	a.addBlob(cb)
 	m := v1.Manifest{

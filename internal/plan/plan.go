@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/strata-build/strata/internal/dockerfile"
 )
@@ -97,16 +98,13 @@ func PlatformArgs(platform string) map[string]string {
 	return m
 }
 
-// New builds the plan of df.
-func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
-	p := &Plan{MetaArgs: dockerfile.NewEnv(nil), UsedBuildArgs: map[string]bool{}}
-	lex := df.Lex()
-	platformArgs := PlatformArgs(opts.Platform)
-	// Global ARGs: defaults expanded in order, --build-arg wins.
+// setMetaArgs sets the global ARGs (those before the first FROM): defaults
+// expanded in order, --build-arg wins.
+func (p *Plan) setMetaArgs(df *dockerfile.Dockerfile, lex *shell.Lex, buildArgs, platformArgs map[string]string) error {
 	for _, a := range df.MetaArgs {
 		for _, kv := range a.Args {
 			p.UsedBuildArgs[kv.Key] = true
-			if v, ok := opts.BuildArgs[kv.Key]; ok {
+			if v, ok := buildArgs[kv.Key]; ok {
 				p.MetaArgs.Set(kv.Key, v)
 				continue
 			}
@@ -114,13 +112,24 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 				env := withDefaults(p.MetaArgs, platformArgs)
 				v, err := df.Expand(lex, a.Location(), *kv.Value, env)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				p.MetaArgs.Set(kv.Key, v)
 			} else if v, ok := platformArgs[kv.Key]; ok {
 				p.MetaArgs.Set(kv.Key, v)
 			}
 		}
+	}
+	return nil
+}
+
+// New builds the plan of df.
+func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
+	p := &Plan{MetaArgs: dockerfile.NewEnv(nil), UsedBuildArgs: map[string]bool{}}
+	lex := df.Lex()
+	platformArgs := PlatformArgs(opts.Platform)
+	if err := p.setMetaArgs(df, lex, opts.BuildArgs, platformArgs); err != nil {
+		return nil, err
 	}
 	fromEnv := withDefaults(p.MetaArgs, platformArgs)
 	byName := map[string]int{}
@@ -154,7 +163,17 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 			}
 			return nil
 		}
-		for _, cmd := range src.Commands {
+		cmds := src.Commands
+		if st.BaseStage >= 0 {
+			// The base stage's ONBUILD triggers run in this stage first:
+			// their --from stages are this stage's dependencies too.
+			triggers, err := stageTriggers(df, st.BaseStage, src.Location)
+			if err != nil {
+				return nil, err
+			}
+			cmds = append(triggers, cmds...)
+		}
+		for _, cmd := range cmds {
 			switch c := cmd.(type) {
 			case *instructions.CopyCommand:
 				if c.From == "" {
@@ -194,16 +213,25 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 			byName[st.Name] = i
 		}
 	}
+	if err := p.prune(df.File, byName, opts.Target); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// prune sets the target stage (the last one, or the name or index target)
+// and the stages it needs, and marks the ARGs they declare as used.
+func (p *Plan) prune(file string, byName map[string]int, targetName string) error {
 	target := len(p.Stages) - 1
-	if opts.Target != "" {
-		j, ok := byName[strings.ToLower(opts.Target)]
+	if targetName != "" {
+		j, ok := byName[strings.ToLower(targetName)]
 		if !ok {
-			if n, err := strconv.Atoi(opts.Target); err == nil && n >= 0 && n < len(p.Stages) {
+			if n, err := strconv.Atoi(targetName); err == nil && n >= 0 && n < len(p.Stages) {
 				j, ok = n, true
 			}
 		}
 		if !ok {
-			return nil, &dockerfile.Error{File: df.File, Msg: fmt.Sprintf("--target %q: no such stage (stages: %s)", opts.Target, strings.Join(p.stageNames(), ", "))}
+			return &dockerfile.Error{File: file, Msg: fmt.Sprintf("--target %q: no such stage (stages: %s)", targetName, strings.Join(p.stageNames(), ", "))}
 		}
 		target = j
 	}
@@ -236,7 +264,7 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 			}
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // UnusedBuildArgs returns the --build-arg names that nothing declares, sorted.
@@ -302,6 +330,30 @@ func resolveFrom(from string, cur int, byName map[string]int, stages []instructi
 		return 0, false, fmt.Errorf("cannot copy from scratch: it has no files")
 	}
 	return 0, false, nil
+}
+
+// stageTriggers parses the ONBUILD instructions of stage j, which run in a
+// stage built FROM it; errors point at that stage's FROM line (loc).
+func stageTriggers(df *dockerfile.Dockerfile, j int, loc []parser.Range) ([]instructions.Command, error) {
+	var out []instructions.Command
+	for _, cmd := range df.Stages[j].Commands {
+		ob, ok := cmd.(*instructions.OnbuildCommand)
+		if !ok {
+			continue
+		}
+		res, err := parser.Parse(strings.NewReader(ob.Expression))
+		if err != nil {
+			return nil, dockerfile.Errorf(df.File, loc, "ONBUILD trigger %q of stage %d: %v", ob.Expression, j, err)
+		}
+		for _, n := range res.AST.Children {
+			c, err := instructions.ParseCommand(n)
+			if err != nil {
+				return nil, dockerfile.Errorf(df.File, loc, "ONBUILD trigger %q of stage %d: %v", ob.Expression, j, err)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func containsStr(list []string, s string) bool {

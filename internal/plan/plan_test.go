@@ -97,3 +97,42 @@ func TestUnusedBuildArgs(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// TestTriggerDeps checks that the --from stages of a stage's ONBUILD
+// triggers are dependencies of the stages built FROM it, which run them.
+func TestTriggerDeps(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []int
+	}{
+		{"COPY --from in a trigger", `FROM busybox AS tools
+RUN echo t > /x
+FROM busybox AS parent
+ONBUILD COPY --from=tools /x /x
+FROM busybox AS unused
+FROM parent
+RUN true
+`, []int{0, 1, 3}},
+		{"RUN --mount from= in a trigger", `FROM busybox AS tools
+FROM busybox AS parent
+ONBUILD RUN --mount=type=bind,from=tools,target=/t true
+FROM parent
+`, []int{0, 1, 2}},
+		{"a trigger is not run in the stage declaring it", `FROM busybox AS tools
+FROM busybox AS parent
+ONBUILD COPY --from=tools /x /x
+`, []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(mustParse(t, tt.src), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(p.Needed, tt.want); diff != "" {
+				t.Errorf("needed (-got +want):\n%s", diff)
+			}
+		})
+	}
+}

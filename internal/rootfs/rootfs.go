@@ -16,9 +16,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -102,24 +99,9 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	cfg.Created = v1.Time{Time: created}
 	cfg.RootFS.DiffIDs = []v1.Hash{h}
 	cfg.History = []v1.History{{Created: v1.Time{Time: created}, Comment: "Imported from " + src}}
-	img, err := mutate.ConfigFile(empty.Image, cfg)
+	img, err := st.NewImage(cfg, []v1.Descriptor{{MediaType: types.OCIUncompressedLayer, Size: size, Digest: h}}, store.NewImageOptions{})
 	if err != nil {
-		return store.Record{}, err
-	}
-	img = mutate.MediaType(img, types.OCIManifestSchema1)
-	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	l := &blobLayer{st: st, h: h, size: size}
-	pl, err := partial.CompressedToLayer(l)
-	if err != nil {
-		return store.Record{}, err
-	}
-	img, err = mutate.Append(img, mutate.Addendum{Layer: pl, History: cfg.History[0]})
-	if err != nil {
-		return store.Record{}, err
-	}
-	img, err = mutate.ConfigFile(img, cfg) // mutate.Append added its own history entry
-	if err != nil {
-		return store.Record{}, err
+		return store.Record{}, fmt.Errorf("import: %w", err)
 	}
 	rec, err := st.WriteImage(ctx, img, opts.Names...)
 	if err != nil {
@@ -127,19 +109,6 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	}
 	return rec, nil
 }
-
-// blobLayer is an uncompressed layer already in the store.
-type blobLayer struct {
-	st   *store.Store
-	h    v1.Hash
-	size int64
-}
-
-func (l *blobLayer) Digest() (v1.Hash, error)            { return l.h, nil }
-func (l *blobLayer) DiffID() (v1.Hash, error)            { return l.h, nil }
-func (l *blobLayer) Compressed() (io.ReadCloser, error)  { return l.st.OpenBlob(l.h) }
-func (l *blobLayer) Size() (int64, error)                { return l.size, nil }
-func (l *blobLayer) MediaType() (types.MediaType, error) { return types.OCIUncompressedLayer, nil }
 
 // applyChange applies one --change instruction to cfg, as docker import does.
 func applyChange(cfg *v1.ConfigFile, change string) error {

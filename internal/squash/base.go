@@ -1,6 +1,7 @@
 package squash
 
 import (
+	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -62,4 +63,38 @@ func recordName(r store.Record) string {
 		return store.FamiliarName(r.Names[0])
 	}
 	return r.ID.Hex[:12]
+}
+
+// ErrNoBase is returned by Keep when no stored image is a base of the image.
+var ErrNoBase = errors.New("squash: no image of the store is a base of the image")
+
+// KeepOptions say which layers a squash keeps; with neither set, the layers of
+// the image's base in the store (FindBase).
+type KeepOptions struct {
+	// All merges every layer (export/import semantics).
+	All bool
+	// From, when set, keeps layers 0..*From-1.
+	From *int
+}
+
+// Keep returns how many of img's bottom layers a squash keeps, and the base
+// it keeps when opts left the choice to FindBase (nil otherwise).
+func Keep(st *store.Store, img v1.Image, opts KeepOptions) (int, *Base, error) {
+	switch {
+	case opts.All:
+		return 0, nil, nil
+	case opts.From != nil:
+		if *opts.From < 0 {
+			return 0, nil, fmt.Errorf("squash: cannot keep %d layers: give a layer index from 0", *opts.From)
+		}
+		return *opts.From, nil, nil
+	}
+	base, ok, err := FindBase(st, img)
+	if err != nil {
+		return 0, nil, err
+	}
+	if !ok {
+		return 0, nil, ErrNoBase
+	}
+	return base.Layers, &base, nil
 }

@@ -1,12 +1,9 @@
 package squash
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -56,18 +53,12 @@ type Result struct {
 // blob alone. When From is the number of layers there is nothing to merge,
 // and img itself is returned.
 func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*Result, error) {
-	cfg, err := img.ConfigFile()
+	parts, err := store.ReadImageParts(img)
 	if err != nil {
-		return nil, fmt.Errorf("reading the image config: %w", err)
+		return nil, fmt.Errorf("squash: %w", err)
 	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading the manifest: %w", err)
-	}
+	cfg, m := parts.Config, parts.Manifest
 	n := len(cfg.RootFS.DiffIDs)
-	if len(m.Layers) != n {
-		return nil, fmt.Errorf("squash: the image has %d layers but %d diff_ids", len(m.Layers), n)
-	}
 	if opts.From < 0 || opts.From > n {
 		return nil, fmt.Errorf("squash: cannot keep %d layers: the image has %d", opts.From, n)
 	}
@@ -122,7 +113,10 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	res.Image, err = newImage(img, st, nc, descs)
+	// The kept layers read from the original image when the store lacks them.
+	res.Image, err = st.NewImage(nc, descs, store.NewImageOptions{
+		Missing: func(h v1.Hash) (partial.CompressedLayer, error) { return img.LayerByDigest(h) },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -172,79 +166,3 @@ func History(h []v1.History, from, layers int, hasLayer bool) ([]v1.History, err
 	}
 	return out, nil
 }
-
-// newImage assembles the squashed image: the kept layers read from the
-// original image, the new one from the store.
-func newImage(orig v1.Image, st *store.Store, cfg *v1.ConfigFile, layers []v1.Descriptor) (v1.Image, error) {
-	rawCfg, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("squash: writing the config: %w", err)
-	}
-	cfgDigest, cfgSize, err := v1.SHA256(bytes.NewReader(rawCfg))
-	if err != nil {
-		return nil, err
-	}
-	m := v1.Manifest{
-		SchemaVersion: 2,
-		MediaType:     types.OCIManifestSchema1,
-		Config:        v1.Descriptor{MediaType: types.OCIConfigJSON, Size: cfgSize, Digest: cfgDigest},
-		Layers:        layers,
-	}
-	rawManifest, err := json.Marshal(&m)
-	if err != nil {
-		return nil, fmt.Errorf("squash: writing the manifest: %w", err)
-	}
-	return partial.CompressedToImage(&image{orig: orig, st: st, manifest: rawManifest, config: rawCfg, layers: layers})
-}
-
-// image is a partial.CompressedImageCore for a squashed image.
-type image struct {
-	orig     v1.Image
-	st       *store.Store
-	manifest []byte
-	config   []byte
-	layers   []v1.Descriptor
-}
-
-var _ partial.CompressedImageCore = (*image)(nil)
-
-// RawConfigFile implements partial.CompressedImageCore.
-func (i *image) RawConfigFile() ([]byte, error) { return i.config, nil }
-
-// MediaType implements partial.CompressedImageCore.
-func (i *image) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-
-// RawManifest implements partial.CompressedImageCore.
-func (i *image) RawManifest() ([]byte, error) { return i.manifest, nil }
-
-// LayerByDigest implements partial.CompressedImageCore.
-func (i *image) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
-	for _, d := range i.layers {
-		if d.Digest != h {
-			continue
-		}
-		if i.st.HasBlob(h) {
-			return &blobLayer{st: i.st, desc: d}, nil
-		}
-		return i.orig.LayerByDigest(h)
-	}
-	return nil, fmt.Errorf("squash: the image has no layer %s", h)
-}
-
-// blobLayer is a layer blob of the store.
-type blobLayer struct {
-	st   *store.Store
-	desc v1.Descriptor
-}
-
-// Digest implements partial.CompressedLayer.
-func (l *blobLayer) Digest() (v1.Hash, error) { return l.desc.Digest, nil }
-
-// Compressed implements partial.CompressedLayer.
-func (l *blobLayer) Compressed() (io.ReadCloser, error) { return l.st.OpenBlob(l.desc.Digest) }
-
-// Size implements partial.CompressedLayer.
-func (l *blobLayer) Size() (int64, error) { return l.desc.Size, nil }
-
-// MediaType implements partial.CompressedLayer.
-func (l *blobLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }

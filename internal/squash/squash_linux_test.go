@@ -3,6 +3,7 @@ package squash
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,6 +175,52 @@ func TestHistory(t *testing.T) {
 			}
 			if diff := cmp.Diff(got, tt.want); diff != "" {
 				t.Errorf("empty_layer marks (-got +want):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestKeep(t *testing.T) {
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := testImage(t, st, "app:1",
+		[]ent{dir("etc"), file("etc/passwd", "root")},
+		[]ent{file("a", "1")},
+		[]ent{file("b", "2")},
+	)
+	two, minus := 2, -1
+	for _, tt := range []struct {
+		name     string
+		opts     KeepOptions
+		base     bool // store the first layer as base:1 first
+		want     int
+		wantBase *Base
+		wantErr  string
+	}{
+		{"all", KeepOptions{All: true}, false, 0, nil, ""},
+		{"from", KeepOptions{From: &two}, false, 2, nil, ""},
+		{"negative from", KeepOptions{From: &minus}, false, 0, nil, "cannot keep -1 layers"},
+		{"no base", KeepOptions{}, false, 0, nil, ErrNoBase.Error()},
+		{"base", KeepOptions{}, true, 1, &Base{Layers: 1, Name: "base:1"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.base {
+				testImage(t, st, "base:1", []ent{dir("etc"), file("etc/passwd", "root")})
+			}
+			got, base, err := Keep(st, img, tt.opts)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want an error saying %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want || !cmp.Equal(base, tt.wantBase) {
+				t.Errorf("got %d, %+v; want %d, %+v", got, base, tt.want, tt.wantBase)
 			}
 		})
 	}

@@ -94,23 +94,30 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 	for _, n := range sizes {
 		rec.Size += n
 	}
-	desc := v1.Descriptor{
-		MediaType: mt,
-		Digest:    digest,
-		Size:      int64(len(rawManifest)),
-		Annotations: map[string]string{
-			annotID:      rec.ID.String(),
-			annotSize:    strconv.FormatInt(rec.Size, 10),
-			annotCreated: rec.Created.UTC().Format(time.RFC3339Nano),
-		},
+	desc := v1.Descriptor{MediaType: mt, Digest: digest, Size: int64(len(rawManifest))}
+	if rec.Names, err = s.nameImage(desc, rec, full); err != nil {
+		return Record{}, fmt.Errorf("naming image %s: %w", digest, err)
 	}
-	err = s.updateIndex(func(idx *v1.IndexManifest) error {
+	return rec, nil
+}
+
+// nameImage points each of the normalised names full at the manifest desc
+// of rec, or with no names adds it unnamed, and returns every name the
+// image has.
+func (s *Store) nameImage(desc v1.Descriptor, rec Record, full []string) ([]string, error) {
+	desc.Annotations = map[string]string{
+		annotID:      rec.ID.String(),
+		annotSize:    strconv.FormatInt(rec.Size, 10),
+		annotCreated: rec.Created.UTC().Format(time.RFC3339Nano),
+	}
+	var names []string
+	err := s.updateIndex(func(idx *v1.IndexManifest) error {
 		if len(full) == 0 {
 			// A dangling image, as docker keeps an untagged build: listed as
 			// <none>, found by ID, kept until removed.
 			for _, d := range idx.Manifests {
-				if d.Digest == digest {
-					rec.Names = namesOf(idx, digest)
+				if d.Digest == desc.Digest {
+					names = namesOf(idx, desc.Digest)
 					return nil
 				}
 			}
@@ -120,13 +127,10 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 		for _, f := range full {
 			setName(idx, desc, f)
 		}
-		rec.Names = namesOf(idx, digest)
+		names = namesOf(idx, desc.Digest)
 		return nil
 	})
-	if err != nil {
-		return Record{}, fmt.Errorf("naming image %s: %w", digest, err)
-	}
-	return rec, nil
+	return names, err
 }
 
 // writeLayers stores the layer blobs the store lacks, a few at a time, and

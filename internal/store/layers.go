@@ -137,18 +137,11 @@ func (s *Store) commitLayerDir(tmp string, chainID, diffID v1.Hash) (LayerDir, e
 // the layers the store does not have yet. Each layer's diff_id is checked
 // against its uncompressed stream while it is extracted.
 func (s *Store) LayerDirs(ctx context.Context, img v1.Image) ([]LayerDir, error) {
-	cfg, err := img.ConfigFile()
+	parts, err := ReadImageParts(img)
 	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
+		return nil, err
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("reading layers: %w", err)
-	}
-	diffIDs := cfg.RootFS.DiffIDs
-	if len(diffIDs) != len(layers) {
-		return nil, fmt.Errorf("store: image has %d layers but %d diff_ids", len(layers), len(diffIDs))
-	}
+	layers, diffIDs := parts.Layers, parts.Config.RootFS.DiffIDs
 	chains := ChainIDs(diffIDs)
 	dirs := make([]LayerDir, len(layers))
 	var missing []int

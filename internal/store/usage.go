@@ -73,6 +73,47 @@ type LayerUsage struct {
 	Size, SharedSize, UniqueSize    int64
 }
 
+// blobUse is which images use which blobs.
+type blobUse struct {
+	perImage [][]v1.Hash      // each image's distinct blobs: manifest, config, layers
+	users    map[v1.Hash]int  // images that need a blob
+	named    map[v1.Hash]bool // a named image needs it
+	layer    map[v1.Hash]bool // the blob is a layer
+}
+
+// imageBlobs reads the manifests of recs and counts their blobs' users.
+func (s *Store) imageBlobs(ctx context.Context, recs []Record, descs map[v1.Hash]v1.Descriptor) (*blobUse, error) {
+	bu := &blobUse{perImage: make([][]v1.Hash, len(recs)), users: map[v1.Hash]int{},
+		named: map[v1.Hash]bool{}, layer: map[v1.Hash]bool{}}
+	for i, r := range recs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		img := &storeImage{s: s, desc: descs[r.Manifest]}
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("measuring image %s: %w", r.ID, err)
+		}
+		seen := map[v1.Hash]bool{r.Manifest: true, m.Config.Digest: true}
+		list := []v1.Hash{r.Manifest, m.Config.Digest}
+		for _, l := range m.Layers {
+			bu.layer[l.Digest] = true
+			if !seen[l.Digest] {
+				seen[l.Digest] = true
+				list = append(list, l.Digest)
+			}
+		}
+		bu.perImage[i] = list
+		for _, h := range list {
+			bu.users[h]++
+			if len(r.Names) > 0 {
+				bu.named[h] = true
+			}
+		}
+	}
+	return bu, nil
+}
+
 // Usage measures the store.
 func (s *Store) Usage(ctx context.Context) (*Usage, error) {
 	unlock, err := s.lockShared()
@@ -99,36 +140,11 @@ func (s *Store) Usage(ctx context.Context) (*Usage, error) {
 		sizes[h] = n
 		return n
 	}
-	imgBlobs := make([][]v1.Hash, len(recs))
-	users := map[v1.Hash]int{}      // images that need a blob
-	namedUse := map[v1.Hash]bool{}  // a named image needs it
-	layerBlob := map[v1.Hash]bool{} // the blob is a layer
-	for i, r := range recs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		img := &storeImage{s: s, desc: descs[r.Manifest]}
-		m, err := img.Manifest()
-		if err != nil {
-			return nil, fmt.Errorf("measuring image %s: %w", r.ID, err)
-		}
-		seen := map[v1.Hash]bool{r.Manifest: true, m.Config.Digest: true}
-		list := []v1.Hash{r.Manifest, m.Config.Digest}
-		for _, l := range m.Layers {
-			layerBlob[l.Digest] = true
-			if !seen[l.Digest] {
-				seen[l.Digest] = true
-				list = append(list, l.Digest)
-			}
-		}
-		imgBlobs[i] = list
-		for _, h := range list {
-			users[h]++
-			if len(r.Names) > 0 {
-				namedUse[h] = true
-			}
-		}
+	bu, err := s.imageBlobs(ctx, recs, descs)
+	if err != nil {
+		return nil, err
 	}
+	imgBlobs, users, namedUse, layerBlob := bu.perImage, bu.users, bu.named, bu.layer
 	cacheUse := map[v1.Hash]bool{}
 	crecs, err := s.CacheRecords()
 	if err != nil {

@@ -166,7 +166,9 @@ func bldImageID(t *testing.T, s *strata, ref string) string {
 // bldImages lists every image ID and name of the store.
 func bldImages(t *testing.T, s *strata) string {
 	t.Helper()
-	return s.must("images", "-a", "--no-trunc").stdout
+	// no CREATED column: its relative time ("Less than a second ago") moves
+	// on while the test runs
+	return s.must("images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}} {{.Size}}").stdout
 }
 
 // bldNoMounts fails when a mount under the store is left.
@@ -184,6 +186,8 @@ func TestBuildErrorsNameTheLine(t *testing.T) {
 		files map[string]string
 		args  []string
 		want  []string
+		// notWant are texts the message must not hold.
+		notWant []string
 	}{
 		{
 			name: "unknown instruction",
@@ -208,6 +212,12 @@ func TestBuildErrorsNameTheLine(t *testing.T) {
 			args: []string{"--target", "nosuch"},
 			want: []string{"nosuch", "alpha", "beta"},
 		},
+		{
+			name:    "COPY of a URL says COPY once",
+			df:      "FROM busybox\nCOPY http://127.0.0.1:1/x /x\n",
+			want:    []string{"Dockerfile:2: COPY cannot take a URL"},
+			notWant: []string{"COPY: COPY"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,6 +230,11 @@ func TestBuildErrorsNameTheLine(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(r.stderr, w) {
 					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(r.stderr, w) {
+					t.Errorf("stderr holds %q:\n%s", w, r.stderr)
 				}
 			}
 			bldNoMounts(t, s)

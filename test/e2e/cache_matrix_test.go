@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,9 +35,17 @@ RUN --mount=type=secret,id=s if test -f /run/secrets/s; then echo yes; else echo
 FROM base2 AS other
 RUN echo b2 > /b2.out
 
+FROM busybox AS meta
+ARG GIT_SHA
+LABEL rev=$GIT_SHA
+COPY b.txt /b
+RUN cat /b > /b.out
+
 FROM busybox
+LABEL note=one
+COPY b.txt /final.b
 RUN echo final > /final
-RUN --mount=type=bind,from=uses,target=/m1 --mount=type=bind,from=args,target=/m2 --mount=type=bind,from=sec,target=/m3 --mount=type=bind,from=other,target=/m4 cat /m1/y /m2/v.out /m3/s.out /m4/b2.out > /all
+RUN --mount=type=bind,from=uses,target=/m1 --mount=type=bind,from=args,target=/m2 --mount=type=bind,from=sec,target=/m3 --mount=type=bind,from=other,target=/m4 --mount=type=bind,from=meta,target=/m5 cat /m1/y /m2/v.out /m3/s.out /m4/b2.out /m5/b.out > /all
 `
 
 // cmxSteps names every RUN and COPY step of cmxDockerfile by a unique part.
@@ -49,6 +58,9 @@ var cmxSteps = []string{
 	`RUN echo "$V"`,
 	"RUN --mount=type=secret",
 	"RUN echo b2",
+	"COPY b.txt /b",
+	"RUN cat /b",
+	"COPY b.txt /final.b",
 	"RUN echo final",
 	"RUN --mount=type=bind",
 }
@@ -58,23 +70,33 @@ var cmxSteps = []string{
 // file's owner is not an input: COPY without --chown writes root:root (as
 // BuildKit does), so the owner never reaches a layer and must not invalidate
 // anything. A secret's presence is an input of the RUNs that mount it; its
-// content is not.
+// content is not. Metadata (LABEL) is no input of any step, and an ARG is
+// one only of the RUNs that see it and of the words that expand it, as in
+// BuildKit: the CI habit of "ARG GIT_SHA" then "LABEL rev=$GIT_SHA" keeps
+// the COPY after it cached.
 func TestCacheMatrix(t *testing.T) {
 	s := newStrata(t)
 	s.must("tag", "busybox:latest", "base2:latest")
-	ctx := bldContext(t, cmxDockerfile, map[string]string{"a.txt": "one\n"})
+	ctx := bldContext(t, cmxDockerfile, map[string]string{"a.txt": "one\n", "b.txt": "bee\n"})
 	secret := filepath.Join(t.TempDir(), "secret")
 	cacheWrite(t, secret, "hunter2\n", 0o600)
 	buildArgs := []string{"--build-arg", "V=1"}
+	shaArgs := []string{"--build-arg", "GIT_SHA=1"}
 	var secretArgs []string
 	build := func() string {
 		t.Helper()
-		args := append([]string{"build", "--progress=plain", "-t", "matrix"}, buildArgs...)
+		args := append(append([]string{"build", "--progress=plain", "-t", "matrix"}, buildArgs...), shaArgs...)
 		return s.must(append(append(args, secretArgs...), ctx)...).stderr
 	}
 	build()
 
 	rerun := func(steps ...string) []string { return steps }
+	setNote := func(note string) func(t *testing.T) {
+		return func(t *testing.T) {
+			df := strings.Replace(cmxDockerfile, "LABEL note=one", "LABEL note="+note, 1)
+			cacheWrite(t, filepath.Join(ctx, "Dockerfile"), df, 0o644)
+		}
+	}
 	a := filepath.Join(ctx, "a.txt")
 	tests := []struct {
 		name   string
@@ -104,6 +126,10 @@ func TestCacheMatrix(t *testing.T) {
 		{"secret taken away", func(*testing.T) { secretArgs = nil }, nil}, // back to the first state: cached
 		{"--from stage output", func(t *testing.T) { cacheWrite(t, a, "three\n", 0o755) },
 			rerun("COPY a.txt", "RUN cat /a.txt", "COPY --from=files", "RUN cat /x", "RUN --mount=type=bind")},
+		{"ARG then LABEL (GIT_SHA value)", func(*testing.T) { shaArgs = []string{"--build-arg", "GIT_SHA=2"} },
+			rerun("RUN cat /b", "RUN --mount=type=bind")},
+		{"LABEL value", setNote("two"), nil},
+		{"LABEL value back", setNote("one"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -125,9 +151,23 @@ func TestCacheMatrix(t *testing.T) {
 			if diff := cmp.Diff(got, want); diff != "" {
 				t.Errorf("steps run (-got +want):\n%s\nprogress:\n%s", diff, out)
 			}
+			// The config is this build's, whatever build made the cached layers.
+			df, err := os.ReadFile(filepath.Join(ctx, "Dockerfile"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ii []struct {
+				Config struct{ Labels map[string]string }
+			}
+			if err := json.Unmarshal([]byte(s.must("inspect", "matrix").stdout), &ii); err != nil || len(ii) != 1 {
+				t.Fatalf("inspect matrix: %v %+v", err, ii)
+			}
+			if got, want := "LABEL note="+ii[0].Config.Labels["note"], string(df); !strings.Contains(want, got+"\n") {
+				t.Errorf("label %q, but the Dockerfile says:\n%s", got, want)
+			}
 		})
 	}
-	if got := s.must("run", "--rm", "matrix", "cat", "/all").stdout; got != "three\n1\nno\nb2\n" {
+	if got := s.must("run", "--rm", "matrix", "cat", "/all").stdout; got != "three\n1\nno\nb2\nbee\n" {
 		t.Errorf("/all = %q after the last change", got)
 	}
 }

@@ -1,0 +1,53 @@
+package progress
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+)
+
+// Mode is how progress is shown: ModeAuto, ModeTTY, ModePlain, ModeJSON or
+// ModeQuiet.
+type Mode string
+
+// The modes, as --progress names them.
+const (
+	// ModeAuto is ModeTTY when the output is a terminal, else ModePlain.
+	ModeAuto  Mode = "auto"
+	ModeTTY   Mode = "tty"
+	ModePlain Mode = "plain"
+	ModeJSON  Mode = "json"
+	ModeQuiet Mode = "quiet"
+)
+
+// NewSink returns the renderer of mode writing to w, and the mode it chose
+// (never ModeAuto). A live view is as wide as w's terminal, or 80 columns.
+func NewSink(w io.Writer, mode Mode) (Sink, Mode, error) {
+	f, isFile := w.(*os.File)
+	isTTY := isFile && term.IsTerminal(int(f.Fd()))
+	if mode == ModeAuto {
+		mode = ModePlain
+		if isTTY {
+			mode = ModeTTY
+		}
+	}
+	switch mode {
+	case ModeTTY:
+		width := 80
+		if isFile {
+			if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
+				width = cols
+			}
+		}
+		return NewTTY(w, width), mode, nil
+	case ModePlain:
+		return NewPlain(w), mode, nil
+	case ModeJSON:
+		return NewJSON(w), mode, nil
+	case ModeQuiet:
+		return Discard{}, mode, nil
+	}
+	return nil, "", fmt.Errorf("unknown progress mode %q: use auto, tty, plain, json or quiet", string(mode))
+}

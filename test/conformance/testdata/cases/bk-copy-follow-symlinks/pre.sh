@@ -1,0 +1,3 @@
+printf bar-contents > bar
+mkdir -m 0700 foo
+ln -s ../bar foo/sub

@@ -1,0 +1,3 @@
+mkdir -p sub
+printf contents > sub/foo
+ln -s sub link

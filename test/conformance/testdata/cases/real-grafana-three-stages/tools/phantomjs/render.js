@@ -1,0 +1,1 @@
+// phantomjs render stand-in

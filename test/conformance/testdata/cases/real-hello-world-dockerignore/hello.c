@@ -1,0 +1,1 @@
+hello.c (stand-in)

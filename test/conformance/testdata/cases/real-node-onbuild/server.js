@@ -1,0 +1,1 @@
+require("./lib/app").listen(3000)

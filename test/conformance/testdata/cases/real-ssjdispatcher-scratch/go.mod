@@ -1,0 +1,3 @@
+module github.com/uc-cdis/ssjdispatcher
+
+go 1.21
