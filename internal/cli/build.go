@@ -33,6 +33,7 @@ type buildFlags struct {
 	quiet       bool
 	allow       []string
 	secrets     []string
+	ssh         []string
 	cacheTo     []string
 	cacheFrom   []string
 	squash      bool
@@ -72,6 +73,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run with every privilege (network.host lets RUN --network=host run in a --network none build)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=FILE|env=VAR] (id alone: env var ID if set, else file ID); repeatable")
+	fl.StringArrayVar(&f.ssh, "ssh", nil, "SSH agent for RUN --mount=type=ssh: default or ID (the $SSH_AUTH_SOCK agent), or ID=SOCKET; repeatable")
 	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] or type=local,dest=DIR[,mode=max]; repeatable")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF or type=local,src=DIR; repeatable")
 	fl.BoolVar(&f.squash, "squash", false, "merge the layers the Dockerfile adds into one; the base image's layers stay shared")
@@ -145,6 +147,9 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options
 		return opts, fmt.Errorf("--label: %w", err)
 	}
 	if opts.Secrets, err = parseSecrets(f.secrets); err != nil {
+		return opts, err
+	}
+	if opts.SSH, err = parseSSH(f.ssh, os.Getenv); err != nil {
 		return opts, err
 	}
 	if opts.CacheExports, err = parseCacheSpecs("--cache-to", f.cacheTo, true); err != nil {

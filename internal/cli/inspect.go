@@ -53,8 +53,8 @@ type dockerConfig struct {
 	StdinOnce    bool
 	Env          []string
 	Cmd          []string
-	Healthcheck  *v1.HealthConfig `json:",omitempty"`
-	ArgsEscaped  bool             `json:",omitempty"`
+	Healthcheck  *healthConfig `json:",omitempty"`
+	ArgsEscaped  bool          `json:",omitempty"`
 	Image        string
 	Volumes      map[string]struct{}
 	WorkingDir   string
@@ -169,6 +169,9 @@ func inspectOf(img v1.Image, rec store.Record) (inspectImage, error) {
 	for _, d := range cfg.RootFS.DiffIDs {
 		ii.RootFS.Layers = append(ii.RootFS.Layers, d.String())
 	}
+	if raw, err := img.RawConfigFile(); err == nil && ii.Config.Healthcheck != nil {
+		ii.Config.Healthcheck.StartInterval = startIntervalOf(raw)
+	}
 	for _, n := range rec.Names {
 		if strings.Contains(n, "@") {
 			ii.RepoDigests = append(ii.RepoDigests, store.FamiliarName(n))
@@ -209,7 +212,7 @@ func dockerConfigOf(c v1.Config) dockerConfig {
 		StdinOnce:    c.StdinOnce,
 		Env:          c.Env,
 		Cmd:          c.Cmd,
-		Healthcheck:  c.Healthcheck,
+		Healthcheck:  healthOf(c.Healthcheck),
 		ArgsEscaped:  c.ArgsEscaped,
 		Image:        c.Image,
 		Volumes:      c.Volumes,

@@ -68,11 +68,8 @@ func checkDirective(d parser.Directive, refuse refuser) {
 	}
 	switch d.Name {
 	case "syntax":
-		img := strings.TrimPrefix(strings.TrimPrefix(d.Value, "docker.io/"), "index.docker.io/")
-		name, _, _ := strings.Cut(img, "@")
-		name, _, _ = strings.Cut(name, ":")
-		if name != "docker/dockerfile" && name != "docker/dockerfile-upstream" {
-			refuse(loc, "# syntax=%s: strata parses Dockerfiles itself (docker/dockerfile:1 syntax) and runs no other frontend: remove the directive", d.Value)
+		if !syntaxOK(d.Value) {
+			refuse(loc, "# syntax=%s: strata parses Dockerfiles itself (docker/dockerfile:1 syntax) and runs no other frontend or version: remove the directive, or name docker/dockerfile:1", d.Value)
 		}
 	case "check":
 		// skip= and error=true are honoured by internal/buildcheck, which
@@ -85,36 +82,7 @@ func checkDirective(d parser.Directive, refuse refuser) {
 
 // checkCommand refuses the flags of one instruction that strata ignores.
 func checkCommand(cmd instructions.Command, refuse refuser) {
-	loc := cmd.Location()
-	switch c := cmd.(type) {
-	case *instructions.CopyCommand:
-		if len(c.ExcludePatterns) > 0 {
-			refuse(loc, "COPY --exclude is not supported yet: remove it and exclude the files with .dockerignore or a narrower source")
-		}
-		if c.Parents {
-			refuse(loc, "COPY --parents is not supported yet: copy each directory to its full destination path instead")
-		}
-		if c.Link {
-			refuse(loc, "COPY --link is not supported yet: remove --link (the files copied are the same; only cache reuse across base changes differs)")
-		}
-	case *instructions.AddCommand:
-		if len(c.ExcludePatterns) > 0 {
-			refuse(loc, "ADD --exclude is not supported yet: remove it and exclude the files with .dockerignore or a narrower source")
-		}
-		if c.Link {
-			refuse(loc, "ADD --link is not supported yet: remove --link (the files added are the same; only cache reuse across base changes differs)")
-		}
-		if c.Unpack != nil {
-			refuse(loc, "ADD --unpack is not supported yet: remove it (local tar archives are unpacked, URLs are not)")
-		}
-		if c.KeepGitDir != nil {
-			refuse(loc, "ADD --keep-git-dir is not supported: strata does not add git repositories; clone in a RUN instead")
-		}
-	case *instructions.HealthCheckCommand:
-		if c.Health != nil && c.Health.StartInterval != 0 {
-			refuse(loc, "HEALTHCHECK --start-interval is not supported yet: remove it (the image config strata writes has no field for it)")
-		}
-	case *instructions.RunCommand:
+	if c, ok := cmd.(*instructions.RunCommand); ok {
 		// BuildKit parses the mounts' key=value options only when the
 		// words are expanded; expand them as written to see them now.
 		// A mount that needs its variables is checked when it runs.
@@ -153,30 +121,33 @@ func checkRun(c *instructions.RunCommand, refuse refuser) {
 	if len(instructions.GetDevices(c)) > 0 {
 		refuse(loc, "RUN --device is not supported yet: remove it (a RUN sees only the usual /dev nodes)")
 	}
-	for _, m := range instructions.GetMounts(c) {
-		switch m.Type {
-		case instructions.MountTypeSSH:
-			refuse(loc, "RUN --mount=type=ssh is not supported yet: fetch what needs the SSH agent outside the build, or use a secret mount")
-		case instructions.MountTypeCache:
-			checkCacheMount(m, loc, refuse)
-		}
-	}
 }
 
-// checkCacheMount refuses the cache mount options strata ignores.
-func checkCacheMount(m *instructions.Mount, loc []parser.Range, refuse refuser) {
-	bad := func(opt string) {
-		refuse(loc, "RUN --mount=type=cache,%s is not supported yet: remove it (the cache dir is shared between RUNs and empty at first)", opt)
+// syntaxOK reports whether a # syntax= value names the docker/dockerfile
+// frontend (or -upstream) in a 1.x version: no tag, latest, labs, or a
+// tag 1, 1.N, 1.N.M with an optional -suffix (1.7-labs); a digest is
+// allowed.
+func syntaxOK(v string) bool {
+	img := strings.TrimPrefix(strings.TrimPrefix(v, "docker.io/"), "index.docker.io/")
+	img, _, _ = strings.Cut(img, "@")
+	name, tag, _ := strings.Cut(img, ":")
+	if name != "docker/dockerfile" && name != "docker/dockerfile-upstream" {
+		return false
 	}
-	if m.CacheSharing == instructions.MountSharingPrivate {
-		bad("sharing=" + string(m.CacheSharing))
+	switch tag {
+	case "", "latest", "labs":
+		return true
 	}
-	if m.From != "" {
-		bad("from=" + m.From)
+	rest, ok := strings.CutPrefix(tag, "1")
+	return ok && (rest == "" || rest[0] == '.' || rest[0] == '-')
+}
+
+// directiveLine returns the line of a directive's location, 0 if none.
+func directiveLine(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
 	}
-	if m.Source != "" {
-		bad("source=" + m.Source)
-	}
+	return loc[0].Start.Line
 }
 
 // samePlatform reports whether platform p (os[/arch[/variant]]) is host.

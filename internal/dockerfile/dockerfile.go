@@ -108,6 +108,9 @@ func Parse(file string, src []byte) (*Dockerfile, error) {
 	for _, key := range []string{"syntax", "check"} {
 		if v, _, loc, ok := parser.ParseDirective(key, src); ok {
 			df.Directives = append(df.Directives, parser.Directive{Name: key, Value: v, Location: loc})
+			if key == "syntax" && syntaxOK(v) {
+				df.Warnings = append(df.Warnings, fmt.Sprintf("%s:%d: # syntax=%s: strata's built-in frontend (Dockerfile 1.x syntax) is used; the frontend image is not pulled", file, max(1, directiveLine(loc)), v))
+			}
 		}
 	}
 	for _, w := range res.Warnings {

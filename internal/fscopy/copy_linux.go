@@ -39,6 +39,13 @@ func Copy(ctx context.Context, root string, a Action) error {
 	dest := path.Clean("/" + filepath.ToSlash(a.Dest))
 	destIsDir := a.Dest == "" || a.Dest == "." || strings.HasSuffix(a.Dest, "/") || strings.HasSuffix(a.Dest, "/.")
 	for _, s := range a.Sources {
+		if a.Parents {
+			c := &copier{ctx: ctx, root: root, tree: tree, a: &a, links: make(map[[2]uint64]string)}
+			if err := c.copyParents(s, dest); err != nil {
+				return fmt.Errorf("copying %s to %s: %w", s.Rel, a.Dest, err)
+			}
+			continue
+		}
 		srcs := []string{buildcontext.CleanSource(s.Rel)}
 		if s.IsGlob {
 			if srcs, err = tree.Glob(s.Rel); err != nil {
@@ -77,6 +84,10 @@ type copier struct {
 	tree  *buildcontext.Tree
 	a     *Action
 	links map[[2]uint64]string // (dev, ino) of a source file → its copy
+	// top is the tree path of the source being copied, and excl its
+	// --exclude patterns rooted there (nil without patterns).
+	top  string
+	excl *buildcontext.Tree
 }
 
 // show returns the image path of a host path under root, for messages.
@@ -101,6 +112,9 @@ func (c *copier) copySource(src, dest string, destIsDir bool) error {
 	}
 	fi, err := os.Lstat(c.src(real))
 	if err != nil {
+		return err
+	}
+	if err := c.setTop(real); err != nil {
 		return err
 	}
 	if c.a.Unpack && fi.Mode().IsRegular() {
@@ -353,7 +367,7 @@ func (c *copier) copyDir(rel string, fi fs.FileInfo, target string, overwrite bo
 		if err != nil {
 			return created, err
 		}
-		ok, err := c.tree.Present(child, cfi)
+		ok, err := c.present(child, cfi)
 		if err != nil {
 			return created, err
 		}
@@ -385,6 +399,8 @@ func (c *copier) setInfo(src string, fi fs.FileInfo, target string) error {
 		m := st.Mode & 0o7777
 		if c.a.Chmod != nil {
 			m = unixMode(*c.a.Chmod)
+		} else if c.a.SymbolicChmod != nil {
+			m = c.a.SymbolicChmod.Apply(m, fi.IsDir())
 		}
 		if err := unix.Chmod(target, m); err != nil {
 			return fmt.Errorf("changing mode of %s: %w", c.show(target), err)

@@ -42,8 +42,20 @@ type Action struct {
 	// mode, as BuildKit's transfer of the build context does (its
 	// testCopySocket); otherwise sockets are skipped (COPY --from).
 	SocketsAsFiles bool
+	// SymbolicChmod, when set and Chmod is not, changes the mode of every
+	// copied file and directory from its source's (--chmod=u+x).
+	SymbolicChmod *Mode
 	// Unpack extracts sources that are tar archives (ADD).
 	Unpack bool
+	// ExcludePatterns are the --exclude patterns (.dockerignore syntax)
+	// of COPY and ADD, matched against the paths below each source (a
+	// directory's entries, relative to it); a source itself, or a match
+	// of a wildcard source, is never excluded, as in BuildKit.
+	ExcludePatterns []string
+	// Parents keeps the sources' parent directories (COPY --parents): each
+	// source copies what its pattern (Source.Rel, below Source.Pivot)
+	// selects to Dest joined with its path below the pivot.
+	Parents bool
 	// ModTime, when set, is the mtime of everything copied and created;
 	// nil keeps the sources' mtimes.
 	ModTime *time.Time
@@ -59,6 +71,11 @@ type Source struct {
 	// nothing copies nothing. A literal path, including a match already
 	// expanded by buildcontext.Context.Select, has IsGlob false.
 	IsGlob bool
+	// Pivot, with Action.Parents, is the directory (relative to SrcRoot)
+	// whose path is not kept: the part of the source before a "/./"
+	// ("." when there is none). Rel is then a pattern relative to Pivot
+	// that may hold wildcards, "**" included.
+	Pivot string
 }
 
 // Owner is a numeric uid and gid.

@@ -82,6 +82,10 @@ type Options struct {
 	// Their content reaches no layer, history entry or cache key; whether
 	// one was given is part of the key of the RUNs that mount it.
 	Secrets map[string][]byte
+	// SSH are the SSH agent sockets by id (--ssh), for RUN
+	// --mount=type=ssh; whether one was given is part of the key of the
+	// RUNs that mount it.
+	SSH map[string]string
 	// CacheFrom are imported caches, asked in order for a step the store's
 	// cache lacks, after those Build opens from CacheImports.
 	CacheFrom []CacheSource

@@ -18,10 +18,10 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
-	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
+	"github.com/strata-build/strata/internal/gitsrc"
 	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/snapshot"
@@ -50,18 +50,22 @@ type copyReq struct {
 	dest     string
 	checksum string
 	text     string
+	flags    copyFlags
+	keepGit  *bool // ADD --keep-git-dir
 }
 
 // dispatchCopy handles COPY.
 func (sr *stageRun) dispatchCopy(ctx context.Context, c *instructions.CopyCommand, name string) error {
 	return sr.copyStep(ctx, copyReq{from: c.From, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
-		contents: c.SourceContents, dest: c.DestPath, text: c.String()}, name)
+		contents: c.SourceContents, dest: c.DestPath, text: c.String(),
+		flags: copyFlags{exclude: c.ExcludePatterns, parents: c.Parents, link: c.Link}}, name)
 }
 
 // dispatchAdd handles ADD.
 func (sr *stageRun) dispatchAdd(ctx context.Context, c *instructions.AddCommand, name string) error {
 	return sr.copyStep(ctx, copyReq{add: true, chown: c.Chown, chmod: c.Chmod, srcs: c.SourcePaths,
-		contents: c.SourceContents, dest: c.DestPath, checksum: c.Checksum, text: c.String()}, name)
+		contents: c.SourceContents, dest: c.DestPath, checksum: c.Checksum, text: c.String(),
+		flags: copyFlags{exclude: c.ExcludePatterns, link: c.Link, unpack: c.Unpack}, keepGit: c.KeepGitDir}, name)
 }
 
 func isURL(s string) bool {
@@ -72,14 +76,7 @@ func isURL(s string) bool {
 // BuildKit tells them: git@host:path, git:// or ssh:// URLs, and http(s)
 // URLs whose path ends in .git (a #ref fragment allowed).
 func isGitSource(s string) bool {
-	if strings.HasPrefix(s, "git@") || strings.HasPrefix(s, "git://") || strings.HasPrefix(s, "ssh://") {
-		return true
-	}
-	if !isURL(s) {
-		return false
-	}
-	u, err := url.Parse(s)
-	return err == nil && strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), ".git")
+	return gitsrc.IsGit(s)
 }
 
 // copyPlan is a COPY or ADD being prepared: the sandboxed op's argument and
@@ -87,15 +84,16 @@ func isGitSource(s string) bool {
 type copyPlan struct {
 	arg copyArg
 	key []string
+	// prepare fetches what the step needs once it is not cached (an ADD's
+	// git checkout).
+	prepare func() error
 }
 
 // copyStep runs a COPY or ADD through the step wrapper.
 func (sr *stageRun) copyStep(ctx context.Context, r copyReq, name string) error {
 	b := sr.b
-	for _, s := range r.srcs {
-		if r.add && isGitSource(s) {
-			return fmt.Errorf("%s: ADD of git repositories is not supported yet: clone it in a RUN step, or ADD a release archive", s)
-		}
+	if err := checkGitSources(r); err != nil {
+		return err
 	}
 	lowers, err := b.lowerDirs(ctx, sr.s)
 	if err != nil {
@@ -118,16 +116,21 @@ func (sr *stageRun) copyStep(ctx context.Context, r copyReq, name string) error 
 	}
 	key := hashKey(op.key...)
 	hist := strings.ToUpper(r.text[:strings.IndexByte(r.text+" ", ' ')]) + r.text[strings.IndexByte(r.text+" ", ' '):] + " # buildkit"
-	return sr.doStep(ctx, fsStep{name: name, key: key, hist: hist, tmpPfx: "copy-",
+	st := fsStep{name: name, key: key, hist: hist, tmpPfx: "copy-", prepare: op.prepare,
 		exec: func(ctx context.Context, _ int, root snapshot.Mount) error {
 			return sr.fileOp(ctx, root, op.arg)
-		}})
+		}}
+	if r.flags.link {
+		st.linkKey = linkKey(op.key)
+	}
+	return sr.doStep(ctx, st)
 }
 
 // copyFlags starts a COPY or ADD's op with its destination, --chown and
-// --chmod, and checks --checksum.
+// --chmod (octal or symbolic), the COPY/ADD flags (--exclude, --parents,
+// --link, --unpack), and checks --checksum.
 func (sr *stageRun) copyFlags(lowers []string, r copyReq) (*copyPlan, error) {
-	a := &fscopy.Action{Dest: sr.resolvePath(r.dest), Unpack: r.add}
+	a := &fscopy.Action{Dest: sr.resolvePath(copyDest(r.dest)), Unpack: r.add}
 	op := &copyPlan{key: []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}}
 	if r.chown != "" {
 		uid, gid, warn, err := procspec.LookupOwner(lowers, r.chown)
@@ -141,16 +144,14 @@ func (sr *stageRun) copyFlags(lowers []string, r copyReq) (*copyPlan, error) {
 		op.key = append(op.key, fmt.Sprintf("chown=%d:%d", uid, gid))
 	}
 	if r.chmod != "" {
-		m, err := strconv.ParseUint(r.chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return nil, fmt.Errorf("--chmod=%s: not an octal mode like 0755", r.chmod)
+		if err := setChmod(a, r.chmod); err != nil {
+			return nil, err
 		}
-		mode := os.FileMode(m)
-		a.Chmod = &mode
 		op.key = append(op.key, "chmod="+r.chmod)
 	}
-	if r.checksum != "" && (len(r.srcs) != 1 || !isURL(r.srcs[0])) {
-		return nil, fmt.Errorf("--checksum needs exactly one http(s) source")
+	op.key = append(op.key, r.flags.apply(a)...)
+	if r.checksum != "" && (len(r.srcs) != 1 || !isURL(r.srcs[0]) && !isGitSource(r.srcs[0])) {
+		return nil, fmt.Errorf("--checksum needs exactly one http(s) or git source")
 	}
 	op.arg.Action = *a
 	return op, nil
@@ -202,21 +203,27 @@ func (sr *stageRun) fromSources(ctx context.Context, r copyReq, op *copyPlan) er
 	}
 	a := &op.arg.Action
 	a.KeepOwner = a.Chown == nil
-	for _, s := range r.srcs {
-		a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
-	}
+	a.Sources = r.flags.sources(r.srcs)
 	op.key = append(op.key, "from:"+src.key, strings.Join(r.srcs, "\x00"))
 	return nil
 }
 
 // contextSources sets the sources of a COPY or ADD from the build context
 // (keyed by their content digest) or, for ADD, downloaded URLs (keyed by
-// URL and content).
+// URL and content) and git repositories (keyed by commit).
 func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan) error {
 	b := sr.b
 	a := &op.arg.Action
 	var local []string
 	for _, s := range r.srcs {
+		if r.add && isGitSource(s) {
+			part, fetch, err := sr.gitSource(ctx, s, r, a)
+			if err != nil {
+				return err
+			}
+			op.key, op.prepare = append(op.key, part), fetch
+			continue
+		}
 		if !isURL(s) {
 			local = append(local, s)
 			continue
@@ -230,7 +237,7 @@ func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan)
 		}
 		a.Sources = append(a.Sources, fscopy.Source{Rel: fname})
 		a.SrcRoot = dir
-		a.Unpack = false
+		a.Unpack = r.flags.unpack != nil && *r.flags.unpack
 		op.key = append(op.key, "url:"+s+"@"+sum)
 	}
 	if len(local) == 0 {
@@ -242,7 +249,7 @@ func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan)
 	if b.bctx == nil {
 		return fmt.Errorf("no build context: the Dockerfile came from stdin, so COPY has nothing to copy")
 	}
-	sel, err := b.bctx.Select(local)
+	sel, err := b.bctx.Select(r.flags.digestSources(local))
 	if err != nil {
 		return err
 	}
@@ -250,9 +257,7 @@ func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan)
 	if err != nil {
 		return fmt.Errorf("hashing the sources: %w", err)
 	}
-	for _, s := range local {
-		a.Sources = append(a.Sources, fscopy.Source{Rel: buildcontext.CleanSource(s), IsGlob: buildcontext.ContainsWildcards(s)})
-	}
+	a.Sources = r.flags.sources(local)
 	a.SrcRoot = b.bctx.Dir()
 	a.SocketsAsFiles = true
 	op.arg.Ignore = b.bctx.Patterns()
@@ -391,7 +396,11 @@ func (b *builder) download(ctx context.Context, rawURL, checksum string) (dir, n
 		return "", "", "", err
 	}
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(f, h), resp.Body); err != nil {
+	want, err := newChecksum(checksum)
+	if err != nil {
+		return "", "", "", fmt.Errorf("ADD %s: %w", rawURL, err)
+	}
+	if _, err := io.Copy(io.MultiWriter(f, h, want), resp.Body); err != nil {
 		f.Close()
 		return "", "", "", fmt.Errorf("downloading %s: %w", rawURL, err)
 	}
@@ -399,8 +408,8 @@ func (b *builder) download(ctx context.Context, rawURL, checksum string) (dir, n
 		return "", "", "", err
 	}
 	sum = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if checksum != "" && checksum != sum {
-		return "", "", "", fmt.Errorf("ADD %s: checksum mismatch: got %s, --checksum wants %s", rawURL, sum, checksum)
+	if got := want.sum(); got != checksum {
+		return "", "", "", fmt.Errorf("ADD %s: checksum mismatch: got %s, --checksum wants %s", rawURL, got, checksum)
 	}
 	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
 		_ = os.Chtimes(p, lm, lm)

@@ -166,7 +166,12 @@ func (sr *stageRun) dispatchHealthcheck(c *instructions.HealthCheckCommand) erro
 	h := c.Health
 	cfg := &sr.s.cfg.Config
 	cfg.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
-	sr.metaHistory(fmt.Sprintf("HEALTHCHECK %+v", *cfg.Healthcheck))
+	hist := fmt.Sprintf("HEALTHCHECK %+v", *cfg.Healthcheck)
+	sr.s.startInterval = h.StartInterval
+	if h.StartInterval != 0 {
+		hist += fmt.Sprintf(" StartInterval:%s", h.StartInterval)
+	}
+	sr.metaHistory(hist)
 	return nil
 }
 

@@ -91,6 +91,9 @@ func (sr *stageRun) dispatchRun(ctx context.Context, c *instructions.RunCommand,
 	if err := sr.checkSecrets(c); err != nil {
 		return err
 	}
+	if err := sr.checkSSH(c); err != nil {
+		return err
+	}
 	if err := dockerfile.CheckRun(b.df.File, c); err != nil {
 		return err
 	}
@@ -142,7 +145,7 @@ func (sr *stageRun) execRun(ctx context.Context, r runStep, id int, root snapsho
 	spec := executor.RunSpec{
 		Rootfs:     root, // volatile: commit syncs
 		Args:       proc.Args,
-		Env:        append(proc.Env, sr.secretEnv(r.c)...), // never in the key or the history
+		Env:        append(append(proc.Env, sr.secretEnv(r.c)...), sr.sshEnv(r.c)...), // never in the key or the history
 		Dir:        proc.Dir,
 		UID:        proc.UID,
 		GID:        proc.GID,
@@ -166,6 +169,12 @@ func (sr *stageRun) execRun(ctx context.Context, r runStep, id int, root snapsho
 		return err
 	}
 	spec.Mounts = append(mounts, secrets...)
+	agents, stopAgents, err := sr.sshAgents(ctx, r.c)
+	defer stopAgents()
+	if err != nil {
+		return err
+	}
+	spec.Mounts = append(spec.Mounts, agents...)
 	code, err := b.exec.Run(ctx, spec)
 	out.Flush()
 	if err != nil {

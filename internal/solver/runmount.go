@@ -51,19 +51,33 @@ func (sr *stageRun) runMounts(ctx context.Context, c *instructions.RunCommand) (
 		switch m.Type {
 		case instructions.MountTypeSecret:
 			continue // secretFiles mounts them
+		case instructions.MountTypeSSH:
+			continue // sshAgents mounts them
 		case instructions.MountTypeTmpfs:
 			mnt = executor.Mount{Type: "tmpfs", Target: target}
 			if m.SizeLimit > 0 {
 				mnt.Options = []string{fmt.Sprintf("size=%d", m.SizeLimit)}
 			}
 		case instructions.MountTypeCache:
-			cdir, err := sr.cacheDir(m, target)
+			var cdir string
+			if m.From != "" || m.Source != "" {
+				cdir, err = sr.fromCacheDir(ctx, m, target)
+			} else {
+				cdir, err = sr.cacheDir(m, target)
+			}
 			if err != nil {
 				return nil, cleanup, err
 			}
 			if m.CacheSharing == instructions.MountSharingLocked {
 				l, err := lockCache(ctx, cdir)
 				if err != nil {
+					return nil, cleanup, err
+				}
+				locks = append(locks, l)
+			}
+			if m.CacheSharing == instructions.MountSharingPrivate {
+				var l *os.File
+				if cdir, l, err = privateCache(cdir); err != nil {
 					return nil, cleanup, err
 				}
 				locks = append(locks, l)
@@ -283,7 +297,7 @@ func (v *ctxViews) get(ctx context.Context, bctx *buildcontext.Context, source, 
 func (sr *stageRun) mountKey(ctx context.Context, c *instructions.RunCommand) (string, error) {
 	var parts []string
 	for _, m := range instructions.GetMounts(c) {
-		if m.Type == instructions.MountTypeSecret {
+		if m.Type == instructions.MountTypeSecret || m.Type == instructions.MountTypeSSH {
 			continue
 		}
 		part := fmt.Sprintf("%s:%s:%s:%s:%v", m.Type, m.From, m.Source, m.Target, m.ReadOnly)
@@ -297,6 +311,9 @@ func (sr *stageRun) mountKey(ctx context.Context, c *instructions.RunCommand) (s
 		parts = append(parts, part)
 	}
 	if sk := sr.secretKey(c); sk != "" {
+		parts = append(parts, sk)
+	}
+	if sk := sr.sshKey(c); sk != "" {
 		parts = append(parts, sk)
 	}
 	return strings.Join(parts, ","), nil

@@ -472,7 +472,7 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 
 // remember records the state reached by key.
 func (sr *stageRun) remember(key string, l *layerInfo) error {
-	cfg, err := json.Marshal(&sr.s.cfg)
+	cfg, err := sr.s.configJSON()
 	if err != nil {
 		return err
 	}

@@ -34,11 +34,14 @@ type state struct {
 	// image's Env and the ARG values in scope), which a stage built FROM
 	// this one starts with.
 	runEnv []string
+	// startInterval is the config's Healthcheck.StartInterval, which
+	// v1.HealthConfig lacks (healthcheck.go).
+	startInterval time.Duration
 }
 
 func (s *state) clone() *state {
 	c := &state{layers: append([]layerInfo(nil), s.layers...), key: s.key, dirs: s.dirs,
-		runEnv: append([]string(nil), s.runEnv...)}
+		runEnv: append([]string(nil), s.runEnv...), startInterval: s.startInterval}
 	raw, _ := json.Marshal(&s.cfg)
 	_ = json.Unmarshal(raw, &c.cfg)
 	return c
@@ -136,7 +139,11 @@ func (s *state) image(st *store.Store) (v1.Image, error) {
 	for i, l := range s.layers {
 		descs[i] = v1.Descriptor{MediaType: l.MediaType, Size: l.Size, Digest: l.Blob}
 	}
-	return st.NewImage(&s.cfg, descs, store.NewImageOptions{})
+	raw, err := s.configJSON()
+	if err != nil {
+		return nil, err
+	}
+	return st.NewImage(&s.cfg, descs, store.NewImageOptions{RawConfig: raw})
 }
 
 // stateFromImage loads a stored image as the start of a stage.
@@ -147,6 +154,9 @@ func stateFromImage(img v1.Image) (*state, error) {
 	}
 	cfg, m := parts.Config, parts.Manifest
 	s := &state{cfg: *cfg.DeepCopy()}
+	if raw, err := img.RawConfigFile(); err == nil {
+		s.startInterval = startIntervalOf(raw)
+	}
 	for i, l := range m.Layers {
 		s.layers = append(s.layers, layerInfo{Blob: l.Digest, Size: l.Size, MediaType: l.MediaType, DiffID: cfg.RootFS.DiffIDs[i]})
 	}

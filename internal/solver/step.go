@@ -20,6 +20,13 @@ type fsStep struct {
 	// exec runs the step on root, the step's fresh snapshot of the
 	// stage's layers; id is the step's progress id, for output.
 	exec func(ctx context.Context, id int, root snapshot.Mount) error
+	// prepare, when set, fetches what exec needs once the step is not
+	// cached (an ADD's git checkout).
+	prepare func() error
+	// linkKey, when set, is the key of a --link layer (copy_link.go): the
+	// step is made on an empty root, and its layer is reused under
+	// linkKey whatever the layers below.
+	linkKey string
 }
 
 // exitError is a RUN whose command exited non-zero: progress shows the
@@ -40,9 +47,14 @@ func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 	b := sr.b
 	id := b.counter.Next()
 	start := time.Now()
-	if hit, err := sr.cached(ctx, st.key, st.hist); err != nil {
+	hit, err := sr.cached(ctx, st.key, st.hist)
+	if err == nil && !hit && st.linkKey != "" {
+		hit, err = sr.reuseLinked(st.linkKey, st.key, st.hist)
+	}
+	if err != nil {
 		return err
-	} else if hit {
+	}
+	if hit {
 		b.countStep(true)
 		b.sink.Event(progress.Event{ID: id, Name: st.name, Status: progress.Cached, Time: start})
 		return nil
@@ -54,7 +66,12 @@ func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: "panic", Time: time.Now()})
 		}
 	}()
-	err := sr.execStep(ctx, id, st)
+	if st.prepare != nil {
+		err = st.prepare()
+	}
+	if err == nil {
+		err = sr.execStep(ctx, id, st)
+	}
 	ended = true
 	if err != nil {
 		msg := err.Error()
@@ -78,6 +95,9 @@ func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
 	if err != nil {
 		return err
 	}
+	if st.linkKey != "" {
+		lowers = nil // the layer is made on an empty root
+	}
 	snap, err := b.snap.Prepare(ctx, lowers)
 	if err != nil {
 		return err
@@ -97,5 +117,11 @@ func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
 	sr.s.addLayer(l, ld)
 	sr.s.history(st.hist, false, b.now())
 	sr.s.key = st.key
-	return sr.remember(st.key, &l)
+	if err := sr.remember(st.key, &l); err != nil {
+		return err
+	}
+	if st.linkKey != "" {
+		return sr.keepLinked(st.linkKey)
+	}
+	return nil
 }

@@ -55,6 +55,10 @@ type NewImageOptions struct {
 	// of the image a squash started from; when nil, such a layer is an error
 	// when read.
 	Missing func(v1.Hash) (partial.CompressedLayer, error)
+	// RawConfig, when set, is cfg as the image holds it (cfg with fields
+	// v1.ConfigFile lacks, such as Healthcheck.StartInterval); cfg then
+	// only gives the diff_ids.
+	RawConfig []byte
 }
 
 // NewImage assembles an OCI image of cfg and the stored layer blobs layers
@@ -65,9 +69,12 @@ func (s *Store) NewImage(cfg *v1.ConfigFile, layers []v1.Descriptor, opts NewIma
 	if err := checkDiffIDs(len(layers), cfg); err != nil {
 		return nil, err
 	}
-	rawCfg, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the image config: %w", err)
+	rawCfg := opts.RawConfig
+	if rawCfg == nil {
+		var err error
+		if rawCfg, err = json.Marshal(cfg); err != nil {
+			return nil, fmt.Errorf("encoding the image config: %w", err)
+		}
 	}
 	cfgDigest, cfgSize, err := v1.SHA256(bytes.NewReader(rawCfg))
 	if err != nil {

@@ -7,13 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,35 +143,5 @@ func TestCopyIntoRootAddsOnlyTheFiles(t *testing.T) {
 				t.Errorf("the build left %s in the host's temporary directory", e.Name())
 			}
 		})
-	}
-}
-
-// TestAddGitRepositoryRefused checks that ADD of a git repository stops
-// the build at its line, saying it is not supported, without fetching the
-// URL as a plain file.
-func TestAddGitRepositoryRefused(t *testing.T) {
-	var requests atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requests.Add(1)
-		io.WriteString(w, "not a repository\n")
-	}))
-	defer srv.Close()
-	s := newStrata(t)
-	for _, src := range []string{srv.URL + "/repo.git", srv.URL + "/repo.git#main", "git@example.com:org/repo.git"} {
-		t.Run(src, func(t *testing.T) {
-			ctx := bldContext(t, "FROM busybox\nADD "+src+" /src\n", nil)
-			r := s.run("build", "-t", "git", ctx)
-			if r.code == 0 {
-				t.Fatalf("strata build succeeded, want a refusal\n%s", r.stderr)
-			}
-			for _, want := range []string{"Dockerfile:2:", "ADD of git repositories is not supported yet"} {
-				if !strings.Contains(r.stderr, want) {
-					t.Errorf("stderr does not say %q:\n%s", want, r.stderr)
-				}
-			}
-		})
-	}
-	if n := requests.Load(); n != 0 {
-		t.Errorf("the git URL was fetched %d times", n)
 	}
 }

@@ -12,16 +12,9 @@ import (
 func TestDockerfileRefusals(t *testing.T) {
 	s := newStrata(t)
 	tests := []struct{ name, df, want string }{
-		{"copy exclude", "FROM busybox\nRUN touch /ran\nCOPY --exclude=*.log . /app\n", "Dockerfile:3: COPY --exclude is not supported yet"},
-		{"copy parents", "FROM busybox\nCOPY --parents a.txt /app/\n", "Dockerfile:2: COPY --parents"},
-		{"copy link", "FROM busybox\nCOPY --link a.txt /a\n", "Dockerfile:2: COPY --link"},
-		{"add unpack", "FROM busybox\nADD --unpack=false a.txt /a\n", "Dockerfile:2: ADD --unpack"},
+		{"run device", "FROM busybox\nRUN touch /ran\nRUN --device=/dev/kvm true\n", "Dockerfile:3: RUN --device is not supported yet"},
 		{"from platform", "FROM --platform=linux/arm64 busybox\nRUN true\n", "Dockerfile:1: FROM --platform=linux/arm64"},
 		{"check directive", "# check=nonsense\nFROM busybox\n", "Dockerfile:1: # check=nonsense"},
-		{"cache from", "FROM busybox AS a\nFROM busybox\nRUN --mount=type=cache,target=/c,from=a true\n", "Dockerfile:3: RUN --mount=type=cache,from=a"},
-		{"cache sharing", "FROM busybox\nRUN --mount=type=cache,target=/c,sharing=private true\n", "Dockerfile:2: RUN --mount=type=cache,sharing=private"},
-		{"cache sharing from an ARG", "FROM busybox\nARG S=private\nRUN --mount=type=cache,target=/c,sharing=$S true\n", "Dockerfile:3: RUN --mount=type=cache,sharing=private"},
-		{"healthcheck start-interval", "FROM busybox\nHEALTHCHECK --start-interval=1s CMD true\n", "Dockerfile:2: HEALTHCHECK --start-interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,16 +68,17 @@ RUN --mount=type=cache,target=/c2,id=owned stat -c '%u %g %a' /c2 > /cache-stat-
 // with a flag strata ignores is refused at the child's FROM line.
 func TestDockerfileRefusalInOnbuildTrigger(t *testing.T) {
 	s := newStrata(t)
-	s.must("build", "-t", "parent", writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nONBUILD COPY --link a.txt /a\n"}))
+	s.must("build", "-t", "parent", writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nONBUILD RUN --device=/dev/kvm true\n"}))
 	r := s.run("build", writeContext(t, map[string]string{"Dockerfile": "FROM busybox\nRUN true\nFROM parent\n", "a.txt": "a\n"}))
-	if r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:3: ONBUILD trigger") || !strings.Contains(r.stderr, "COPY --link") {
-		t.Fatalf("exit %d, want the trigger's COPY --link refused at Dockerfile:3:\n%s", r.code, r.stderr)
+	if r.code == 0 || !strings.Contains(r.stderr, "Dockerfile:3: ONBUILD trigger") || !strings.Contains(r.stderr, "RUN --device") {
+		t.Fatalf("exit %d, want the trigger's RUN --device refused at Dockerfile:3:\n%s", r.code, r.stderr)
 	}
 }
 
 // TestCacheMountSharingLocked: two stages that run at once and mount one
-// cache with sharing=locked take turns; with sharing=shared (the default)
-// they overlap, which shows the test can fail.
+// cache with sharing=locked take turns; with sharing=private the second
+// gets another instance of the cache, so neither sees the other; with
+// sharing=shared (the default) they overlap, which shows the test can fail.
 func TestCacheMountSharingLocked(t *testing.T) {
 	df := func(sharing string) string {
 		run := "RUN --mount=type=cache,id=turns,target=/c,sharing=" + sharing +
@@ -94,6 +88,7 @@ func TestCacheMountSharingLocked(t *testing.T) {
 	}
 	tests := []struct{ sharing, want string }{
 		{"locked", "alone\nalone\n"},
+		{"private", "alone\nalone\n"}, // the second RUN gets a cache of its own
 		{"shared", "overlap"},
 	}
 	for _, tt := range tests {
@@ -101,7 +96,7 @@ func TestCacheMountSharingLocked(t *testing.T) {
 			s := newStrata(t) // a store each: the sharing mode is not in the RUN's key
 			s.must("build", "-t", "turns-"+tt.sharing, writeContext(t, map[string]string{"Dockerfile": df(tt.sharing)}))
 			got := s.must("run", "--rm", "turns-"+tt.sharing, "cat", "/ra", "/rb").stdout
-			if tt.sharing == "locked" && got != tt.want || tt.sharing == "shared" && !strings.Contains(got, tt.want) {
+			if tt.sharing != "shared" && got != tt.want || tt.sharing == "shared" && !strings.Contains(got, tt.want) {
 				t.Errorf("sharing=%s: the RUNs saw %q, want %q", tt.sharing, got, tt.want)
 			}
 		})
