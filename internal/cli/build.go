@@ -124,6 +124,12 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 			return opts, fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
 		}
 	}
+	// Every name is checked before a step runs: a bad -t must not cost a build.
+	for _, t := range f.tags {
+		if _, err := store.Normalize(t); err != nil {
+			return opts, fmt.Errorf("-t, --tag: %w", err)
+		}
+	}
 	var err error
 	if opts.BuildArgs, err = parseKV(f.buildArgs, true); err != nil {
 		return opts, fmt.Errorf("--build-arg: %w", err)

@@ -647,3 +647,53 @@ func TestPullPush(t *testing.T) {
 		}
 	})
 }
+
+// TestBuildRefusesBadFlagsFirst checks that a bad -t, --build-arg or
+// --target stops the build before any step runs, with one error that names
+// the flag and says the reference once.
+func TestBuildRefusesBadFlagsFirst(t *testing.T) {
+	ctxDir := t.TempDir()
+	df := "FROM scratch\nLABEL a=b\nFROM scratch AS other\nLABEL b=c\n"
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"upper case tag", []string{"-t", "ok:1", "-t", "Bad/Name:1"}, `-t, --tag: invalid image reference "Bad/Name:1": repository name must be lowercase`},
+		{"two colons", []string{"-t", "a:b:c"}, `-t, --tag: invalid image reference "a:b:c": more than one ':'`},
+		{"bad tag", []string{"-t", "x:-1"}, `invalid tag -1`},
+		{"empty build arg", []string{"--build-arg", "=v"}, `--build-arg: "=v": want KEY=VALUE`},
+		{"unknown target", []string{"--target", "nope"}, `nope`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			cmd := NewRoot()
+			cmd.SetArgs(append([]string{"--root", root, "build", "--progress", "plain"}, append(tc.args, ctxDir)...))
+			var out, errb bytes.Buffer
+			cmd.SetOut(&out)
+			cmd.SetErr(&errb)
+			err := cmd.ExecuteContext(context.Background())
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			if got := errb.String(); strings.Contains(got, "#1") {
+				t.Errorf("a step ran before the error:\n%s", got)
+			}
+			got := err.Error()
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("got error %q, want it to contain %q", got, tc.want)
+			}
+			for _, a := range tc.args {
+				if !strings.HasPrefix(a, "-") && strings.Count(got, a) > 1 {
+					t.Errorf("got error %q, which says %q more than once", got, a)
+				}
+			}
+			if strings.Contains(got, "store:") {
+				t.Errorf("got error %q, with a package prefix", got)
+			}
+		})
+	}
+}
