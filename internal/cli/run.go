@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"os"
+	"os/signal"
+
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/container"
@@ -34,6 +37,12 @@ func newRunCmd(g *globals) *cobra.Command {
 				o.Security = executor.SecurityInsecure
 			}
 			o.Stdin, o.Stdout, o.Stderr = cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+			// Signals to strata go to the container's process, which
+			// decides the exit status, as docker run's --sig-proxy.
+			sigs := make(chan os.Signal, 8)
+			signal.Notify(sigs, executor.ForwardedSignals()...)
+			defer signal.Stop(sigs)
+			o.Signals = sigs
 			code, err := container.Run(cmd.Context(), st, o)
 			if err != nil {
 				return err

@@ -41,6 +41,9 @@ type Options struct {
 	// Stdin, Stdout and Stderr are the process's streams.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Signals, when not nil, are forwarded to the process once it runs; the
+	// process then lives until it exits, whatever becomes of ctx.
+	Signals <-chan os.Signal
 }
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -107,6 +110,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 	if network == "" {
 		network = "host"
 	}
+	if opts.Signals != nil {
+		// The signals that would cancel ctx reach the process instead,
+		// which decides when to exit (a trap may run).
+		ctx = context.WithoutCancel(ctx)
+	}
 	return executor.Run(ctx, executor.RunSpec{
 		Rootfs:     executor.Rootfs{Lower: lowers, Upper: upper, Work: work, Volatile: true}, // thrown away
 		Args:       args,
@@ -123,6 +131,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		HostsFile:  hosts,
 		ResolvConf: resolv,
 		Security:   opts.Security,
+		Signals:    opts.Signals,
 	})
 }
 
