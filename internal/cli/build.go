@@ -81,28 +81,45 @@ func newBuildCmd(g *globals) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) error {
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	opts, err := f.options(cmd.InOrStdin(), contextArg)
-	if err != nil {
-		return err
-	}
-	opts.Puller = &registry.Puller{Dst: st}
 	mode := progress.Mode(f.progress)
 	if f.quiet {
 		mode = progress.ModeQuiet
 	}
-	if opts.Progress, mode, err = progress.NewSink(cmd.ErrOrStderr(), mode); err != nil {
+	sink, mode, err := progress.NewSink(cmd.ErrOrStderr(), mode)
+	if err != nil {
 		return fmt.Errorf("--progress: %w", err)
 	}
 	start := time.Now()
-	res, err := build.Build(cmd.Context(), st, opts)
+	res, opts, st, err := f.build(cmd, g, sink, contextArg)
+	if mode == progress.ModeJSON {
+		// The stream ends with one result or one error event, and holds
+		// nothing but JSON.
+		if err != nil {
+			sink.Event(progress.Event{Status: progress.Failed, Err: err.Error(), Time: time.Now()})
+			return &exitError{code: exitCode(err)}
+		}
+		sink.Event(progress.Event{Status: progress.Result, ImageID: res.ImageID.String(), Tags: res.Names, Elapsed: time.Since(start), Time: time.Now()})
+	}
 	if err != nil {
 		return err
 	}
 	return f.report(cmd, st, &opts, res, mode, time.Since(start))
+}
+
+// build checks the flags, opens the store and builds.
+func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, contextArg string) (*build.Result, build.Options, *store.Store, error) {
+	opts, err := f.options(cmd.InOrStdin(), contextArg)
+	if err != nil {
+		return nil, opts, nil, err
+	}
+	st, err := g.openStore()
+	if err != nil {
+		return nil, opts, nil, err
+	}
+	opts.Puller = &registry.Puller{Dst: st}
+	opts.Progress = sink
+	res, err := build.Build(cmd.Context(), st, opts)
+	return res, opts, st, err
 }
 
 // options turns the flags into the solver's options (all but its sinks).

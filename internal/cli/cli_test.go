@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -693,6 +694,74 @@ func TestBuildRefusesBadFlagsFirst(t *testing.T) {
 			}
 			if strings.Contains(got, "store:") {
 				t.Errorf("got error %q, with a package prefix", got)
+			}
+		})
+	}
+}
+
+// TestBuildProgressJSON checks that --progress json writes nothing but JSON
+// objects, durations in milliseconds, and ends with one result event (the
+// image ID and tags) or one build error event.
+func TestBuildProgressJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		dockerfile string
+		args       []string
+		wantStatus string
+	}{
+		{"success", "FROM scratch\nLABEL a=b\n", []string{"-t", "app:1"}, "result"},
+		{"bad Dockerfile", "FROM scratch\nNOSUCH x\n", []string{"-t", "app:1"}, "error"},
+		{"bad tag", "FROM scratch\nLABEL a=b\n", []string{"-t", "App:1"}, "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctxDir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(tc.dockerfile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			root := t.TempDir()
+			var out, errb bytes.Buffer
+			code := Execute(context.Background(), append(append([]string{"--root", root, "build", "--progress", "json"}, tc.args...), ctxDir), strings.NewReader(""), &out, &errb)
+			if out.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", out.String())
+			}
+			var last map[string]any
+			ends := 0
+			for _, l := range strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n") {
+				var ev map[string]any
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("line %q is not a JSON object: %v\n%s", l, err, errb.String())
+				}
+				if _, ok := ev["elapsed"]; ok {
+					t.Errorf("line %q has elapsed, want elapsed_ms", l)
+				}
+				if ev["status"] == "done" {
+					if _, ok := ev["elapsed_ms"].(float64); !ok {
+						t.Errorf("done event %q lacks elapsed_ms", l)
+					}
+				}
+				if ev["status"] == "result" || (ev["status"] == "error" && ev["id"] == nil) {
+					ends++
+				}
+				last = ev
+			}
+			if ends != 1 || last["status"] != tc.wantStatus {
+				t.Fatalf("got %d end events, the last line %v; want one, a %s:\n%s", ends, last, tc.wantStatus, errb.String())
+			}
+			if tc.wantStatus == "error" {
+				if code != 1 || last["error"] == "" {
+					t.Errorf("got exit %d and error %v, want 1 and a message", code, last["error"])
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("got exit %d, want 0", code)
+			}
+			id := strings.TrimSpace(mustStrata(t, root, "images", "-q", "--no-trunc"))
+			if got, want := last["image_id"], id; got != want {
+				t.Errorf("got image_id %v, want %v", got, want)
+			}
+			if got, want := fmt.Sprint(last["tags"]), "[docker.io/library/app:1]"; got != want {
+				t.Errorf("got tags %s, want %s", got, want)
 			}
 		})
 	}

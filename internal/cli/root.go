@@ -45,6 +45,12 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if errors.As(err, &d) {
 		fmt.Fprintln(stderr, d.Detail())
 	}
+	return exitCode(err)
+}
+
+// exitCode is the status strata exits with after err: 130 when it was
+// interrupted, as a shell reports Ctrl-C, else 1.
+func exitCode(err error) int {
 	if errors.Is(err, context.Canceled) {
 		return 130
 	}
