@@ -22,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
-	"github.com/strata-build/strata/internal/analyze"
+	"github.com/strata-build/strata/internal/layer"
 	strataregistry "github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -281,7 +281,12 @@ func TestHistory(t *testing.T) {
 	}
 	var sizes []string
 	for _, l := range layers {
-		n, err := analyze.UncompressedSize(l)
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := layer.ContentSize(rc) // docker's size: the content's bytes
+		rc.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
