@@ -76,6 +76,10 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
+	// docker build's --rm and --force-rm remove the intermediate containers
+	// of the legacy builder; strata, as BuildKit, never keeps any.
+	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
+	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }

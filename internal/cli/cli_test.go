@@ -771,3 +771,29 @@ func TestBuildProgressJSON(t *testing.T) {
 		})
 	}
 }
+
+// TestDockerHabits checks flags a docker user types that strata accepts:
+// build --rm and --force-rm (no-ops, as in BuildKit) and --version.
+func TestDockerHabits(t *testing.T) {
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nLABEL a=b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"build --rm", []string{"build", "--rm", "-q", ctxDir}, "sha256:"},
+		{"build --force-rm", []string{"build", "--force-rm", "--rm=false", "-q", ctxDir}, "sha256:"},
+		{"--version", []string{"--version"}, "strata dev\n"},
+		{"version", []string{"version"}, "strata dev\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mustStrata(t, t.TempDir(), tc.args...)
+			if !strings.HasPrefix(got, tc.want) {
+				t.Errorf("got %q, want it to start with %q", got, tc.want)
+			}
+		})
+	}
+}

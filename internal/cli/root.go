@@ -71,7 +71,9 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
   strata history hello:multi`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
+	root.SetVersionTemplate("strata {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.root, "root", "", "store directory (default $STRATA_ROOT, /var/lib/strata as root, else $XDG_DATA_HOME/strata)")
 	root.AddCommand(
 		newBuildCmd(g),
