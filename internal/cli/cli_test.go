@@ -797,3 +797,48 @@ func TestDockerHabits(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRefusesWhatItLacks checks that each docker run flag strata does not
+// implement is refused with what it is and why, never ignored.
+func TestRunRefusesWhatItLacks(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-t"}, "-t, --tty is not supported: strata run has no pseudo-terminal"},
+		{[]string{"-it"}, "-t, --tty is not supported"},
+		{[]string{"-d"}, "-d, --detach is not supported"},
+		{[]string{"-p", "8080:80"}, "-p, --publish is not supported"},
+		{[]string{"-v", "/tmp:/x"}, "-v, --volume is not supported"},
+		{[]string{"--mount", "type=bind,src=/tmp,dst=/x"}, "--mount is not supported"},
+		{[]string{"--name", "web"}, "--name is not supported"},
+		{[]string{"--init"}, "--init is not supported"},
+		{[]string{"--read-only"}, "--read-only is not supported"},
+		{[]string{"--tmpfs", "/run"}, "--tmpfs is not supported"},
+		{[]string{"-e", "=x"}, `-e "=x": want KEY=VALUE or KEY`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := strata(t, t.TempDir(), nil, append(append([]string{"run"}, tc.args...), "busybox", "true")...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunEnv checks -e KEY and --env-file as docker run reads them.
+func TestRunEnv(t *testing.T) {
+	t.Setenv("STRATA_T_HOST", "fromhost")
+	file := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(file, []byte("# a comment\nA=1\n\n  STRATA_T_HOST\nSTRATA_T_UNSET\nB=x=y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runEnv([]string{file}, []string{"STRATA_T_HOST", "C=3", "STRATA_T_UNSET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"A=1", "STRATA_T_HOST=fromhost", "B=x=y", "STRATA_T_HOST=fromhost", "C=3"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("env (-got +want):\n%s", diff)
+	}
+}
