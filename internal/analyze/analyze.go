@@ -67,8 +67,23 @@ type Report struct {
 	// Tree is the final filesystem by directory, small entries folded into
 	// one "…" child per directory; it feeds treemaps.
 	Tree *Node `json:"tree"`
+	// WastedTree is the files later layers hid (deleted or overwritten), by
+	// directory, as Tree; it feeds the treemap of wasted bytes.
+	WastedTree *Node `json:"wastedTree"`
 	// Findings are what could make the image smaller, largest first.
 	Findings []Finding `json:"findings"`
+	// Packages are the installed packages of the final filesystem, largest
+	// first.
+	Packages []Package `json:"packages"`
+	// PackageBytes and UnownedBytes split FinalBytes into the bytes of
+	// files a package owns and the others.
+	PackageBytes int64 `json:"packageBytes"`
+	UnownedBytes int64 `json:"unownedBytes"`
+	// Unowned are the directories holding files no package owns, with
+	// their bytes (not their subdirectories'), largest first.
+	Unowned []PathSize `json:"unowned"`
+	// PackageNotes say which package databases could not be read.
+	PackageNotes []string `json:"packageNotes,omitempty"`
 	// CI is the outcome of Check, when the caller stored it here.
 	CI *CIResult `json:"ci,omitempty"`
 }
@@ -106,6 +121,11 @@ type Row struct {
 	// Hidden is the number of earlier layers' file bytes this layer deletes
 	// or overwrites.
 	Hidden int64 `json:"hidden"`
+	// PackageBytes and UnownedBytes are the file bytes of the layer owned by
+	// a package of the final image and by none. With the tar's headers and
+	// padding (Size minus both) they make up Size.
+	PackageBytes int64 `json:"packageBytes"`
+	UnownedBytes int64 `json:"unownedBytes"`
 }
 
 // PathSize is a path of the final filesystem with its size.
@@ -135,6 +155,12 @@ const (
 	BuildTools Kind = "build-tools"
 	// Overwritten is a layer writing again files an earlier layer wrote.
 	Overwritten Kind = "overwritten"
+	// CopyUp is a layer writing again earlier files with the same content
+	// (chmod, chown, touch, sed -i): each is copied whole into the layer.
+	CopyUp Kind = "copy-up"
+	// Bookkeeping is the package database and logs rewritten by each
+	// install, reported once for the image.
+	Bookkeeping Kind = "package-bookkeeping"
 	// LayerCount is an image with enough layers to risk overlayfs's limit.
 	LayerCount Kind = "layer-count"
 )
@@ -226,6 +252,11 @@ func Analyze(ctx context.Context, img v1.Image, opts Options) (*Report, error) {
 	rep.FinalBytes = sum(fs.root)
 	rep.LargestFiles, rep.LargestDirs = fs.largest(opts.Top)
 	rep.Tree = fs.tree(rep.FinalBytes / 400)
+	sum(fs.hidden)
+	rep.WastedTree = treeOf(fs.hidden, "/", rep.Wasted/400)
+	pr := attribute(fs, scans, byLayer)
+	rep.Packages, rep.Unowned, rep.PackageNotes = pr.packages, pr.unowned, pr.notes
+	rep.PackageBytes, rep.UnownedBytes = pr.owned, pr.free
 	rep.Findings = findings(fs, byLayer, opts)
 	return rep, nil
 }

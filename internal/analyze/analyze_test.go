@@ -22,18 +22,30 @@ import (
 
 // tarOf returns a layer tar of specs: "d/" is a directory, "f=N" a file of
 // N random bytes, "f=zN" a file of N zero bytes, "f" an empty file (so
-// ".wh.x" and "d/.wh..wh..opq" are whiteouts), "l->t" a symlink.
+// ".wh.x" and "d/.wh..wh..opq" are whiteouts), "l->t" a symlink, "f<<text"
+// a file holding text; "spec@755" gives a file the mode 0755.
 func tarOf(t *testing.T, specs ...string) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	rnd := rand.New(rand.NewSource(1))
 	for _, s := range specs {
-		hdr := &tar.Header{Name: s, Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
+		mode := int64(0o644)
+		if name, m, ok := strings.Cut(s, "@"); ok {
+			n, err := strconv.ParseInt(m, 8, 64)
+			if err != nil {
+				t.Fatalf("spec %q: %v", s, err)
+			}
+			s, mode = name, n
+		}
+		hdr := &tar.Header{Name: s, Mode: mode, Typeflag: tar.TypeReg, Format: tar.FormatPAX}
 		var body []byte
 		switch {
 		case strings.HasSuffix(s, "/"):
 			hdr.Typeflag, hdr.Mode = tar.TypeDir, 0o755
+		case strings.Contains(s, "<<"):
+			name, text, _ := strings.Cut(s, "<<")
+			hdr.Name, hdr.Size, body = name, int64(len(text)), []byte(text)
 		case strings.Contains(s, "->"):
 			name, target, _ := strings.Cut(s, "->")
 			hdr.Name, hdr.Linkname, hdr.Typeflag = name, target, tar.TypeSymlink
@@ -348,7 +360,7 @@ RUN rm -rf /src
 				Sources: []Source{{Layer: 1, Line: 2, Bytes: 50000}},
 				Paths:   []string{"/src"},
 				Message: "RUN rm -rf /src saves nothing: the 50kB it deletes were added by layer 1 (Dockerfile:2)",
-				Fix:     "delete in the same RUN that created them, or copy only what you need in a multi-stage build",
+				Fix:     "delete in the same RUN that created them, or copy only what you need in a multi-stage build; or build with --squash",
 			},
 		},
 		{
@@ -408,14 +420,14 @@ RUN rm -rf /src
 			name: "chmod rewrites",
 			steps: []step{
 				{createdBy: "COPY app / # buildkit", specs: []string{"app=25000"}},
-				{createdBy: "RUN /bin/sh -c chmod +x /app # buildkit", specs: []string{"app=25000"}},
+				{createdBy: "RUN /bin/sh -c chmod +x /app # buildkit", specs: []string{"app=25000@755"}},
 			},
 			want: Finding{
-				Kind: Overwritten, Layer: 1, Instruction: "RUN chmod +x /app", Bytes: 25000,
+				Kind: CopyUp, Layer: 1, Instruction: "RUN chmod +x /app", Bytes: 25000,
 				Sources: []Source{{Layer: 0, Bytes: 25000}},
 				Paths:   []string{"/app"},
-				Message: "RUN chmod +x /app writes again 1 file that layer 0 wrote already: the 25kB of earlier copies are still in the image",
-				Fix:     "set modes and owners when the files are written (COPY --chmod/--chown, or chmod in the RUN that creates them): a later chmod or chown copies every file it touches into a new layer",
+				Message: "RUN chmod +x /app copies 1 file of layer 0 whole into its layer with the same content (1 with a new mode): 25kB are in the image twice",
+				Fix:     "set the mode and owner where the files are copied, layer 0 (COPY app /), with --chmod and --chown (e.g. `COPY --chmod=755 --chown=app:app ...`), and drop the chmod/chown from this RUN; or build with --squash",
 			},
 		},
 		{
@@ -526,7 +538,10 @@ CMD ["/a"]
 }
 
 func TestCheck(t *testing.T) {
-	rep := &Report{Wasted: 5_000_000, Efficiency: 0.8}
+	rep := &Report{Wasted: 5_000_000, Efficiency: 0.8, Size: 50_000_000, Layers: 3, Dockerfile: "Dockerfile", Packages: []Package{
+		{Name: "gcc-12", Version: "12.2", Manager: "dpkg", Bytes: 30_000_000, Layer: 1, Line: 4},
+		{Name: "bash", Version: "5", Manager: "dpkg", Bytes: 1_000_000, Layer: 0},
+	}}
 	tests := []struct {
 		name string
 		th   Thresholds
@@ -539,6 +554,15 @@ func TestCheck(t *testing.T) {
 			"wasted bytes 5MB (5000000) exceed --max-wasted 0B (0)",
 			"efficiency 0.8000 is below --min-efficiency 0.9",
 		}},
+		{"efficiency below the size floor", Thresholds{MaxWasted: -1, MinEfficiency: 0.9, MinEfficiencyAbove: 100_000_000}, []string{}},
+		{"efficiency above the size floor", Thresholds{MaxWasted: -1, MinEfficiency: 0.9, MinEfficiencyAbove: 20_000_000}, []string{
+			"efficiency 0.8000 is below --min-efficiency 0.9 (applied as the image's 50MB is at least --min-efficiency-above 20MB)",
+		}},
+		{"size, layers, packages", Thresholds{MaxWasted: -1, MaxSize: 40_000_000, MaxLayers: 2, DenyPackages: []string{"gcc*", "nosuch"}}, []string{
+			"image size 50MB (50000000) exceeds --max-size 40MB (40000000)",
+			"3 layers exceed --max-layers 2",
+			"package gcc-12 12.2 (dpkg, 30MB, installed by layer 1 (Dockerfile:4)) is denied by --deny-package \"gcc*\"",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -548,6 +572,39 @@ func TestCheck(t *testing.T) {
 			}
 			if got.Pass != (len(tt.want) == 0) {
 				t.Errorf("Pass = %v with reasons %v", got.Pass, got.Reasons)
+			}
+		})
+	}
+}
+
+func TestParseCIConfig(t *testing.T) {
+	tests := []struct {
+		name, file string
+		want       Thresholds
+		wantErr    string
+	}{
+		{"all", "max-wasted: 20MB\nmin-efficiency: 0.9\nmin-efficiency-above: 100MB\nmax-size: 500MB\nmax-layers: 30\ndeny-packages: [gcc*, build-essential]\n",
+			Thresholds{MaxWasted: 20_000_000, MinEfficiency: 0.9, MinEfficiencyAbove: 100_000_000, MaxSize: 500_000_000, MaxLayers: 30, DenyPackages: []string{"gcc*", "build-essential"}}, ""},
+		{"empty", "", NoThresholds(), ""},
+		{"misspelt key", "max-waste: 1MB\n", Thresholds{}, ".strata-ci.yaml: yaml: unmarshal errors"},
+		{"bad size", "max-size: big\n", Thresholds{}, `.strata-ci.yaml: max-size "big"`},
+		{"bad ratio", "min-efficiency: 2\n", Thresholds{}, ".strata-ci.yaml: min-efficiency 2"},
+		{"bad pattern", "deny-packages: ['[']\n", Thresholds{}, `.strata-ci.yaml: deny-packages "["`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseCIConfig(".strata-ci.yaml", []byte(tt.file))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseCIConfig error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseCIConfig: %v", err)
+			}
+			if diff := cmp.Diff(got, tt.want); diff != "" {
+				t.Errorf("thresholds (-got +want):\n%s", diff)
 			}
 		})
 	}

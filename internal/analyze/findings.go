@@ -16,6 +16,7 @@ type finder struct {
 	file    string       // the Dockerfile's name, "" without one
 	opts    Options
 	results []Finding
+	books   []bookCopy // bookkeeping files later layers rewrote
 }
 
 // findings returns what could make the image smaller, and the risks, most
@@ -36,7 +37,9 @@ func findings(fs *replay, rows map[int]*Row, opts Options) []Finding {
 	for i := range fs.stats {
 		f.deletedLater(i)
 		f.overwritten(i)
+		f.copiedUp(i)
 	}
+	f.bookkeepingFinding()
 	f.packageCaches()
 	f.buildTools()
 	sort.SliceStable(f.results, func(a, b int) bool {
@@ -131,6 +134,9 @@ func (f *finder) deletedLater(i int) {
 	fd.Paths = examplePaths(st.deletedPaths)
 	fd.Message = fmt.Sprintf("%s saves nothing: the %s it deletes were added by %s", describe(fd.Instruction, i), size(bytes), text)
 	fd.Fix = "delete in the same RUN that created them, or copy only what you need in a multi-stage build"
+	if f.ownSources(fd.Sources) {
+		fd.Fix += "; or build with --squash"
+	}
 	if ins := fd.Instruction; strings.Contains(ins, "apt-get remove") || strings.Contains(ins, "apt-get purge") ||
 		strings.Contains(ins, "apt-get autoremove") || strings.Contains(ins, "apk del") {
 		fd.Fix = "remove the packages in the RUN that installed them (install, use and purge in one RUN), or install them only in a build stage of a multi-stage build"
@@ -138,23 +144,109 @@ func (f *finder) deletedLater(i int) {
 	f.results = append(f.results, fd)
 }
 
-// overwritten reports layer i writing again files earlier layers wrote.
+// overwritten reports layer i writing again files earlier layers wrote,
+// leaving out copy-ups and package-manager bookkeeping (reported apart).
 func (f *finder) overwritten(i int) {
 	st := f.fs.stats[i]
-	bytes := total(st.overwritten)
+	rest := map[int]int64{}
+	var paths []PathSize
+	for _, p := range st.overwrittenPaths {
+		if bookkeeping(p.Path) {
+			f.books = append(f.books, bookCopy{layer: i, PathSize: p})
+			continue
+		}
+		rest[p.Layer] += p.Size
+		paths = append(paths, p)
+	}
+	bytes := total(rest)
 	if bytes < f.opts.MinBytes {
 		return
 	}
 	fd := f.newFinding(Overwritten, i, bytes)
 	var text string
-	fd.Sources, text = f.sources(st.overwritten)
-	fd.Paths = examplePaths(st.overwrittenPaths)
-	n := len(st.overwrittenPaths)
+	fd.Sources, text = f.sources(rest)
+	fd.Paths = examplePaths(paths)
+	n := len(paths)
 	fd.Message = fmt.Sprintf("%s writes again %d %s that %s wrote already: the %s of earlier copies are still in the image",
 		describe(fd.Instruction, i), n, plural(n, "file", "files"), text, size(bytes))
 	fd.Fix = "write each file once: do the work in one RUN, or order the instructions so that later layers do not rewrite earlier files"
-	if ins := fd.Instruction; strings.Contains(ins, "chmod") || strings.Contains(ins, "chown") {
-		fd.Fix = "set modes and owners when the files are written (COPY --chmod/--chown, or chmod in the RUN that creates them): a later chmod or chown copies every file it touches into a new layer"
+	if strings.HasPrefix(fd.Paths[0], "/var/cache/apt/") || strings.HasPrefix(fd.Paths[0], "/var/lib/apt/lists/") {
+		fd.Fix = "run apt-get update, install and clean (`rm -rf /var/lib/apt/lists/* && apt-get clean`) in one RUN, so that no later RUN rewrites apt's caches"
+	}
+	if f.ownSources(fd.Sources) {
+		fd.Fix += "; or build with --squash"
+	}
+	f.results = append(f.results, fd)
+}
+
+// ownSources reports whether all sources are layers of the Dockerfile given
+// (they have a line), which --squash merges.
+func (f *finder) ownSources(srcs []Source) bool {
+	if f.file == "" || len(srcs) == 0 {
+		return false
+	}
+	for _, s := range srcs {
+		if s.Line == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// bookCopy is an earlier copy of a package manager's bookkeeping file that
+// layer rewrote.
+type bookCopy struct {
+	layer int
+	PathSize
+}
+
+// bookkeepingDirs are where package managers keep the state every install
+// rewrites: the database, the logs, the debconf and ld.so caches.
+var bookkeepingDirs = []string{
+	"/var/lib/dpkg/", "/var/cache/debconf/", "/var/log/", "/var/lib/apt/extended_states",
+	"/var/cache/ldconfig/", "/etc/ld.so.cache", "/lib/apk/db/", "/var/lib/rpm/", "/var/lib/dnf/",
+	"/usr/lib/sysimage/rpm/", "/etc/apk/world",
+}
+
+// bookkeeping reports whether p is a package manager's bookkeeping file.
+func bookkeeping(p string) bool {
+	for _, d := range bookkeepingDirs {
+		if strings.HasPrefix(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// bookkeepingFinding reports once, for the image, the copies of package
+// manager bookkeeping that later installs hid.
+func (f *finder) bookkeepingFinding() {
+	var bytes int64
+	bySource := map[int]int64{}
+	layers := map[int]bool{}
+	last := -1
+	var paths []PathSize
+	for _, b := range f.books {
+		bytes += b.Size
+		bySource[b.Layer] += b.Size
+		layers[b.layer] = true
+		last = max(last, b.layer)
+		paths = append(paths, b.PathSize)
+	}
+	if bytes < f.opts.MinBytes {
+		return
+	}
+	fd := f.newFinding(Bookkeeping, last, bytes)
+	var text string
+	fd.Sources, text = f.sources(bySource)
+	fd.Paths = examplePaths(paths)
+	fd.Message = fmt.Sprintf("package-manager bookkeeping: %d later %s rewrote the package database and logs that %s wrote (%s of earlier copies); "+
+		"every install does this, no single line is at fault", len(layers), plural(len(layers), "layer", "layers"), text, size(bytes))
+	fd.Fix = "install all packages in one RUN (or in a build stage) to write the database once"
+	if f.ownSources(fd.Sources) {
+		fd.Fix += ", or build with --squash to keep only its last copy"
+	} else {
+		fd.Fix += "; the base image's copy stays unless you --squash-all"
 	}
 	f.results = append(f.results, fd)
 }

@@ -12,6 +12,8 @@ type node struct {
 	parent   *node
 	children map[string]*node // directories only
 	dir      bool
+	link     string // a symlink's target
+	meta     meta
 	layer    int   // the layer that wrote it last
 	size     int64 // file bytes (0 for directories, links and devices)
 	total    int64 // subtree bytes, set by sum
@@ -19,26 +21,48 @@ type node struct {
 
 // layerStats is what the replay learned about one layer.
 type layerStats struct {
-	added, changed, removed int
-	bytes                   int64         // file bytes the layer holds
-	wasted                  int64         // of bytes, those later layers hide
-	hidden                  int64         // earlier layers' bytes this layer hides
-	deleted                 map[int]int64 // source layer → bytes this layer deletes
-	overwritten             map[int]int64 // source layer → bytes this layer writes again
-	deletedPaths            []PathSize    // what this layer deletes, Layer = main source
-	overwrittenPaths        []PathSize    // what this layer writes again, Layer = source
+	added, changed, removed             int
+	bytes                               int64         // file bytes the layer holds
+	wasted                              int64         // of bytes, those later layers hide
+	hidden                              int64         // earlier layers' bytes this layer hides
+	deleted                             map[int]int64 // source layer → bytes this layer deletes
+	overwritten                         map[int]int64 // source layer → bytes this layer writes again
+	deletedPaths                        []PathSize    // what this layer deletes, Layer = main source
+	overwrittenPaths                    []PathSize    // what this layer writes again, Layer = source
+	copiedUp                            map[int]int64 // source layer → bytes this layer writes again with the same content
+	copiedUpPaths                       []PathSize    // those files, Layer = source
+	modeChanged, ownerChanged, sameMeta int           // how many of them changed mode, owner, or neither (touch, sed -i matching nothing)
+}
+
+// copyUp records that the layer wrote p again with the content src wrote.
+func (st *layerStats) copyUp(src int, p string, bytes int64, old, new meta) {
+	if st.copiedUp == nil {
+		st.copiedUp = map[int]int64{}
+	}
+	st.copiedUp[src] += bytes
+	st.copiedUpPaths = append(st.copiedUpPaths, PathSize{Path: p, Size: bytes, Layer: src})
+	switch {
+	case old.mode != new.mode:
+		st.modeChanged++
+	case old.uid != new.uid || old.gid != new.gid:
+		st.ownerChanged++
+	default:
+		st.sameMeta++
+	}
 }
 
 // replay applies layers in order over a model of the merged filesystem.
 type replay struct {
-	root  *node
-	stats []layerStats
+	root   *node
+	stats  []layerStats
+	hidden *node // the files later layers hid, by their path then
 }
 
 func newReplay(layers int) *replay {
 	r := &replay{
-		root:  &node{dir: true, children: map[string]*node{}, layer: -1},
-		stats: make([]layerStats, layers),
+		root:   &node{dir: true, children: map[string]*node{}, layer: -1},
+		stats:  make([]layerStats, layers),
+		hidden: &node{dir: true, children: map[string]*node{}, layer: -1},
 	}
 	for i := range r.stats {
 		r.stats[i].deleted = map[int]int64{}
@@ -117,14 +141,17 @@ func (r *replay) add(i int, e entry) {
 			delete(parent.children, base)
 			bytes, _, src := r.hide(old, i, st.overwritten)
 			st.changed++
-			if bytes > 0 {
+			switch {
+			case bytes > 0 && old.meta.sum != 0 && old.meta.sum == e.meta.sum && old.size == e.size:
+				st.copyUp(src, "/"+e.path, bytes, old.meta, e.meta)
+			case bytes > 0:
 				st.overwrittenPaths = append(st.overwrittenPaths, PathSize{Path: "/" + e.path, Size: bytes, Layer: src})
 			}
 		}
 	} else if !isDir {
 		st.added++
 	}
-	n := &node{name: base, parent: parent, dir: isDir, layer: i, size: e.size}
+	n := &node{name: base, parent: parent, dir: isDir, link: e.link, meta: e.meta, layer: i, size: e.size}
 	if isDir {
 		n.children = map[string]*node{}
 	}
@@ -174,6 +201,7 @@ func (r *replay) hide(n *node, i int, by map[int]int64) (bytes int64, files int,
 			return
 		}
 		bytes += c.size
+		r.addHidden(pathOf(c), c.size)
 		perLayer[c.layer] += c.size
 		r.stats[c.layer].wasted += c.size
 		r.stats[i].hidden += c.size
@@ -187,6 +215,23 @@ func (r *replay) hide(n *node, i int, by map[int]int64) (bytes int64, files int,
 		}
 	}
 	return bytes, files, src
+}
+
+// addHidden adds size bytes at p (absolute) to the tree of hidden files.
+func (r *replay) addHidden(p string, size int64) {
+	n := r.hidden
+	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	for i, name := range parts {
+		c := n.children[name]
+		if c == nil {
+			c = &node{name: name, parent: n, dir: i < len(parts)-1, children: map[string]*node{}}
+			n.children[name] = c
+		}
+		if i == len(parts)-1 {
+			c.size += size
+		}
+		n = c
+	}
 }
 
 // lookup returns the node at p, or nil.

@@ -27,6 +27,11 @@ type analyzeFlags struct {
 	minEfficiency float64
 	noTrunc       bool
 	noCompressed  bool
+	ciConfig      string
+	effAbove      string
+	maxSize       string
+	maxLayers     int
+	denyPackages  []string
 }
 
 func newAnalyzeCmd(g *globals) *cobra.Command {
@@ -41,11 +46,13 @@ largest files and directories, and findings with their fix.
 
 Wasted bytes are bytes a layer holds that a later layer deletes or overwrites:
 they are pulled with the image but never seen. With --max-wasted or
---min-efficiency, analyze exits with status 1 when the image breaks a limit,
-for CI.`,
+--min-efficiency (only above --min-efficiency-above), --max-size,
+--max-layers, --deny-package or a --ci-config file holding the same gates,
+analyze prints one line per broken gate and exits with status 1, for CI.`,
 		Example: `  strata analyze hello:single
   strata analyze --dockerfile examples/hello/Dockerfile hello:single
   strata analyze --max-wasted 20MB --min-efficiency 0.9 app:ci
+  strata analyze --ci-config .strata-ci.yaml --deny-package 'gcc*' app:ci
   strata analyze --html report.html --json hello:single > report.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,22 +66,20 @@ for CI.`,
 	fl.StringVar(&f.html, "html", "", "also write the report as one self-contained HTML page to this file")
 	fl.StringVar(&f.maxWasted, "max-wasted", "", "fail (exit 1) when more bytes than this are wasted, e.g. 20MB")
 	fl.Float64Var(&f.minEfficiency, "min-efficiency", 0, "fail (exit 1) when the efficiency is below this ratio, e.g. 0.9")
+	fl.StringVar(&f.ciConfig, "ci-config", "", "read CI gates from this YAML file (max-wasted, min-efficiency, min-efficiency-above, max-size, max-layers, deny-packages); flags override it")
+	fl.StringVar(&f.effAbove, "min-efficiency-above", "", "apply --min-efficiency only to images of at least this size, e.g. 100MB")
+	fl.StringVar(&f.maxSize, "max-size", "", "fail (exit 1) when the image is larger than this, e.g. 500MB")
+	fl.IntVar(&f.maxLayers, "max-layers", 0, "fail (exit 1) when the image has more layers than this")
+	fl.StringArrayVar(&f.denyPackages, "deny-package", nil, "fail (exit 1) when the image holds a package of this name or pattern (gcc*); repeatable")
 	fl.BoolVar(&f.noTrunc, "no-trunc", false, "do not truncate the instructions")
 	fl.BoolVar(&f.noCompressed, "no-compressed", false, "do not measure the gzip size of layers stored uncompressed (the slow part)")
 	return cmd
 }
 
 func runAnalyze(cmd *cobra.Command, g *globals, f *analyzeFlags, ref string) error {
-	th := analyze.Thresholds{MaxWasted: -1, MinEfficiency: f.minEfficiency}
-	if f.maxWasted != "" {
-		n, err := units.FromHumanSize(f.maxWasted)
-		if err != nil || n < 0 {
-			return fmt.Errorf("--max-wasted %q: give a size such as 20MB or 1.5GB", f.maxWasted)
-		}
-		th.MaxWasted = n
-	}
-	if f.minEfficiency < 0 || f.minEfficiency > 1 {
-		return fmt.Errorf("--min-efficiency %v: give a ratio between 0 and 1, such as 0.9", f.minEfficiency)
+	th, err := ciThresholds(f)
+	if err != nil {
+		return err
 	}
 	var opts analyze.Options
 	if f.noCompressed {
@@ -98,7 +103,7 @@ func runAnalyze(cmd *cobra.Command, g *globals, f *analyzeFlags, ref string) err
 	if err != nil {
 		return err
 	}
-	check := f.maxWasted != "" || f.minEfficiency > 0
+	check := th.Active()
 	if check {
 		res := rep.Check(th)
 		rep.CI = &res
@@ -127,6 +132,49 @@ func runAnalyze(cmd *cobra.Command, g *globals, f *analyzeFlags, ref string) err
 		fmt.Fprintln(errw, "analyze: PASS")
 	}
 	return nil
+}
+
+// ciThresholds returns the CI gates of --ci-config with the flags given
+// over them.
+func ciThresholds(f *analyzeFlags) (analyze.Thresholds, error) {
+	th := analyze.NoThresholds()
+	if f.ciConfig != "" {
+		data, err := os.ReadFile(f.ciConfig)
+		if err != nil {
+			return th, fmt.Errorf("reading --ci-config: %w", err)
+		}
+		if th, err = analyze.ParseCIConfig(f.ciConfig, data); err != nil {
+			return th, err
+		}
+	}
+	sizes := []struct {
+		flag, v string
+		dst     *int64
+	}{{"--max-wasted", f.maxWasted, &th.MaxWasted}, {"--min-efficiency-above", f.effAbove, &th.MinEfficiencyAbove}, {"--max-size", f.maxSize, &th.MaxSize}}
+	for _, s := range sizes {
+		if s.v == "" {
+			continue
+		}
+		n, err := units.FromHumanSize(s.v)
+		if err != nil || n < 0 {
+			return th, fmt.Errorf("%s %q: give a size such as 20MB or 1.5GB", s.flag, s.v)
+		}
+		*s.dst = n
+	}
+	if f.minEfficiency < 0 || f.minEfficiency > 1 {
+		return th, fmt.Errorf("--min-efficiency %v: give a ratio between 0 and 1, such as 0.9", f.minEfficiency)
+	}
+	if f.minEfficiency > 0 {
+		th.MinEfficiency = f.minEfficiency
+	}
+	if f.maxLayers < 0 {
+		return th, fmt.Errorf("--max-layers %d: give a positive count", f.maxLayers)
+	}
+	if f.maxLayers > 0 {
+		th.MaxLayers = f.maxLayers
+	}
+	th.DenyPackages = append(th.DenyPackages, f.denyPackages...)
+	return th, nil
 }
 
 // analyzeImage analyzes the image ref of st, holding the store's shared
@@ -218,6 +266,7 @@ func printAnalysis(w io.Writer, rep *analyze.Report, v analysisView) {
 	if !v.short {
 		printPaths(w, "Largest files", rep.LargestFiles)
 		printPaths(w, "Largest directories", rep.LargestDirs)
+		printPackages(w, rep, 10)
 	}
 	fmt.Fprintln(w, "\nFindings:")
 	if len(rep.Findings) == 0 {

@@ -24,12 +24,17 @@ func writeHTMLReport(path, image string, rep *analyze.Report) error {
 	if err := htmlReport.Execute(&buf, data); err != nil {
 		return fmt.Errorf("rendering the HTML report: %w", err)
 	}
+	return writePage(path, buf.Bytes())
+}
+
+// writePage writes page to path atomically, readable by all.
+func writePage(path string, page []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".analyze-*.html")
 	if err != nil {
 		return fmt.Errorf("writing --html: %w", err)
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(buf.Bytes()); err != nil {
+	if _, err := tmp.Write(page); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing --html: %w", err)
 	}
@@ -67,6 +72,8 @@ tr:nth-child(even) { background: #f4f4f4; }
 #layer-chart, #treemap { border: 1px solid #ccc; display: block; }
 #treemap text, #layer-chart text { font: 11px sans-serif; pointer-events: none; }
 .findings li { margin-bottom: .6em; } .fix { color: #060; }
+.legend { margin: .4em 0 1em; font-size: 12px; } .legend span.item { margin-right: 1.2em; white-space: nowrap; }
+.legend i { display: inline-block; width: 12px; height: 12px; margin-right: 4px; vertical-align: -1px; border: 1px solid #999; }
 </style>
 </head>
 <body>
@@ -77,6 +84,7 @@ wasted <b class="wasted">{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}
 
 <h2>Layers</h2>
 <svg id="layer-chart" width="900" height="260" role="img" aria-label="layer sizes"></svg>
+<div class="legend" id="layer-legend"><span class="item"><i style="background:#4e79a7"></i>layer size (uncompressed tar)</span><span class="item"><i style="background:#e15759"></i>bytes of the layer that later layers delete or overwrite (wasted)</span></div>
 <table>
 <tr><th>layer</th>{{if .Dockerfile}}<th>line</th>{{end}}<th class="ins">created by</th><th>size</th><th>image size</th><th>compressed</th><th>added</th><th>changed</th><th>removed</th><th>wasted</th></tr>
 {{range .Rows}}<tr><td>{{if ge .Layer 0}}{{.Layer}}{{else}}-{{end}}</td>{{if $.Report.Dockerfile}}<td>{{if .Line}}{{.Line}}{{else}}-{{end}}</td>{{end}}<td class="ins">{{.Instruction}}</td><td>{{size .Size}}</td><td>{{size .ImageSize}}</td>{{if ge .Layer 0}}<td>{{dash .CompressedSize}}</td><td>{{.Added}}</td><td>{{.Changed}}</td><td>{{.Removed}}</td><td class="wasted">{{size .Wasted}}</td>{{else}}<td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>{{end}}</tr>
@@ -90,6 +98,20 @@ wasted <b class="wasted">{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}
 
 <h2>Final filesystem</h2>
 <svg id="treemap" width="900" height="560" role="img" aria-label="treemap of the final filesystem"></svg>
+<div class="legend" id="treemap-legend"></div>
+<h2>Wasted: what later layers hid</h2>
+<p>The files a layer holds that a later layer deletes or overwrites: {{size .Wasted}}, pulled with the image and never seen.</p>
+<svg id="wasted-treemap" width="900" height="360" role="img" aria-label="treemap of the wasted files"></svg>
+<div class="legend" id="wasted-legend"></div>
+<h2>Packages</h2>
+<p>{{len .Packages}} packages hold {{size .PackageBytes}} of the final {{size .FinalBytes}}; {{size .UnownedBytes}} belong to no package.</p>
+<svg id="pkg-treemap" width="900" height="420" role="img" aria-label="treemap of the packages"></svg>
+<div class="legend" id="pkg-legend"></div>
+<table>
+<tr><th>size</th><th class="ins">package</th><th class="ins">version</th><th class="ins">manager</th><th>layer</th>{{if .Dockerfile}}<th>line</th>{{end}}</tr>
+{{range $i, $p := .Packages}}{{if lt $i 30}}<tr><td>{{size .Bytes}}</td><td class="ins">{{.Name}}</td><td class="ins">{{.Version}}</td><td class="ins">{{.Manager}}</td><td>{{if ge .Layer 0}}{{.Layer}}{{else}}-{{end}}</td>{{if $.Report.Dockerfile}}<td>{{if .Line}}{{.Line}}{{else}}-{{end}}</td>{{end}}</tr>
+{{end}}{{end}}</table>
+{{range .PackageNotes}}<p>note: {{.}}</p>{{end}}
 <h2>Largest files</h2>
 <table>{{range .LargestFiles}}<tr><td>{{size .Size}}</td><td>layer {{.Layer}}</td><td class="path">{{.Path}}</td></tr>{{end}}</table>
 <h2>Largest directories</h2>
@@ -193,16 +215,62 @@ wasted <b class="wasted">{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}
       drawNode(svg, p.node, childPath, p, depth + 1, depth === 0 ? palette[i % palette.length] : color);
     });
   }
-  function drawTreemap() {
-    const svg = document.getElementById("treemap");
-    if (!report.tree || !report.tree.size) return 0;
+  // legend names the colour of each top-level child of tree, in the
+  // order drawNode gives them, and what the shades mean.
+  function legend(id, tree, what) {
+    const box = document.getElementById(id);
+    const kids = (tree && tree.children || []).filter(c => c.size > 0);
+    kids.forEach((c, i) => {
+      const item = document.createElement("span");
+      item.className = "item";
+      const sw = document.createElement("i");
+      sw.style.background = palette[i % palette.length];
+      item.appendChild(sw);
+      item.appendChild(document.createTextNode(c.name + " " + human(c.size)));
+      box.appendChild(item);
+    });
+    const note = document.createElement("span");
+    note.className = "item";
+    note.textContent = kids.length ? "(one colour per " + what + "; darker = deeper; area = bytes)" : "(nothing)";
+    box.appendChild(note);
+    return kids.length;
+  }
+  function drawTree(id, tree) {
+    const svg = document.getElementById(id);
+    if (!tree || !tree.size) return 0;
     const W = +svg.getAttribute("width"), H = +svg.getAttribute("height");
-    drawNode(svg, report.tree, "/", {x: 0, y: 0, w: W, h: H}, 0, "#888");
-    return cells;
+    const before = cells;
+    drawNode(svg, tree, "/", {x: 0, y: 0, w: W, h: H}, 0, "#888");
+    return cells - before;
+  }
+  function drawTreemap() {
+    legend("treemap-legend", report.tree, "top-level directory");
+    return drawTree("treemap", report.tree);
+  }
+
+  function drawPackages() {
+    const svg = document.getElementById("pkg-treemap");
+    const pkgs = report.packages || [];
+    const byManager = {};
+    for (const p of pkgs) {
+      if (!p.bytes) continue;
+      const m = byManager[p.manager] || (byManager[p.manager] = {name: p.manager, size: 0, children: []});
+      m.size += p.bytes;
+      m.children.push({name: p.name, size: p.bytes});
+    }
+    const kids = Object.values(byManager);
+    if (report.unownedBytes > 0) kids.push({name: "unowned", size: report.unownedBytes});
+    kids.sort((a, b) => b.size - a.size);
+    const root = {name: "packages", size: kids.reduce((s, k) => s + k.size, 0), children: kids};
+    legend("pkg-legend", root, "package manager (unowned: files no package owns)");
+    return drawTree("pkg-treemap", root);
   }
 
   const bars = drawBars();
   const n = drawTreemap();
+  document.body.setAttribute("data-pkg-cells", String(drawPackages()));
+  legend("wasted-legend", report.wastedTree, "top-level directory");
+  document.body.setAttribute("data-wasted-cells", String(drawTree("wasted-treemap", report.wastedTree)));
   document.body.setAttribute("data-bars", String(bars));
   document.body.setAttribute("data-cells", String(n));
   document.body.setAttribute("data-drawn", "true");

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-build/strata/internal/build"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
+	"github.com/strata-build/strata/internal/solver"
 	"github.com/strata-build/strata/internal/store"
 )
 
@@ -38,7 +38,9 @@ type buildFlags struct {
 	squash      bool
 	squashAll   bool
 	analyze     bool
+	check       bool
 	reproduce   bool
+	snapshotter string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -80,6 +82,8 @@ func newBuildCmd(g *globals) *cobra.Command {
 	// of the legacy builder; strata, as BuildKit, never keeps any.
 	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
 	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
+	addSnapshotterFlag(fl, &f.snapshotter)
+	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
@@ -94,7 +98,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		return fmt.Errorf("--progress: %w", err)
 	}
 	start := time.Now()
-	res, opts, st, err := f.build(cmd, g, sink, contextArg)
+	res, opts, st, done, err := f.build(cmd, g, sink, contextArg)
+	if done && err == nil {
+		// --check: the checks ran and printed; nothing was built.
+		return nil
+	}
 	if mode == progress.ModeJSON {
 		// The stream ends with one result or one error event, and holds
 		// nothing but JSON.
@@ -110,25 +118,27 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	return f.report(cmd, st, &opts, res, mode, time.Since(start))
 }
 
-// build checks the flags, opens the store and builds.
-func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, contextArg string) (*build.Result, build.Options, *store.Store, error) {
-	opts, err := f.options(cmd.InOrStdin(), contextArg)
-	if err != nil {
-		return nil, opts, nil, err
+// build checks the flags, opens the store, runs the build checks (all of
+// them and nothing else with --check: done) and builds.
+func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, contextArg string) (res *solver.Result, opts solver.Options, st *store.Store, done bool, err error) {
+	if opts, err = f.options(cmd.InOrStdin(), contextArg); err != nil {
+		return nil, opts, nil, false, err
 	}
-	st, err := g.openStore()
-	if err != nil {
-		return nil, opts, nil, err
+	if st, err = g.openStore(); err != nil {
+		return nil, opts, nil, false, err
+	}
+	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
+		return nil, opts, st, done, err
 	}
 	opts.Puller = &registry.Puller{Dst: st}
 	opts.Progress = sink
-	res, err := build.Build(cmd.Context(), st, opts)
-	return res, opts, st, err
+	res, err = solver.Build(cmd.Context(), st, opts)
+	return res, opts, st, false, err
 }
 
 // options turns the flags into the solver's options (all but its sinks).
-func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options, error) {
-	opts := build.Options{
+func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options, error) {
+	opts := solver.Options{
 		Tags:          f.tags,
 		Target:        f.target,
 		NoCache:       f.noCache,
@@ -141,7 +151,7 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 		SquashAll:     f.squashAll,
 	}
 	for _, a := range f.allow {
-		if a != build.EntitlementSecurityInsecure && a != "network.host" {
+		if a != solver.EntitlementSecurityInsecure && a != "network.host" {
 			return opts, fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
 		}
 	}
@@ -152,6 +162,9 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 		}
 	}
 	var err error
+	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {
+		return opts, err
+	}
 	if opts.BuildArgs, err = parseKV(f.buildArgs, true); err != nil {
 		return opts, fmt.Errorf("--build-arg: %w", err)
 	}
@@ -175,7 +188,7 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (build.Options,
 
 // dockerfile sets where the context and the Dockerfile come from: a
 // directory, or stdin (the context "-" or -f -).
-func (f *buildFlags) dockerfile(opts *build.Options, stdin io.Reader, contextArg string) error {
+func (f *buildFlags) dockerfile(opts *solver.Options, stdin io.Reader, contextArg string) error {
 	fromStdin := func() error {
 		data, err := io.ReadAll(stdin)
 		if err != nil {
@@ -209,7 +222,7 @@ func (f *buildFlags) dockerfile(opts *build.Options, stdin io.Reader, contextArg
 
 // report writes --iidfile, prints what the build made, as docker build
 // does, and with --analyze the analysis.
-func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *build.Options, res *build.Result, mode progress.Mode, took time.Duration) error {
+func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Options, res *solver.Result, mode progress.Mode, took time.Duration) error {
 	if f.iidfile != "" {
 		if err := os.WriteFile(f.iidfile, []byte(res.ImageID.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)

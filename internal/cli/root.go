@@ -83,6 +83,7 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
 		newInspectCmd(g),
 		newHistoryCmd(g),
 		newAnalyzeCmd(g),
+		newCheckCmd(g),
 		newImagesCmd(g),
 		newSquashCmd(g),
 		newDiffCmd(g),

@@ -19,6 +19,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	var entrypoint string
 	var privileged bool
 	var envFiles []string
+	var snapshotter string
 	cmd := &cobra.Command{
 		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
 		Short: "Run a command in an image, isolated as a build's RUN",
@@ -36,6 +37,9 @@ func newRunCmd(g *globals) *cobra.Command {
 			o.Env = env
 			st, err := g.openStore()
 			if err != nil {
+				return err
+			}
+			if o.Snapshotter, err = snapshotterKind(snapshotter); err != nil {
 				return err
 			}
 			o.Image, o.Args = args[0], args[1:]
@@ -83,6 +87,7 @@ func newRunCmd(g *globals) *cobra.Command {
 	fl.StringVarP(&o.User, "user", "u", "", "user[:group] to run as")
 	fl.StringVar(&o.Network, "network", "host", "network: host or none")
 	fl.StringVar(&entrypoint, "entrypoint", "", "override the image's ENTRYPOINT")
+	addSnapshotterFlag(fl, &snapshotter)
 	fl.BoolVar(&privileged, "privileged", false, "give the command every capability, no seccomp filter and no masked paths (namespaces stay)")
 	return cmd
 }

@@ -42,8 +42,8 @@ var pureAllowed = map[string][]string{
 // cliImporters are the only packages that may import the CLI.
 var cliImporters = []string{"cmd/strata", "tools/gendocs"}
 
-// solvers are the solver's names, today's and the one it is being renamed to.
-var solvers = []string{"internal/build", "internal/solver"}
+// solverPkg is the solver's package.
+const solverPkg = "internal/solver"
 
 func TestDependencyDirection(t *testing.T) {
 	pkgs := listPackages(t)
@@ -74,8 +74,7 @@ func TestCheckFindsViolations(t *testing.T) {
 		{"plan reaches the executor", []pkg{{ImportPath: m("internal/plan"), Deps: []string{m("internal/dockerfile"), m("internal/executor")}}}, "internal/plan depends on internal/executor"},
 		{"a library imports the CLI", []pkg{{ImportPath: m("internal/analyze"), Imports: []string{m("internal/cli")}}}, "internal/analyze imports internal/cli"},
 		{"snapshot reaches the solver", []pkg{{ImportPath: m("internal/snapshot"), Deps: []string{m("internal/solver")}}}, "internal/snapshot depends on internal/solver"},
-		{"snapshot reaches the old solver", []pkg{{ImportPath: m("internal/snapshot"), Deps: []string{m("internal/build")}}}, "internal/snapshot depends on internal/build"},
-		{"the store imports the solver", []pkg{{ImportPath: m("internal/store"), Imports: []string{m("internal/build")}}}, "internal/store imports internal/build"},
+		{"the store imports the solver", []pkg{{ImportPath: m("internal/store"), Imports: []string{m("internal/solver")}}}, "internal/store imports internal/solver"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +91,7 @@ func TestCheckFindsViolations(t *testing.T) {
 	allowed := map[string]pkg{
 		m("cmd/strata"):    {ImportPath: m("cmd/strata"), Imports: []string{m("internal/cli")}},
 		m("internal/plan"): {ImportPath: m("internal/plan"), Imports: []string{"fmt"}, Deps: []string{"os", m("internal/dockerfile")}},
-		m("internal/cli"):  {ImportPath: m("internal/cli"), Imports: []string{m("internal/build")}},
+		m("internal/cli"):  {ImportPath: m("internal/cli"), Imports: []string{m("internal/solver")}},
 	}
 	if got := check(allowed); len(got) != 0 {
 		t.Errorf("got %q for an allowed graph, want no problems", got)
@@ -119,13 +118,11 @@ func check(pkgs map[string]pkg) []string {
 		if slices.Contains(p.Imports, module+"/internal/cli") && !slices.Contains(cliImporters, rel) {
 			out = append(out, fmt.Sprintf("%s imports internal/cli: only %v may; move what it needs into a library package", rel, cliImporters))
 		}
-		for _, s := range solvers {
-			if rel == "internal/snapshot" && slices.Contains(p.Deps, module+"/"+s) {
-				out = append(out, fmt.Sprintf("internal/snapshot depends on %s: the solver uses snapshots, not the other way", s))
-			}
-			if slices.Contains(p.Imports, module+"/"+s) && !mayUseSolver(rel) {
-				out = append(out, fmt.Sprintf("%s imports %s: the solver sits above the packages it drives", rel, s))
-			}
+		if rel == "internal/snapshot" && slices.Contains(p.Deps, module+"/"+solverPkg) {
+			out = append(out, fmt.Sprintf("internal/snapshot depends on %s: the solver uses snapshots, not the other way", solverPkg))
+		}
+		if slices.Contains(p.Imports, module+"/"+solverPkg) && !mayUseSolver(rel) {
+			out = append(out, fmt.Sprintf("%s imports %s: the solver sits above the packages it drives", rel, solverPkg))
 		}
 	}
 	sort.Strings(out)
@@ -135,7 +132,7 @@ func check(pkgs map[string]pkg) []string {
 // mayUseSolver reports whether rel may import the solver: the CLI, commands
 // and tools.
 func mayUseSolver(rel string) bool {
-	return slices.Contains(solvers, rel) || rel == "internal/cli" ||
+	return rel == solverPkg || rel == "internal/cli" ||
 		strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "tools/")
 }
 

@@ -75,13 +75,10 @@ func checkDirective(d parser.Directive, refuse refuser) {
 			refuse(loc, "# syntax=%s: strata parses Dockerfiles itself (docker/dockerfile:1 syntax) and runs no other frontend: remove the directive", d.Value)
 		}
 	case "check":
-		cfg, err := linter.ParseLintOptions(d.Value)
-		if err != nil {
+		// skip= and error=true are honoured by internal/buildcheck, which
+		// the build runs first when error=true.
+		if _, err := linter.ParseLintOptions(d.Value); err != nil {
 			refuse(loc, "# check=%s: %v", d.Value, err)
-			return
-		}
-		if cfg.ReturnAsError {
-			refuse(loc, "# check=%s: strata does not run BuildKit's build checks, so error=true cannot fail on them: remove error=true (skip= is fine: there is nothing to skip)", d.Value)
 		}
 	}
 }

@@ -101,7 +101,7 @@ var support = map[string]string{
 	// Parser directives
 	"# syntax": "honoured for docker/dockerfile (strata's own parser is that syntax); refused for other frontends (TestCheckRefusals)",
 	"# escape": "honoured: conformance escape-directive",
-	"# check":  "honoured: skip= (strata runs no build checks, so nothing to skip); refused: error=true (TestDockerfileRefusals)",
+	"# check":  "honoured: skip= and error=true by strata check, build --check and, with error=true, every build (TestCheckDirectiveError, TestBuildCheckErrorTrue); refused: a directive BuildKit's parser rejects (TestDockerfileRefusals)",
 }
 
 // supportTypes are the types whose exported fields the table must cover.

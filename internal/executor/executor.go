@@ -7,28 +7,16 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/strata-build/strata/internal/snapshot"
 )
 
 // ErrUnsupported is returned by Run and Do on systems other than Linux.
 var ErrUnsupported = errors.New("executor: sandbox not supported on this system")
 
-// Rootfs is an overlay root filesystem.
-type Rootfs struct {
-	// Lower are the layer directories, top first (overlay lowerdir order).
-	// Empty means FROM scratch: an empty directory is used.
-	Lower []string
-	// Upper and Work are fresh empty directories on one filesystem. Both are
-	// ignored when ReadOnly is set.
-	Upper, Work string
-	// ReadOnly mounts the lower layers only, read-only.
-	ReadOnly bool
-	// Volatile mounts the overlay with overlayfs's "volatile" option: its
-	// unmount does not sync the upper dir's whole filesystem, which costs
-	// as much as writing everything the command wrote. The caller syncs
-	// what it keeps (unix.Syncfs), or throws the upper dir away. Kernels
-	// without the option (before 5.10) mount without it.
-	Volatile bool
-}
+// Rootfs is the sandbox's root filesystem: a snapshot's mount (an overlay
+// of layer dirs, or a native snapshot's tree), made by internal/snapshot.
+type Rootfs = snapshot.Mount
 
 // Mount is an extra mount made in the sandbox, such as RUN --mount.
 type Mount struct {
@@ -71,7 +59,8 @@ type RunSpec struct {
 	// Network is "host" (the default when empty) or "none" (a new network
 	// namespace with only lo, up).
 	Network string
-	// Hostname is set in the sandbox's UTS namespace; empty means "strata".
+	// Hostname is set in the sandbox's UTS namespace; empty means
+	// procspec.Hostname.
 	Hostname string
 	// Mounts are applied after the standard mounts.
 	Mounts []Mount

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/strata-build/strata/internal/procspec"
 )
 
 // envSandbox marks a process started as the sandbox; its value is the mode.
@@ -105,7 +107,7 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 	}
 	hostname := spec.Hostname
 	if hostname == "" {
-		hostname = "strata"
+		hostname = procspec.Hostname
 	}
 	dir := spec.Dir
 	if dir == "" {
@@ -134,7 +136,7 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 	res, err := start(ctx, &cfg, uintptr(flags), streams{spec.Stdin, spec.Stdout, spec.Stderr, spec.Signals})
 	if !spec.Rootfs.ReadOnly {
 		// Even after a failure: the upper dir may be reused or inspected.
-		if rerr := removeStubs(spec.Rootfs.Upper, res.stubs); rerr != nil && err == nil {
+		if rerr := removeStubs(spec.Rootfs.Writable(), res.stubs); rerr != nil && err == nil {
 			err = rerr
 		}
 	}
@@ -166,11 +168,8 @@ func Do(ctx context.Context, spec DoSpec) error {
 }
 
 func checkRootfs(r Rootfs) error {
-	if r.ReadOnly {
-		return nil
-	}
-	if r.Upper == "" || r.Work == "" {
-		return errors.New("executor: rootfs needs an upper and a work dir unless read-only")
+	if err := r.Check(); err != nil {
+		return fmt.Errorf("executor: rootfs: %w", err)
 	}
 	return nil
 }
@@ -188,7 +187,7 @@ type result struct {
 func mountDirs(cfg *childConfig) (cleanup func(), err error) {
 	base := os.TempDir()
 	if !cfg.Rootfs.ReadOnly {
-		base = filepath.Dir(filepath.Clean(cfg.Rootfs.Upper))
+		base = filepath.Dir(filepath.Clean(cfg.Rootfs.Writable()))
 	}
 	tmp, err := os.MkdirTemp(base, "sandbox-")
 	if err != nil {

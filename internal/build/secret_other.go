@@ -1,6 +1,0 @@
-//go:build !linux
-
-package build
-
-// secretBase returns fallback: only Linux has a tmpfs strata can rely on.
-func secretBase(fallback string) string { return fallback }

@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-build/strata/internal/analyze"
+	"github.com/strata-build/strata/internal/buildcheck"
+	"github.com/strata-build/strata/internal/dockerfile"
+	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/solver"
+	"github.com/strata-build/strata/internal/store"
+)
+
+type checkFlags struct {
+	file      string
+	target    string
+	buildArgs []string
+	json      bool
+	image     string
+}
+
+func newCheckCmd(g *globals) *cobra.Command {
+	f := &checkFlags{}
+	cmd := &cobra.Command{
+		Use:   "check [-f FILE] [CONTEXT]",
+		Short: "Check a Dockerfile without building it: BuildKit's build checks and strata's size rules",
+		Long: `check runs BuildKit's build checks (StageNameCasing, FromAsCasing,
+UndefinedVar, JSONArgsRecommended, ...: the rules of docker build --check, by
+BuildKit's own linter) and strata's size rules, which predict waste and name the
+fix (apt-get install without --no-install-recommends or leaving the lists, a
+later RUN deleting what an earlier one added, chmod/chown after COPY, ADD of an
+archive then rm, pip/npm/go caches left, compilers in the final stage, COPY .
+without a .dockerignore). It prints one line per violation, FILE:LINE first,
+and exits with status 1 when there is any.
+
+The Dockerfile's "# check=skip=RULE,...|all;error=true" directive applies to
+both sets; with error=true, strata build fails on any violation, as BuildKit
+does. Base images are looked up in the local store only (their ENV matters to
+UndefinedVar); an image not there is checked as if its config were empty.
+
+With --image, an earlier build of the same Dockerfile, each size rule's
+violation also says how many bytes it wasted in that build (analyze's finding
+at the same line): the prediction for the next build of the same steps.`,
+		Example: `  strata check examples/hello
+  strata check -f build/Dockerfile.prod .
+  strata check --json . | jq '.violations[].rule'
+  strata check -f Dockerfile.rm --image hello:rm .`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			contextDir := "."
+			if len(args) == 1 {
+				contextDir = args[0]
+			}
+			st, err := g.openStore()
+			if err != nil {
+				return err
+			}
+			bargs, err := parseKV(f.buildArgs, true)
+			if err != nil {
+				return fmt.Errorf("--build-arg: %w", err)
+			}
+			name, path := f.file, f.file
+			if f.file == "" {
+				name, path = "Dockerfile", filepath.Join(contextDir, "Dockerfile")
+			}
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("reading the Dockerfile: %w", err)
+			}
+			return runCheck(cmd, st, name, src, checkOptions(st, f.target, bargs, contextDir), checkOutput{json: f.json, image: f.image})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "the Dockerfile (default CONTEXT/Dockerfile)")
+	fl.StringVar(&f.target, "target", "", "check this stage and the stages it needs (default all)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE, as for build")
+	fl.BoolVar(&f.json, "json", false, "print the violations as JSON")
+	fl.StringVar(&f.image, "image", "", "an earlier build of this Dockerfile: each size rule's violation then says how many bytes it wasted there")
+	return cmd
+}
+
+// checkOptions returns buildcheck's options with base images read from st.
+func checkOptions(st *store.Store, target string, buildArgs map[string]string, contextDir string) buildcheck.Options {
+	return buildcheck.Options{
+		Target:     target,
+		BuildArgs:  buildArgs,
+		ContextDir: contextDir,
+		BaseConfig: func(ctx context.Context, ref string) ([]byte, error) {
+			img, _, err := st.Image(ref)
+			if err != nil {
+				return nil, nil // not in the store: checked with an empty config
+			}
+			return img.RawConfigFile()
+		},
+	}
+}
+
+// checkOutput says how runCheck prints, and from which earlier build it
+// predicts bytes.
+type checkOutput struct {
+	json  bool
+	image string // "" for no prediction
+}
+
+// runCheck checks src, prints the violations and returns exit status 1
+// when there is any.
+func runCheck(cmd *cobra.Command, st *store.Store, name string, src []byte, opts buildcheck.Options, o checkOutput) error {
+	res, err := buildcheck.Check(cmd.Context(), name, src, opts)
+	if err != nil {
+		return err
+	}
+	if o.image != "" {
+		df, err := dockerfile.Parse(name, src)
+		if err != nil {
+			return err
+		}
+		rep, err := analyzeImage(cmd.Context(), st, o.image, analyze.Options{Dockerfile: df, Target: opts.Target, Compression: layer.Uncompressed})
+		if err != nil {
+			return fmt.Errorf("--image: %w", err)
+		}
+		buildcheck.Predict(res, rep)
+	}
+	out := cmd.OutOrStdout()
+	if o.json {
+		if err := writeJSON(out, res); err != nil {
+			return err
+		}
+	} else {
+		printViolations(out, res)
+	}
+	if len(res.Violations) > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+// printViolations writes one line per violation and a summary.
+func printViolations(w io.Writer, res *buildcheck.Result) {
+	for _, v := range res.Violations {
+		line := fmt.Sprintf("%s:%d: %s: %s", v.File, v.Line, v.Rule, v.Message)
+		if v.Fix != "" {
+			line += ". Fix: " + v.Fix
+		}
+		if v.URL != "" {
+			line += " (" + v.URL + ")"
+		}
+		fmt.Fprintln(w, line)
+	}
+	if len(res.Violations) == 0 {
+		fmt.Fprintln(w, "check: no violations")
+		return
+	}
+	fmt.Fprintf(w, "check: %d %s\n", len(res.Violations), map[bool]string{true: "violation", false: "violations"}[len(res.Violations) == 1])
+}
+
+// checkBeforeBuild runs the checks a build asks for: all of them with
+// --check (then the build stops: done), and before any build whose
+// Dockerfile says # check=error=true, failing it on a violation.
+func checkBeforeBuild(cmd *cobra.Command, st *store.Store, check bool, name string, src []byte, opts buildcheck.Options) (done bool, err error) {
+	if src == nil {
+		return false, nil
+	}
+	if check {
+		return true, runCheck(cmd, st, name, src, opts, checkOutput{})
+	}
+	directive, _, _, _ := parser.ParseDirective("check", src)
+	cfg, err := linter.ParseLintOptions(directive)
+	if err != nil || !cfg.ReturnAsError {
+		return false, nil // a bad directive is the build's error to report, at its line
+	}
+	res, err := buildcheck.Check(cmd.Context(), name, src, opts)
+	if err != nil {
+		return true, err
+	}
+	if res.Failed {
+		printViolations(cmd.ErrOrStderr(), res)
+		return true, fmt.Errorf("%s: %d build check %s and the Dockerfile says # check=error=true: fix them, or skip the rules with # check=skip=RULE",
+			name, len(res.Violations), map[bool]string{true: "violation", false: "violations"}[len(res.Violations) == 1])
+	}
+	return false, nil
+}
+
+// dockerfileSource returns the Dockerfile a build reads, nil when it cannot
+// be read (the build then says why).
+func dockerfileSource(opts solver.Options) []byte {
+	if opts.DockerfileContent != nil {
+		return opts.DockerfileContent
+	}
+	src, err := os.ReadFile(opts.DockerfilePath)
+	if err != nil {
+		return nil
+	}
+	return src
+}

@@ -1,0 +1,69 @@
+package solver
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/strata-build/strata/internal/executor"
+	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/snapshot"
+)
+
+// newSnapshotter returns the snapshotter opts.Snapshotter names, making its
+// snapshots in the build's scratch dir (on the store's filesystem, so that
+// committed layer dirs are renamed into the store).
+func (b *builder) newSnapshotter() (snapshot.Snapshotter, error) {
+	sn, err := snapshot.New(b.opts.Snapshotter, snapshot.Options{
+		Dir: b.tmp,
+		Notice: func(msg string) {
+			b.sink.Event(progress.Event{Status: progress.Info, Line: msg, Time: time.Now()})
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build: --snapshotter: %w", err)
+	}
+	return sn, nil
+}
+
+// sourceView makes the read-only view of a COPY --from source that the copy
+// op mounts; the returned func removes it.
+func (b *builder) sourceView(ctx context.Context, arg *copyArg) (func(), error) {
+	if len(arg.SrcLowers) == 0 {
+		return func() {}, nil
+	}
+	v, err := b.snap.View(ctx, arg.SrcLowers)
+	if err != nil {
+		return func() {}, fmt.Errorf("making the source's view: %w", err)
+	}
+	m := v.Mount()
+	arg.Src = &m
+	return func() { b.snap.Remove(v) }, nil
+}
+
+// nativeFromMount returns the mount of RUN --mount=type=bind,from= under
+// the native snapshotter, where no overlay of lowers can be mounted: a bind
+// mount of sub inside a view (a copy) of lowers, which cleanup throws away
+// with whatever an rw mount wrote. Overlay stores use a layers mount
+// (stageBind).
+func (b *builder) nativeFromMount(ctx context.Context, lowers []string, mnt executor.Mount) (executor.Mount, func(), error) {
+	v, err := b.snap.View(ctx, lowers)
+	if err != nil {
+		return executor.Mount{}, func() {}, fmt.Errorf("making the source's view: %w", err)
+	}
+	cleanup := func() { b.snap.Remove(v) }
+	tree := v.Mount().Tree
+	src, err := securejoin.SecureJoin(tree, mnt.Sub)
+	if err != nil {
+		cleanup()
+		return executor.Mount{}, func() {}, fmt.Errorf("resolving %s in the source: %w", mnt.Sub, err)
+	}
+	if _, err := os.Stat(src); err != nil {
+		cleanup()
+		return executor.Mount{}, func() {}, fmt.Errorf("source %s: %w", mnt.Sub, err)
+	}
+	return executor.Mount{Type: "bind", Source: src, Target: mnt.Target, ReadOnly: mnt.ReadOnly}, cleanup, nil
+}

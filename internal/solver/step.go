@@ -1,0 +1,101 @@
+package solver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/snapshot"
+)
+
+// fsStep is one step that makes a layer (RUN, COPY, ADD, WORKDIR), as the
+// shared step wrapper (doStep) runs it.
+type fsStep struct {
+	name   string // the progress line's name
+	key    string // the cache key
+	hist   string // the history entry's created_by
+	tmpPfx string // prefix of the scratch dir in the store ("run-", "copy-")
+	// exec runs the step on root, the step's fresh snapshot of the
+	// stage's layers; id is the step's progress id, for output.
+	exec func(ctx context.Context, id int, root snapshot.Mount) error
+}
+
+// exitError is a RUN whose command exited non-zero: progress shows the
+// code, the error the command, the code and the output's last lines.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// doStep runs a filesystem step: the cache first (with --cache-from), else
+// exec in a scratch dir, whose upper dir is committed as a layer and
+// recorded in the cache; progress hears Cached, or Started then Done or
+// Failed (a panic too). The cache record is written last: a failing step
+// leaves none.
+func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
+	b := sr.b
+	id := b.counter.Next()
+	start := time.Now()
+	if hit, err := sr.cached(ctx, st.key, st.hist); err != nil {
+		return err
+	} else if hit {
+		b.countStep(true)
+		b.sink.Event(progress.Event{ID: id, Name: st.name, Status: progress.Cached, Time: start})
+		return nil
+	}
+	b.sink.Event(progress.Event{ID: id, Name: st.name, Status: progress.Started, Time: start})
+	ended := false
+	defer func() {
+		if !ended { // a panic on its way to the stage's recoverAs
+			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: "panic", Time: time.Now()})
+		}
+	}()
+	err := sr.execStep(ctx, id, st)
+	ended = true
+	if err != nil {
+		msg := err.Error()
+		var ee *exitError
+		if errors.As(err, &ee) {
+			msg = fmt.Sprintf("exit code %d", ee.code)
+		}
+		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: msg, Time: time.Now()})
+		return err
+	}
+	b.countStep(false)
+	b.sink.Event(progress.Event{ID: id, Status: progress.Done, Elapsed: time.Since(start), Time: time.Now()})
+	return nil
+}
+
+// execStep runs st.exec on a fresh snapshot of the stage's layers and
+// commits what it changed.
+func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
+	b := sr.b
+	lowers, err := b.lowerDirs(ctx, sr.s)
+	if err != nil {
+		return err
+	}
+	snap, err := b.snap.Prepare(ctx, lowers)
+	if err != nil {
+		return err
+	}
+	defer b.snap.Remove(snap)
+	if err := st.exec(ctx, id, snap.Mount()); err != nil {
+		return err
+	}
+	upper, err := b.snap.Commit(ctx, snap)
+	if err != nil {
+		return err
+	}
+	l, ld, err := b.commit(ctx, sr.s, upper, b.blobsFor(sr.ps.Index))
+	if err != nil {
+		return err
+	}
+	sr.s.addLayer(l, ld)
+	sr.s.history(st.hist, false, b.now())
+	sr.s.key = st.key
+	return sr.remember(st.key, &l)
+}
