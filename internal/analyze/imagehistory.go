@@ -1,6 +1,8 @@
 package analyze
 
 import (
+	"github.com/strata-build/strata/internal/layer"
+
 	"fmt"
 	"io"
 	"time"
@@ -49,7 +51,7 @@ func History(img v1.Image) ([]HistoryEntry, error) {
 		e := HistoryEntry{ID: "<missing>", Created: h.Created.Time, CreatedBy: h.CreatedBy,
 			Comment: h.Comment, Author: h.Author, EmptyLayer: h.EmptyLayer}
 		if !h.EmptyLayer && li < len(layers) {
-			if e.Size, err = UncompressedSize(layers[li]); err != nil {
+			if e.Size, err = contentSize(layers[li]); err != nil {
 				return nil, err
 			}
 			if li < len(cfg.RootFS.DiffIDs) {
@@ -70,6 +72,17 @@ func History(img v1.Image) ([]HistoryEntry, error) {
 		entries[0].ID = id.String()
 	}
 	return entries, nil
+}
+
+// contentSize returns the size docker shows for l: the bytes of its
+// content (layer.ContentSize), not of its tar.
+func contentSize(l v1.Layer) (int64, error) {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return 0, fmt.Errorf("reading layer: %w", err)
+	}
+	defer rc.Close()
+	return layer.ContentSize(rc)
 }
 
 // UncompressedSize returns the size of l's uncompressed tar: the blob size

@@ -80,6 +80,10 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")
 	cmd.MarkFlagsMutuallyExclusive("squash", "squash-all")
 	fl.BoolVar(&f.reproduce, "reproducible", false, "make the image reproducible to the byte: times from $SOURCE_DATE_EPOCH (or --build-arg SOURCE_DATE_EPOCH), else the Unix epoch")
+	// docker build's --rm and --force-rm remove the intermediate containers
+	// of the legacy builder; strata, as BuildKit, never keeps any.
+	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
+	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
 	addSnapshotterFlag(fl, &f.snapshotter)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
@@ -87,31 +91,51 @@ func newBuildCmd(g *globals) *cobra.Command {
 }
 
 func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) error {
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	opts, err := f.options(cmd.InOrStdin(), contextArg)
-	if err != nil {
-		return err
-	}
-	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
-		return err
-	}
-	opts.Puller = &registry.Puller{Dst: st}
 	mode := progress.Mode(f.progress)
 	if f.quiet {
 		mode = progress.ModeQuiet
 	}
-	if opts.Progress, mode, err = progress.NewSink(cmd.ErrOrStderr(), mode); err != nil {
+	sink, mode, err := progress.NewSink(cmd.ErrOrStderr(), mode)
+	if err != nil {
 		return fmt.Errorf("--progress: %w", err)
 	}
 	start := time.Now()
-	res, err := solver.Build(cmd.Context(), st, opts)
+	res, opts, st, done, err := f.build(cmd, g, sink, contextArg)
+	if done && err == nil {
+		// --check: the checks ran and printed; nothing was built.
+		return nil
+	}
+	if mode == progress.ModeJSON {
+		// The stream ends with one result or one error event, and holds
+		// nothing but JSON.
+		if err != nil {
+			sink.Event(progress.Event{Status: progress.Failed, Err: err.Error(), Time: time.Now()})
+			return &exitError{code: exitCode(err)}
+		}
+		sink.Event(progress.Event{Status: progress.Result, ImageID: res.ImageID.String(), Tags: res.Names, Elapsed: time.Since(start), Time: time.Now()})
+	}
 	if err != nil {
 		return err
 	}
 	return f.report(cmd, st, &opts, res, mode, time.Since(start))
+}
+
+// build checks the flags, opens the store, runs the build checks (all of
+// them and nothing else with --check: done) and builds.
+func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, contextArg string) (res *solver.Result, opts solver.Options, st *store.Store, done bool, err error) {
+	if opts, err = f.options(cmd.InOrStdin(), contextArg); err != nil {
+		return nil, opts, nil, false, err
+	}
+	if st, err = g.openStore(); err != nil {
+		return nil, opts, nil, false, err
+	}
+	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
+		return nil, opts, st, done, err
+	}
+	opts.Puller = &registry.Puller{Dst: st}
+	opts.Progress = sink
+	res, err = solver.Build(cmd.Context(), st, opts)
+	return res, opts, st, false, err
 }
 
 // options turns the flags into the solver's options (all but its sinks).
@@ -131,6 +155,12 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options
 	for _, a := range f.allow {
 		if a != solver.EntitlementSecurityInsecure && a != "network.host" {
 			return opts, fmt.Errorf("--allow %q: unknown entitlement (want security.insecure or network.host)", a)
+		}
+	}
+	// Every name is checked before a step runs: a bad -t must not cost a build.
+	for _, t := range f.tags {
+		if _, err := store.Normalize(t); err != nil {
+			return opts, fmt.Errorf("-t, --tag: %w", err)
 		}
 	}
 	var err error

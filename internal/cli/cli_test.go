@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
-	"github.com/strata-build/strata/internal/analyze"
+	"github.com/strata-build/strata/internal/layer"
 	strataregistry "github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -280,7 +281,12 @@ func TestHistory(t *testing.T) {
 	}
 	var sizes []string
 	for _, l := range layers {
-		n, err := analyze.UncompressedSize(l)
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := layer.ContentSize(rc) // docker's size: the content's bytes
+		rc.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -646,4 +652,193 @@ func TestPullPush(t *testing.T) {
 			t.Errorf("pull of a missing image: %v", err)
 		}
 	})
+}
+
+// TestBuildRefusesBadFlagsFirst checks that a bad -t, --build-arg or
+// --target stops the build before any step runs, with one error that names
+// the flag and says the reference once.
+func TestBuildRefusesBadFlagsFirst(t *testing.T) {
+	ctxDir := t.TempDir()
+	df := "FROM scratch\nLABEL a=b\nFROM scratch AS other\nLABEL b=c\n"
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"upper case tag", []string{"-t", "ok:1", "-t", "Bad/Name:1"}, `-t, --tag: invalid image reference "Bad/Name:1": repository name must be lowercase`},
+		{"two colons", []string{"-t", "a:b:c"}, `-t, --tag: invalid image reference "a:b:c": more than one ':'`},
+		{"bad tag", []string{"-t", "x:-1"}, `invalid tag -1`},
+		{"empty build arg", []string{"--build-arg", "=v"}, `--build-arg: "=v": want KEY=VALUE`},
+		{"unknown target", []string{"--target", "nope"}, `nope`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			cmd := NewRoot()
+			cmd.SetArgs(append([]string{"--root", root, "build", "--progress", "plain"}, append(tc.args, ctxDir)...))
+			var out, errb bytes.Buffer
+			cmd.SetOut(&out)
+			cmd.SetErr(&errb)
+			err := cmd.ExecuteContext(context.Background())
+			if err == nil {
+				t.Fatal("got no error, want one")
+			}
+			if got := errb.String(); strings.Contains(got, "#1") {
+				t.Errorf("a step ran before the error:\n%s", got)
+			}
+			got := err.Error()
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("got error %q, want it to contain %q", got, tc.want)
+			}
+			for _, a := range tc.args {
+				if !strings.HasPrefix(a, "-") && strings.Count(got, a) > 1 {
+					t.Errorf("got error %q, which says %q more than once", got, a)
+				}
+			}
+			if strings.Contains(got, "store:") {
+				t.Errorf("got error %q, with a package prefix", got)
+			}
+		})
+	}
+}
+
+// TestBuildProgressJSON checks that --progress json writes nothing but JSON
+// objects, durations in milliseconds, and ends with one result event (the
+// image ID and tags) or one build error event.
+func TestBuildProgressJSON(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		dockerfile string
+		args       []string
+		wantStatus string
+	}{
+		{"success", "FROM scratch\nLABEL a=b\n", []string{"-t", "app:1"}, "result"},
+		{"bad Dockerfile", "FROM scratch\nNOSUCH x\n", []string{"-t", "app:1"}, "error"},
+		{"bad tag", "FROM scratch\nLABEL a=b\n", []string{"-t", "App:1"}, "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctxDir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(tc.dockerfile), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			root := t.TempDir()
+			var out, errb bytes.Buffer
+			code := Execute(context.Background(), append(append([]string{"--root", root, "build", "--progress", "json"}, tc.args...), ctxDir), strings.NewReader(""), &out, &errb)
+			if out.Len() != 0 {
+				t.Errorf("stdout %q, want nothing", out.String())
+			}
+			var last map[string]any
+			ends := 0
+			for _, l := range strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n") {
+				var ev map[string]any
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("line %q is not a JSON object: %v\n%s", l, err, errb.String())
+				}
+				if _, ok := ev["elapsed"]; ok {
+					t.Errorf("line %q has elapsed, want elapsed_ms", l)
+				}
+				if ev["status"] == "done" {
+					if _, ok := ev["elapsed_ms"].(float64); !ok {
+						t.Errorf("done event %q lacks elapsed_ms", l)
+					}
+				}
+				if ev["status"] == "result" || (ev["status"] == "error" && ev["id"] == nil) {
+					ends++
+				}
+				last = ev
+			}
+			if ends != 1 || last["status"] != tc.wantStatus {
+				t.Fatalf("got %d end events, the last line %v; want one, a %s:\n%s", ends, last, tc.wantStatus, errb.String())
+			}
+			if tc.wantStatus == "error" {
+				if code != 1 || last["error"] == "" {
+					t.Errorf("got exit %d and error %v, want 1 and a message", code, last["error"])
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("got exit %d, want 0", code)
+			}
+			id := strings.TrimSpace(mustStrata(t, root, "images", "-q", "--no-trunc"))
+			if got, want := last["image_id"], id; got != want {
+				t.Errorf("got image_id %v, want %v", got, want)
+			}
+			if got, want := fmt.Sprint(last["tags"]), "[docker.io/library/app:1]"; got != want {
+				t.Errorf("got tags %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestDockerHabits checks flags a docker user types that strata accepts:
+// build --rm and --force-rm (no-ops, as in BuildKit) and --version.
+func TestDockerHabits(t *testing.T) {
+	ctxDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nLABEL a=b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"build --rm", []string{"build", "--rm", "-q", ctxDir}, "sha256:"},
+		{"build --force-rm", []string{"build", "--force-rm", "--rm=false", "-q", ctxDir}, "sha256:"},
+		{"--version", []string{"--version"}, "strata dev\n"},
+		{"version", []string{"version"}, "strata dev\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := mustStrata(t, t.TempDir(), tc.args...)
+			if !strings.HasPrefix(got, tc.want) {
+				t.Errorf("got %q, want it to start with %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunRefusesWhatItLacks checks that each docker run flag strata does not
+// implement is refused with what it is and why, never ignored.
+func TestRunRefusesWhatItLacks(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-t"}, "-t, --tty is not supported: strata run has no pseudo-terminal"},
+		{[]string{"-it"}, "-t, --tty is not supported"},
+		{[]string{"-d"}, "-d, --detach is not supported"},
+		{[]string{"-p", "8080:80"}, "-p, --publish is not supported"},
+		{[]string{"-v", "/tmp:/x"}, "-v, --volume is not supported"},
+		{[]string{"--mount", "type=bind,src=/tmp,dst=/x"}, "--mount is not supported"},
+		{[]string{"--name", "web"}, "--name is not supported"},
+		{[]string{"--init"}, "--init is not supported"},
+		{[]string{"--read-only"}, "--read-only is not supported"},
+		{[]string{"--tmpfs", "/run"}, "--tmpfs is not supported"},
+		{[]string{"-e", "=x"}, `-e "=x": want KEY=VALUE or KEY`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := strata(t, t.TempDir(), nil, append(append([]string{"run"}, tc.args...), "busybox", "true")...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRunEnv checks -e KEY and --env-file as docker run reads them.
+func TestRunEnv(t *testing.T) {
+	t.Setenv("STRATA_T_HOST", "fromhost")
+	file := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(file, []byte("# a comment\nA=1\n\n  STRATA_T_HOST\nSTRATA_T_UNSET\nB=x=y\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runEnv([]string{file}, []string{"STRATA_T_HOST", "C=3", "STRATA_T_UNSET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"A=1", "STRATA_T_HOST=fromhost", "B=x=y", "STRATA_T_HOST=fromhost", "C=3"}
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("env (-got +want):\n%s", diff)
+	}
 }

@@ -45,6 +45,12 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if errors.As(err, &d) {
 		fmt.Fprintln(stderr, d.Detail())
 	}
+	return exitCode(err)
+}
+
+// exitCode is the status strata exits with after err: 130 when it was
+// interrupted, as a shell reports Ctrl-C, else 1.
+func exitCode(err error) int {
 	if errors.Is(err, context.Canceled) {
 		return 130
 	}
@@ -65,7 +71,9 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
   strata history hello:multi`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version,
 	}
+	root.SetVersionTemplate("strata {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.root, "root", "", "store directory (default $STRATA_ROOT, /var/lib/strata as root, else $XDG_DATA_HOME/strata)")
 	root.AddCommand(
 		newBuildCmd(g),

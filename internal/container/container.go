@@ -39,6 +39,9 @@ type Options struct {
 	// Stdin, Stdout and Stderr are the process's streams.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Signals, when not nil, are forwarded to the process once it runs; the
+	// process then lives until it exits, whatever becomes of ctx.
+	Signals <-chan os.Signal
 	// Snapshotter chooses how the container's filesystem is made:
 	// overlay (default), native or auto.
 	Snapshotter snapshot.Kind
@@ -93,6 +96,11 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("run: %w", err)
 	}
+	if opts.Signals != nil {
+		// The signals that would cancel ctx reach the process instead,
+		// which decides when to exit (a trap may run).
+		ctx = context.WithoutCancel(ctx)
+	}
 	return executor.Run(ctx, executor.RunSpec{
 		Rootfs:     snap.Mount(), // thrown away
 		Args:       proc.Args,
@@ -109,6 +117,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		HostsFile:  proc.HostsFile,
 		ResolvConf: proc.ResolvConf,
 		Security:   opts.Security,
+		Signals:    opts.Signals,
 	})
 }
 

@@ -208,7 +208,7 @@ func runCommand(cfg *childConfig) int {
 		cmd.SysProcAttr.AmbientCaps = allCaps()
 	}
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT)
+	signal.Notify(sigs, ForwardedSignals()...)
 	if err := cmd.Start(); err != nil {
 		var errno syscall.Errno
 		if errors.As(err, &errno) {

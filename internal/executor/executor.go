@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 
 	"github.com/strata-build/strata/internal/snapshot"
@@ -72,6 +73,9 @@ type RunSpec struct {
 	// Security is the confinement of the command: SecuritySandbox (the
 	// default when empty) or SecurityInsecure.
 	Security string
+	// Signals, when not nil, are forwarded to the sandbox's init, which
+	// passes them on to the command, as docker run's --sig-proxy does.
+	Signals <-chan os.Signal
 }
 
 // The security modes of a RunSpec, named as BuildKit's RUN --security.

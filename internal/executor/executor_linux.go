@@ -133,7 +133,7 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 	if none {
 		flags |= syscall.CLONE_NEWNET
 	}
-	res, err := start(ctx, &cfg, uintptr(flags), spec.Stdin, spec.Stdout, spec.Stderr)
+	res, err := start(ctx, &cfg, uintptr(flags), streams{spec.Stdin, spec.Stdout, spec.Stderr, spec.Signals})
 	if !spec.Rootfs.ReadOnly {
 		// Even after a failure: the upper dir may be reused or inspected.
 		if rerr := removeStubs(spec.Rootfs.Writable(), res.stubs); rerr != nil && err == nil {
@@ -157,7 +157,7 @@ func Do(ctx context.Context, spec DoSpec) error {
 		return err
 	}
 	cfg := childConfig{Mode: modeDo, Rootfs: spec.Rootfs, Op: spec.Op, Arg: spec.Arg}
-	res, err := start(ctx, &cfg, syscall.CLONE_NEWNS, nil, spec.Stdout, spec.Stderr)
+	res, err := start(ctx, &cfg, syscall.CLONE_NEWNS, streams{stdout: spec.Stdout, stderr: spec.Stderr})
 	if err != nil {
 		return fmt.Errorf("running op %s in sandbox: %w", spec.Op, err)
 	}
@@ -217,8 +217,17 @@ func mountDirs(cfg *childConfig) (cleanup func(), err error) {
 	return cleanup, nil
 }
 
+// streams are what connects a sandbox to its caller: the command's stdio,
+// and signals to forward to its init (nil: none).
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	signals        <-chan os.Signal
+}
+
 // start runs the sandbox for cfg and waits for it.
-func start(ctx context.Context, cfg *childConfig, cloneflags uintptr, stdin io.Reader, stdout, stderr io.Writer) (result, error) {
+func start(ctx context.Context, cfg *childConfig, cloneflags uintptr, sio streams) (result, error) {
+	stdin, stdout, stderr := sio.stdin, sio.stdout, sio.stderr
 	var res result
 	cleanup, err := mountDirs(cfg)
 	if err != nil {
@@ -281,9 +290,40 @@ func start(ctx context.Context, cfg *childConfig, cloneflags uintptr, stdin io.R
 	}()
 	msgs := make(chan []childMsg, 1)
 	go func() { msgs <- readMessages(statR) }()
+	done := make(chan struct{})
+	defer close(done)
+	if sio.signals != nil {
+		go forward(sio.signals, cmd.Process, done)
+	}
 
 	werr := cmd.Wait()
 	return interpret(ctx, <-msgs, werr)
+}
+
+// ForwardedSignals are the signals a sandbox's init passes on to its
+// command, and that a caller may pass on to the init (RunSpec.Signals):
+// every catchable one but those the init needs (SIGCHLD), the Go runtime
+// uses (SIGURG, SIGPROF), that report a fault of the process itself
+// (SIGPIPE, SIGSYS, SIGXCPU, SIGXFSZ) or that would stop it (SIGTSTP,
+// SIGTTIN, SIGTTOU), as docker run's --sig-proxy.
+func ForwardedSignals() []os.Signal {
+	return []os.Signal{
+		syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
+		syscall.SIGALRM, syscall.SIGTERM, syscall.SIGCONT, syscall.SIGWINCH,
+		syscall.SIGIO, syscall.SIGPWR, syscall.SIGVTALRM,
+	}
+}
+
+// forward passes every signal from sigs to p until done is closed.
+func forward(sigs <-chan os.Signal, p *os.Process, done <-chan struct{}) {
+	for {
+		select {
+		case s := <-sigs:
+			p.Signal(s) // an error means the sandbox has just exited
+		case <-done:
+			return
+		}
+	}
 }
 
 // interpret turns the sandbox's messages and exit into a result.

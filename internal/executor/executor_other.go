@@ -2,7 +2,10 @@
 
 package executor
 
-import "context"
+import (
+	"context"
+	"os"
+)
 
 // Init returns at once: there is no sandbox on this system.
 func Init() {}
@@ -12,3 +15,6 @@ func Run(ctx context.Context, spec RunSpec) (int, error) { return -1, ErrUnsuppo
 
 // Do returns ErrUnsupported.
 func Do(ctx context.Context, spec DoSpec) error { return ErrUnsupported }
+
+// ForwardedSignals returns nil: there is no sandbox to forward signals to.
+func ForwardedSignals() []os.Signal { return nil }

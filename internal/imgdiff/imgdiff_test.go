@@ -124,8 +124,12 @@ func TestSharing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	size := func(l v1.Layer) int64 {
-		n, err := l.Size()
+	size := func(l v1.Layer) int64 { // docker's size: the content's bytes
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := st.LayerContentSize(v1.Descriptor{Digest: d})
 		if err != nil {
 			t.Fatal(err)
 		}

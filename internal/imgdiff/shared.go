@@ -58,7 +58,7 @@ func Sharing(st *store.Store) (map[v1.Hash]Usage, error) {
 	for mf, descs := range layers {
 		var u Usage
 		for _, d := range descs {
-			n, err := st.LayerSize(d)
+			n, err := st.LayerContentSize(d) // as docker counts shared size
 			if err != nil {
 				return nil, fmt.Errorf("sizing layer %s: %w", d.Digest, err)
 			}

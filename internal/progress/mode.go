@@ -23,7 +23,8 @@ const (
 )
 
 // NewSink returns the renderer of mode writing to w, and the mode it chose
-// (never ModeAuto). A live view is as wide as w's terminal, or 80 columns.
+// (never ModeAuto). A live view is as wide as w's terminal, read again at
+// every repaint, or 80 columns.
 func NewSink(w io.Writer, mode Mode) (Sink, Mode, error) {
 	f, isFile := w.(*os.File)
 	isTTY := isFile && term.IsTerminal(int(f.Fd()))
@@ -35,13 +36,19 @@ func NewSink(w io.Writer, mode Mode) (Sink, Mode, error) {
 	}
 	switch mode {
 	case ModeTTY:
-		width := 80
+		width := func() int { return 80 }
 		if isFile {
-			if cols, _, err := term.GetSize(int(f.Fd())); err == nil {
-				width = cols
+			// Asked at every repaint: a resized terminal (SIGWINCH) gets
+			// lines of its new width without a signal handler.
+			width = func() int {
+				cols, _, err := term.GetSize(int(f.Fd()))
+				if err != nil {
+					return 80
+				}
+				return cols
 			}
 		}
-		return NewTTY(w, width), mode, nil
+		return NewResizableTTY(w, width), mode, nil
 	case ModePlain:
 		return NewPlain(w), mode, nil
 	case ModeJSON:

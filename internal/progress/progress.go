@@ -23,6 +23,8 @@ const (
 	Cached  Status = "cached"
 	Failed  Status = "error"
 	Info    Status = "info" // a message not tied to a step's life (warnings)
+	// Result is the last event of a build that succeeded: ImageID and Tags.
+	Result Status = "result"
 )
 
 // Event is one thing that happened during a build.
@@ -34,6 +36,9 @@ type Event struct {
 	Elapsed time.Duration `json:"elapsed,omitempty"`
 	Err     string        `json:"error,omitempty"`
 	Time    time.Time     `json:"time"`
+	// ImageID and Tags are set on a Result event.
+	ImageID string   `json:"image_id,omitempty"`
+	Tags    []string `json:"tags,omitempty"`
 }
 
 // Sink receives events; implementations must be safe for concurrent use.
@@ -86,10 +91,36 @@ func (p *Plain) Event(e Event) {
 	}
 }
 
-// JSON renders one JSON object per event and line.
+// JSON renders one JSON object per event and line, and nothing else: the
+// stream a program reads from `strata build --progress json`. Each object
+// has "status" and "time" (RFC 3339 with nanoseconds) and, by status:
+//
+//	started  id, name                 a step began ("[2/3] RUN make")
+//	log      id, line                 a line of the step's output
+//	done     id, elapsed_ms           the step finished, in milliseconds
+//	cached   id, name                 the step came from the cache
+//	error    id, error                the step failed; id 0: the build failed
+//	info     line                     a warning or note
+//	result   image_id, tags, elapsed_ms
+//
+// A build's stream ends with exactly one "result" or one "error" with id 0.
 type JSON struct {
 	mu  sync.Mutex
 	enc *json.Encoder
+}
+
+// jsonEvent is an Event as the JSON stream writes it: durations in
+// milliseconds, not Go's nanoseconds.
+type jsonEvent struct {
+	ID        int       `json:"id,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Status    Status    `json:"status"`
+	Line      string    `json:"line,omitempty"`
+	ElapsedMS *float64  `json:"elapsed_ms,omitempty"`
+	Err       string    `json:"error,omitempty"`
+	Time      time.Time `json:"time"`
+	ImageID   string    `json:"image_id,omitempty"`
+	Tags      []string  `json:"tags,omitempty"`
 }
 
 // NewJSON returns a JSON renderer writing to w.
@@ -99,7 +130,16 @@ func NewJSON(w io.Writer) *JSON { return &JSON{enc: json.NewEncoder(w)} }
 func (j *JSON) Event(e Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	_ = j.enc.Encode(e)
+	je := jsonEvent{ID: e.ID, Name: e.Name, Status: e.Status, Line: e.Line, Err: e.Err,
+		Time: e.Time, ImageID: e.ImageID, Tags: e.Tags}
+	if e.Status == Done || e.Status == Result {
+		ms := float64(e.Elapsed.Microseconds()) / 1000
+		je.ElapsedMS = &ms
+	}
+	if je.Time.IsZero() {
+		je.Time = time.Now()
+	}
+	_ = j.enc.Encode(je)
 }
 
 // Counter hands out step numbers.

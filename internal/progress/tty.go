@@ -6,15 +6,19 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TTY renders a live view for a terminal: finished steps scroll up as one
 // line each, running steps stay at the bottom with their elapsed time and
-// last output line, redrawn in place.
+// last output line, redrawn in place. Every line is cut to one column less
+// than the terminal's width, so that no line wraps and a repaint erases
+// exactly what the last one drew, however long a step's command or output.
 type TTY struct {
 	mu     sync.Mutex
 	w      io.Writer
-	width  int
+	width  func() int
 	active []int
 	steps  map[int]*ttyStep
 	drawn  int // lines of the live area currently on screen
@@ -27,11 +31,17 @@ type ttyStep struct {
 	line  string
 }
 
-// NewTTY returns a live renderer writing to a terminal w that is width columns wide.
+// NewTTY returns a live renderer writing to a terminal w that is width
+// columns wide.
 func NewTTY(w io.Writer, width int) *TTY {
-	if width <= 20 {
-		width = 80
-	}
+	return NewResizableTTY(w, func() int { return width })
+}
+
+// NewResizableTTY returns a live renderer writing to a terminal w whose
+// width width reports; it is asked again at every repaint, so that a resized
+// terminal (SIGWINCH) gets lines of its new width. A width of 0 or less
+// means 80 columns.
+func NewResizableTTY(w io.Writer, width func() int) *TTY {
 	return &TTY{w: w, width: width, steps: map[int]*ttyStep{}}
 }
 
@@ -51,28 +61,39 @@ func (t *TTY) Event(e Event) {
 			return
 		}
 	case Done, Cached, Failed:
-		name := e.Name
-		if s := t.steps[e.ID]; s != nil {
-			name = s.name
-		}
-		t.clear()
-		switch e.Status {
-		case Done:
-			fmt.Fprintf(t.w, " => %s  %.1fs\n", t.fit(name, 10), e.Elapsed.Seconds())
-		case Cached:
-			fmt.Fprintf(t.w, " => CACHED %s\n", t.fit(name, 10))
-		case Failed:
-			fmt.Fprintf(t.w, " => ERROR %s: %s\n", t.fit(name, 10), e.Err)
-			if s := t.steps[e.ID]; s != nil && s.line != "" {
-				fmt.Fprintf(t.w, "    | %s\n", t.fit(s.line, 6))
-			}
-		}
-		t.remove(e.ID)
+		t.finish(e)
 	case Info:
 		t.clear()
-		fmt.Fprintln(t.w, e.Line)
+		for _, l := range strings.Split(e.Line, "\n") {
+			fmt.Fprintln(t.w, t.fit("", l, ""))
+		}
 	}
 	t.draw()
+}
+
+// finish prints a step's last line above the live area.
+func (t *TTY) finish(e Event) {
+	name := e.Name
+	s := t.steps[e.ID]
+	if s != nil {
+		name = s.name
+	}
+	t.clear()
+	switch e.Status {
+	case Done:
+		fmt.Fprintln(t.w, t.fit(" => ", name, fmt.Sprintf("  %.1fs", e.Elapsed.Seconds())))
+	case Cached:
+		fmt.Fprintln(t.w, t.fit(" => CACHED ", name, ""))
+	case Failed:
+		fmt.Fprintln(t.w, t.fit(" => ERROR ", name, ""))
+		for _, l := range strings.Split(e.Err, "\n") {
+			fmt.Fprintln(t.w, t.fit(" ! ", l, ""))
+		}
+		if s != nil && s.line != "" {
+			fmt.Fprintln(t.w, t.fit("    | ", s.line, ""))
+		}
+	}
+	t.remove(e.ID)
 }
 
 func (t *TTY) remove(id int) {
@@ -97,20 +118,51 @@ func (t *TTY) draw() {
 	t.clear()
 	for _, id := range t.active {
 		s := t.steps[id]
-		fmt.Fprintf(t.w, " => %s  %.1fs\n", t.fit(s.name, 10), time.Since(s.start).Seconds())
+		fmt.Fprintln(t.w, t.fit(" => ", s.name, fmt.Sprintf("  %.1fs", time.Since(s.start).Seconds())))
 		t.drawn++
 		if s.line != "" {
-			fmt.Fprintf(t.w, "    | %s\n", t.fit(s.line, 6))
+			fmt.Fprintln(t.w, t.fit("    | ", s.line, ""))
 			t.drawn++
 		}
 	}
 	t.last = time.Now()
 }
 
-func (t *TTY) fit(s string, reserve int) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if max := t.width - reserve; len(s) > max && max > 3 {
-		return s[:max-1] + "…"
+// fit returns prefix+text+suffix cut to one column less than the terminal
+// (the last column would leave some terminals waiting to wrap): text gives
+// way first, then the whole line. Control characters (a progress bar's \r,
+// colour escapes, tabs) become spaces, as they would move the cursor.
+func (t *TTY) fit(prefix, text, suffix string) string {
+	cols := t.width()
+	if cols <= 0 {
+		cols = 80
 	}
-	return s
+	max := cols - 1
+	text = printable(text)
+	if room := max - utf8.RuneCountInString(prefix) - utf8.RuneCountInString(suffix); utf8.RuneCountInString(text) > room {
+		text = cut(text, room)
+	}
+	return cut(prefix+text+suffix, max)
+}
+
+// printable replaces every control character of s with a space.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// cut returns s in at most n runes, ending in "…" when it was cut.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	if n <= 0 {
+		return ""
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
 }

@@ -149,13 +149,15 @@ func (s *Store) sweepBlobs(ctx context.Context, keep map[string]bool, st *GCStat
 		st.Blobs++
 		st.Bytes += fi.Size()
 	}
-	ents, err = os.ReadDir(s.path("sizes"))
-	if err != nil {
-		return fmt.Errorf("listing sizes: %w", err)
-	}
-	for _, e := range ents {
-		if !keep[e.Name()] {
-			os.Remove(s.path("sizes", e.Name()))
+	for _, dir := range []string{"sizes", "content-sizes"} {
+		ents, err = os.ReadDir(s.path(dir))
+		if err != nil {
+			return fmt.Errorf("listing %s: %w", dir, err)
+		}
+		for _, e := range ents {
+			if !keep[e.Name()] {
+				os.Remove(s.path(dir, e.Name()))
+			}
 		}
 	}
 	return nil

@@ -134,7 +134,7 @@ func (s *Store) nameImage(desc v1.Descriptor, rec Record, full []string) ([]stri
 }
 
 // writeLayers stores the layer blobs the store lacks, a few at a time, and
-// returns the layers' uncompressed sizes.
+// returns the layers' content sizes, as docker shows them.
 func (s *Store) writeLayers(ctx context.Context, layers []v1.Layer, descs []v1.Descriptor) ([]int64, error) {
 	sizes := make([]int64, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
@@ -149,7 +149,7 @@ func (s *Store) writeLayers(ctx context.Context, layers []v1.Layer, descs []v1.D
 					return err
 				}
 			}
-			n, err := s.layerDiffSize(descs[i])
+			n, err := s.layerContentSize(descs[i])
 			sizes[i] = n
 			return err
 		})
@@ -239,7 +239,7 @@ func (s *Store) imageMeta(digest v1.Hash) (imageMeta, error) {
 	}
 	meta := imageMeta{id: m.Config.Digest, created: cfg.Created.Time}
 	for _, l := range m.Layers {
-		n, err := s.layerDiffSize(l)
+		n, err := s.layerContentSize(l)
 		if err != nil {
 			return imageMeta{}, err
 		}

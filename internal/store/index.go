@@ -16,7 +16,7 @@ import (
 const (
 	annotRefName = "org.opencontainers.image.ref.name"
 	annotID      = "io.strata.id"
-	annotSize    = "io.strata.size"
+	annotSize    = "io.strata.content-size" // docker's image size; io.strata.size was the tars'
 	annotCreated = "io.strata.created"
 )
 

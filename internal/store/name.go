@@ -28,7 +28,7 @@ const (
 // "docker.io/library/x@sha256:…" (a tag next to a digest is dropped).
 func Normalize(ref string) (string, error) {
 	bad := func(why string) error {
-		return fmt.Errorf("store: invalid image reference %q: %s", ref, why)
+		return fmt.Errorf("invalid image reference %q: %s", ref, why)
 	}
 	if ref == "" {
 		return "", bad("empty name")
@@ -57,7 +57,12 @@ func Normalize(ref string) (string, error) {
 	}
 	parsed, err := name.ParseReference(ref)
 	if err != nil {
-		return "", bad(strings.TrimPrefix(err.Error(), "could not parse reference: "))
+		// go-containerregistry's message repeats the reference; say why instead.
+		why := "invalid reference format"
+		if strings.Count(ref, ":") > 1 && !strings.Contains(ref, "/") {
+			why = "more than one ':' (want NAME[:TAG], or HOST:PORT/NAME[:TAG])"
+		}
+		return "", bad(why)
 	}
 	reg := parsed.Context().RegistryStr()
 	if reg == name.DefaultRegistry {

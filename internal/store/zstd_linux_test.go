@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/strata-build/strata/internal/layer"
 )
 
 // zstdLayer is a partial.CompressedLayer over zstd bytes.
@@ -50,8 +52,10 @@ func TestZstdLayer(t *testing.T) {
 	s := openStore(t)
 	rec, err := s.WriteImage(ctxT(t), img, "z")
 	must(t, err)
-	if rec.Size != int64(len(tb)) {
-		t.Errorf("size: got %d, want %d", rec.Size, len(tb))
+	want, err := layer.ContentSize(bytes.NewReader(tb))
+	must(t, err)
+	if rec.Size != want {
+		t.Errorf("size: got %d, want %d", rec.Size, want)
 	}
 	got, _, err := s.Image("z")
 	must(t, err)
