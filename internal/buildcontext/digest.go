@@ -139,9 +139,6 @@ func (d *digester) entry(ctx context.Context, rel string, fi fs.FileInfo) error 
 		if err != nil {
 			return err
 		}
-		if cfi.Mode()&fs.ModeSocket != 0 {
-			continue // sockets are never copied
-		}
 		ok, err := d.c.Present(child, cfi)
 		if err != nil {
 			return err

@@ -3,19 +3,16 @@
 package container
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/sys/user"
 
 	"github.com/strata-build/strata/internal/executor"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -46,8 +43,6 @@ type Options struct {
 	// overlay (default), native or auto.
 	Snapshotter snapshot.Kind
 }
-
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // Run runs the command and returns its exit status.
 func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
@@ -86,45 +81,33 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		return -1, fmt.Errorf("run: %w", err)
 	}
 	defer snap.remove()
-	uid, gid, groups, home, err := lookupUser(lowers, u)
+	proc, err := procspec.Resolve(procspec.Spec{
+		Layers:     lowers,
+		Args:       args,
+		Env:        env,
+		User:       u,
+		WorkingDir: wd,
+		Network:    opts.Network,
+		HostsDir:   dir,
+	})
 	if err != nil {
 		return -1, fmt.Errorf("run: %w", err)
 	}
-	if !hasKey(env, "HOME") {
-		env = append(env, "HOME="+home)
-	}
-	hosts := filepath.Join(dir, "hosts")
-	resolv := filepath.Join(dir, "resolv.conf")
-	h, _ := os.ReadFile("/etc/hosts")
-	r, _ := os.ReadFile("/etc/resolv.conf")
-	if opts.Network == "none" {
-		h, r = []byte("127.0.0.1\tlocalhost\n::1\tlocalhost\n"), nil
-	}
-	if err := os.WriteFile(hosts, h, 0o644); err != nil {
-		return -1, err
-	}
-	if err := os.WriteFile(resolv, r, 0o644); err != nil {
-		return -1, err
-	}
-	network := opts.Network
-	if network == "" {
-		network = "host"
-	}
 	return executor.Run(ctx, executor.RunSpec{
 		Rootfs:     snap.Mount(), // thrown away
-		Args:       args,
-		Env:        env,
-		Dir:        wd,
-		UID:        uid,
-		GID:        gid,
-		Groups:     groups,
-		Network:    network,
-		Hostname:   "strata",
+		Args:       proc.Args,
+		Env:        proc.Env,
+		Dir:        proc.Dir,
+		UID:        proc.UID,
+		GID:        proc.GID,
+		Groups:     proc.Groups,
+		Network:    proc.Network,
+		Hostname:   proc.Hostname,
 		Stdin:      opts.Stdin,
 		Stdout:     opts.Stdout,
 		Stderr:     opts.Stderr,
-		HostsFile:  hosts,
-		ResolvConf: resolv,
+		HostsFile:  proc.HostsFile,
+		ResolvConf: proc.ResolvConf,
 		Security:   opts.Security,
 	})
 }
@@ -145,9 +128,6 @@ func processOf(cfg *v1.Config, opts Options) (args, env []string, usr, wd string
 		return nil, nil, "", "", fmt.Errorf("run: the image %s has no CMD or ENTRYPOINT: give a command", opts.Image)
 	}
 	env = append([]string(nil), cfg.Env...)
-	if !hasKey(env, "PATH") {
-		env = append(env, "PATH="+defaultPath)
-	}
 	for _, kv := range opts.Env {
 		k, _, _ := strings.Cut(kv, "=")
 		env = setKey(env, k, kv)
@@ -159,9 +139,6 @@ func processOf(cfg *v1.Config, opts Options) (args, env []string, usr, wd string
 	wd = cfg.WorkingDir
 	if opts.Workdir != "" {
 		wd = opts.Workdir
-	}
-	if wd == "" {
-		wd = "/"
 	}
 	return args, env, usr, wd, nil
 }
@@ -189,15 +166,6 @@ func prepare(ctx context.Context, dir string, lowers []string, opts Options) (sn
 	return snap{Snapshot: s, remove: func() { sn.Remove(s) }}, nil
 }
 
-func hasKey(env []string, key string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, key+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 func setKey(env []string, key, kv string) []string {
 	for i, e := range env {
 		if strings.HasPrefix(e, key+"=") {
@@ -206,50 +174,4 @@ func setKey(env []string, key, kv string) []string {
 		}
 	}
 	return append(env, kv)
-}
-
-// lookupUser resolves USER against the top-most /etc/passwd and /etc/group.
-func lookupUser(lowers []string, spec string) (uid, gid int, groups []int, home string, err error) {
-	if spec == "" {
-		spec = "0"
-	}
-	if u, g, ok := strings.Cut(spec, ":"); ok {
-		if a, err1 := strconv.Atoi(u); err1 == nil {
-			if b, err2 := strconv.Atoi(g); err2 == nil {
-				return a, b, nil, "/", nil
-			}
-		}
-	}
-	var passwd, group io.Reader
-	if b := readTop(lowers, "etc/passwd"); b != nil {
-		passwd = bytes.NewReader(b)
-	}
-	if b := readTop(lowers, "etc/group"); b != nil {
-		group = bytes.NewReader(b)
-	}
-	eu, err := user.GetExecUser(spec, &user.ExecUser{Home: "/"}, passwd, group)
-	if err != nil {
-		return 0, 0, nil, "", fmt.Errorf("user %q: %w", spec, err)
-	}
-	return eu.Uid, eu.Gid, eu.Sgids, eu.Home, nil
-}
-
-// readTop reads rel from the first layer dir that has it as a regular file.
-func readTop(lowers []string, rel string) []byte {
-	for _, d := range lowers {
-		p := filepath.Join(d, rel)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			continue
-		}
-		if !fi.Mode().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil || len(b) > 10<<20 {
-			return nil
-		}
-		return b
-	}
-	return nil
 }

@@ -16,10 +16,9 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
-)
 
-// defaultPath is searched when the spec's Env has no PATH, as in Docker.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	"github.com/strata-build/strata/internal/procspec"
+)
 
 // childMain is the sandbox's main: it reads the config from fd 3, reports on
 // fd 4 and returns the process's exit status.
@@ -252,7 +251,7 @@ func lookPath(name string, env []string) (string, bool) {
 	if strings.Contains(name, "/") {
 		return name, true
 	}
-	pathList := defaultPath
+	pathList := procspec.DefaultPath // the spec's Env has no PATH, as in Docker
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			pathList = v

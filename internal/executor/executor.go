@@ -58,7 +58,8 @@ type RunSpec struct {
 	// Network is "host" (the default when empty) or "none" (a new network
 	// namespace with only lo, up).
 	Network string
-	// Hostname is set in the sandbox's UTS namespace; empty means "strata".
+	// Hostname is set in the sandbox's UTS namespace; empty means
+	// procspec.Hostname.
 	Hostname string
 	// Mounts are applied after the standard mounts.
 	Mounts []Mount

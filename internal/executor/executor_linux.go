@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/strata-build/strata/internal/procspec"
 )
 
 // envSandbox marks a process started as the sandbox; its value is the mode.
@@ -105,7 +107,7 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 	}
 	hostname := spec.Hostname
 	if hostname == "" {
-		hostname = "strata"
+		hostname = procspec.Hostname
 	}
 	dir := spec.Dir
 	if dir == "" {

@@ -260,7 +260,7 @@ func (c *copier) copy(rel string, fi fs.FileInfo, target string, overwrite bool)
 		return err
 	}
 	mode := fi.Mode()
-	if mode&fs.ModeSocket != 0 {
+	if mode&fs.ModeSocket != 0 && !c.a.SocketsAsFiles {
 		return nil
 	}
 	src := c.src(rel)
@@ -278,6 +278,14 @@ func (c *copier) copy(rel string, fi fs.FileInfo, target string, overwrite bool)
 		}
 		if !overwrite {
 			setInfo = created
+		}
+	case mode&fs.ModeSocket != 0: // SocketsAsFiles
+		f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("creating %s: %w", c.show(target), err)
+		}
+		if err := f.Close(); err != nil {
+			return err
 		}
 	case mode.IsRegular():
 		st := fi.Sys().(*syscall.Stat_t)

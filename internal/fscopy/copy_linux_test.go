@@ -34,7 +34,7 @@ func D(mode os.FileMode) spec                 { return spec{kind: 'd', mode: mod
 func L(target string) spec                    { return spec{kind: 'l', data: target} }
 func H(source string) spec                    { return spec{kind: 'h', data: source} }
 func P(mode os.FileMode) spec                 { return spec{kind: 'p', mode: mode} }
-func S() spec                                 { return spec{kind: 's'} }
+func S(mode os.FileMode) spec                 { return spec{kind: 's', mode: mode} }
 func (s spec) own(uid, gid int) spec          { s.uid, s.gid = uid, gid; return s }
 
 // ctxTime is the mtime of every file made by makeTree.
@@ -88,7 +88,7 @@ func makeTree(t *testing.T, dir string, entries map[string]spec) {
 		if err := os.Lchown(p, s.uid, s.gid); err != nil {
 			t.Fatal(err)
 		}
-		if s.kind != 'l' && s.kind != 'h' && s.kind != 's' {
+		if s.kind != 'l' && s.kind != 'h' {
 			if err := unix.Chmod(p, uint32(s.mode)); err != nil {
 				t.Fatal(err)
 			}
@@ -229,7 +229,7 @@ var buildContext = map[string]spec{
 	"hl/d/three":       H("hl/one"),
 	"special/":         D(0o755),
 	"special/fifo":     P(0o640),
-	"special/sock":     S(),
+	"special/sock":     S(0o751),
 	"over/":            D(0o755),
 	"over/o":           F(0o644, "new"),
 	"over/abs":         F(0o644, "replaces the link"),
@@ -413,6 +413,13 @@ func TestCopy(t *testing.T) {
 			want:    with(map[string]string{"sp": "d 0755 0:0", "sp/fifo": "p 0640 0:0"}),
 		},
 		{
+			// BuildKit's context transfer turns a socket into an empty
+			// regular file of its mode (testCopySocket).
+			name:    "a context socket becomes an empty file",
+			actions: []Action{{Sources: []Source{{Rel: "special"}}, Dest: "/sp/", SocketsAsFiles: true}},
+			want:    with(map[string]string{"sp": "d 0755 0:0", "sp/fifo": "p 0640 0:0", "sp/sock": "f 0751 0:0 "}),
+		},
+		{
 			name: "owners kept for COPY --from",
 			actions: []Action{
 				{Sources: []Source{{Rel: "a.txt"}}, Dest: "/kept/", KeepOwner: true},
@@ -580,7 +587,7 @@ func TestActionJSON(t *testing.T) {
 		SrcRoot: "/ctx", Exclude: []string{"*.log", "!keep.log"},
 		Sources: []Source{{Rel: "a"}, {Rel: "*.txt", IsGlob: true}},
 		Dest:    "/dst/", Chown: &Owner{1, 2}, KeepOwner: true,
-		Chmod: ptr(os.FileMode(0o4755)), Unpack: true, ModTime: &tm,
+		Chmod: ptr(os.FileMode(0o4755)), Unpack: true, ModTime: &tm, SocketsAsFiles: true,
 	}
 	data, err := json.Marshal(a)
 	if err != nil {

@@ -19,7 +19,8 @@
 //     --chmod sets the mode of every copied file and directory;
 //   - symlinks inside a copied directory are copied as symlinks, hard links
 //     between the files of one source are kept, fifos and devices are
-//     recreated with mknod (never opened), sockets are skipped;
+//     recreated with mknod (never opened), sockets are skipped, or copied
+//     as empty regular files from the build context (SocketsAsFiles);
 //   - the destination is resolved inside root with securejoin: an absolute
 //     symlink in the image leads to a path inside the image, never on the
 //     host; an existing entry at a copied path is removed first, so a file

@@ -41,6 +41,10 @@ type Action struct {
 	// SymbolicChmod, when set and Chmod is not, changes the mode of every
 	// copied file and directory from its source's (--chmod=u+x).
 	SymbolicChmod *Mode
+	// SocketsAsFiles copies a unix socket as an empty regular file of its
+	// mode, as BuildKit's transfer of the build context does (its
+	// testCopySocket); otherwise sockets are skipped (COPY --from).
+	SocketsAsFiles bool
 	// Unpack extracts sources that are tar archives (ADD).
 	Unpack bool
 	// ExcludePatterns are the --exclude patterns (.dockerignore syntax)

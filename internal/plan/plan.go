@@ -60,6 +60,8 @@ type Plan struct {
 	MetaArgs *dockerfile.Env
 	// UsedBuildArgs are the build args some ARG of a needed stage (or a global ARG) declares.
 	UsedBuildArgs map[string]bool
+	// Warnings are messages for the user about the Dockerfile's stages.
+	Warnings []string
 }
 
 // PredefinedArgs are the ARGs every build knows without declaring them.
@@ -208,7 +210,10 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 		p.Stages = append(p.Stages, st)
 		if st.Name != "" {
 			if j, dup := byName[st.Name]; dup {
-				return nil, dockerfile.Errorf(df.File, src.Location, "duplicate stage name %q (first used by stage %d on line %d): stage names must be unique", st.Name, j, p.Stages[j].Line)
+				// BuildKit builds it (a DuplicateStageName lint warning) and
+				// a later reference finds the last stage of that name.
+				p.Warnings = append(p.Warnings, fmt.Sprintf("[Warning] %s:%d: duplicate stage name %q (also stage %d on line %d): later references use this stage, as BuildKit does; give every stage its own name",
+					df.File, st.Line, st.Name, j, p.Stages[j].Line))
 			}
 			byName[st.Name] = i
 		}

@@ -74,7 +74,6 @@ func TestErrors(t *testing.T) {
 		{"index out of range", "FROM busybox\nRUN true\nCOPY --from=5 /x /x\n", "", "Dockerfile:3: COPY --from=5: no stage with index 5"},
 		{"self reference", "FROM busybox AS a\nCOPY --from=a /x /x\n", "", `refers to itself`},
 		{"index not before", "FROM busybox\nCOPY --from=0 /x /x\n", "", "stage 0 is not before this one"},
-		{"duplicate name", "FROM busybox AS a\nFROM busybox AS A\n", "", `Dockerfile:2: duplicate stage name "a"`},
 		{"empty base", "ARG B\nFROM $B\n", "", "Dockerfile:2: FROM $B expands to an empty image name"},
 	}
 	for _, tt := range tests {
@@ -82,6 +81,37 @@ func TestErrors(t *testing.T) {
 			_, err := New(mustParse(t, tt.src), Options{Target: tt.target})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestDuplicateStageName: two stages of one name build, as in BuildKit
+// (its DuplicateStageName lint rule warns); a later FROM, COPY --from or
+// --target finds the last stage of that name.
+func TestDuplicateStageName(t *testing.T) {
+	src := "FROM busybox AS b\nRUN echo one\nFROM busybox AS B\nRUN echo two\nFROM b\nCOPY --from=b /two /two\n"
+	for _, tt := range []struct {
+		name, target string
+		wantTarget   int
+	}{
+		{"last stage", "", 2},
+		{"target by name", "b", 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(mustParse(t, src), Options{Target: tt.target})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Target != tt.wantTarget {
+				t.Errorf("target = %d, want %d", p.Target, tt.wantTarget)
+			}
+			if diff := cmp.Diff(p.Stages[2].Deps, []int{1}); diff != "" {
+				t.Errorf("stage 2 deps (-got +want):\n%s", diff)
+			}
+			want := `[Warning] Dockerfile:3: duplicate stage name "b" (also stage 0 on line 1)`
+			if len(p.Warnings) != 1 || !strings.HasPrefix(p.Warnings[0], want) {
+				t.Errorf("warnings = %q, want one starting with %q", p.Warnings, want)
 			}
 		})
 	}

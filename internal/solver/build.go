@@ -213,7 +213,7 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	if err := b.checkDockerfile(); err != nil {
 		return nil, err
 	}
-	res := &Result{Warnings: append([]string(nil), df.Warnings...)}
+	res := &Result{Warnings: append(append([]string(nil), df.Warnings...), p.Warnings...)}
 	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
 		if a == "SOURCE_DATE_EPOCH" {
 			continue // consumed by the build itself

@@ -14,12 +14,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/fscopy"
 	"github.com/strata-build/strata/internal/gitsrc"
+	"github.com/strata-build/strata/internal/procspec"
+	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/snapshot"
 )
 
@@ -129,9 +133,12 @@ func (sr *stageRun) copyFlags(lowers []string, r copyReq) (*copyPlan, error) {
 	a := &fscopy.Action{Dest: sr.resolvePath(copyDest(r.dest)), Unpack: r.add}
 	op := &copyPlan{key: []string{sr.s.key, "copy", a.Dest, strconv.FormatBool(r.add)}}
 	if r.chown != "" {
-		uid, gid, err := resolveChown(lowers, r.chown)
+		uid, gid, warn, err := procspec.LookupOwner(lowers, r.chown)
 		if err != nil {
 			return nil, fmt.Errorf("--chown=%s: %w", r.chown, err)
+		}
+		if warn != "" {
+			sr.warn("--chown=" + r.chown + ": " + warn)
 		}
 		a.Chown = &fscopy.Owner{UID: uid, GID: gid}
 		op.key = append(op.key, fmt.Sprintf("chown=%d:%d", uid, gid))
@@ -252,6 +259,7 @@ func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan)
 	}
 	a.Sources = r.flags.sources(local)
 	a.SrcRoot = b.bctx.Dir()
+	a.SocketsAsFiles = true
 	op.arg.Ignore = b.bctx.Patterns()
 	op.key = append(op.key, "context:"+dg.String())
 	return nil
@@ -314,9 +322,12 @@ func (sr *stageRun) dispatchWorkdir(ctx context.Context, c *instructions.Workdir
 	// or the group of a setgid parent).
 	var owner *fscopy.Owner
 	if u := sr.s.cfg.Config.User; u != "" {
-		uid, gid, err := resolveChown(lowers, u)
+		uid, gid, warn, err := procspec.LookupOwner(lowers, u)
 		if err != nil {
 			return fmt.Errorf("USER %s: %w", u, err)
+		}
+		if warn != "" {
+			sr.warn("USER " + u + ": " + warn)
 		}
 		owner = &fscopy.Owner{UID: uid, GID: gid}
 	}
@@ -404,4 +415,17 @@ func (b *builder) download(ctx context.Context, rawURL, checksum string) (dir, n
 		_ = os.Chtimes(p, lm, lm)
 	}
 	return dir, name, sum, nil
+}
+
+// warn shows a message about the running instruction, with its file:line,
+// as a build warning.
+func (sr *stageRun) warn(msg string) {
+	file := sr.b.df.File
+	line := dockerfile.Line(sr.ps.Src.Location)
+	text := "FROM " + sr.ps.Base
+	if sr.cur != nil {
+		line, text = dockerfile.Line(sr.cur.Location()), instructionText(sr.cur)
+	}
+	sr.b.sink.Event(progress.Event{Status: progress.Info, Time: time.Now(),
+		Line: fmt.Sprintf("[Warning] %s:%d: %s: %s", file, line, text, msg)})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/fscopy"
 	"github.com/strata-build/strata/internal/plan"
+	"github.com/strata-build/strata/internal/procspec"
 )
 
 // keysDockerfile has a layer step after each kind of instruction whose
@@ -60,7 +61,7 @@ func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[str
 	}
 	ps := p.Stages[p.Target]
 	s := &state{key: hashKey("scratch")}
-	s.cfg.Config.Env = []string{"PATH=" + defaultPath}
+	s.cfg.Config.Env = []string{"PATH=" + procspec.DefaultPath}
 	opts := Options{BuildArgs: buildArgs, Network: "host", Allow: []string{EntitlementSecurityInsecure}}
 	sr := &stageRun{b: &builder{opts: opts, df: df, plan: p},
 		ps: ps, lex: df.Lex(), s: s, env: dockerfile.NewEnv(s.cfg.Config.Env)}
@@ -95,7 +96,7 @@ func simulateKeys(t *testing.T, src string, buildArgs map[string]string) map[str
 			wd := sr.setWorkdir(c.Path)
 			var owner *fscopy.Owner
 			if u := sr.s.cfg.Config.User; u != "" {
-				uid, gid, err := resolveChown(nil, u)
+				uid, gid, _, err := procspec.LookupOwner(nil, u)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/plan"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
@@ -130,33 +129,33 @@ func (sr *stageRun) execRun(ctx context.Context, r runStep, id int, root snapsho
 	if err != nil {
 		return err
 	}
-	u, err := resolveUser(lowers, sr.s.cfg.Config.User)
+	proc, err := procspec.Resolve(procspec.Spec{
+		Layers:     lowers,
+		Args:       r.args,
+		Env:        sr.runEnv(),
+		User:       sr.s.cfg.Config.User,
+		WorkingDir: sr.s.cfg.Config.WorkingDir,
+		Network:    r.network,
+		HostsDir:   b.tmp,
+	})
 	if err != nil {
 		return err
-	}
-	hosts, resolv, err := b.hostFiles(r.network)
-	if err != nil {
-		return err
-	}
-	wd := sr.s.cfg.Config.WorkingDir
-	if wd == "" {
-		wd = "/"
 	}
 	out := progress.NewLineWriter(b.sink, id)
 	spec := executor.RunSpec{
 		Rootfs:     root, // volatile: commit syncs
-		Args:       r.args,
-		Env:        sr.runEnv(r.c, u.Home),
-		Dir:        wd,
-		UID:        u.UID,
-		GID:        u.GID,
-		Groups:     u.Groups,
-		Network:    r.network,
-		Hostname:   "strata",
+		Args:       proc.Args,
+		Env:        append(append(proc.Env, sr.secretEnv(r.c)...), sr.sshEnv(r.c)...), // never in the key or the history
+		Dir:        proc.Dir,
+		UID:        proc.UID,
+		GID:        proc.GID,
+		Groups:     proc.Groups,
+		Network:    proc.Network,
+		Hostname:   proc.Hostname,
 		Stdout:     out,
 		Stderr:     out,
-		HostsFile:  hosts,
-		ResolvConf: resolv,
+		HostsFile:  proc.HostsFile,
+		ResolvConf: proc.ResolvConf,
 		Security:   r.security,
 	}
 	mounts, cleanup, err := sr.runMounts(ctx, r.c)
@@ -190,25 +189,20 @@ func (sr *stageRun) execRun(ctx context.Context, r runStep, id int, root snapsho
 	return nil
 }
 
-// runEnv is the environment a RUN's command gets: the stage's (what its key
-// has), the undeclared proxy build args, HOME when unset, the secrets
-// given as env and SSH_AUTH_SOCK for an ssh mount (these never in the key
-// or the history).
-func (sr *stageRun) runEnv(c *instructions.RunCommand, home string) []string {
+// runEnv is the environment a RUN's command gets before procspec adds PATH
+// and HOME: the stage's (what its key has) and the undeclared proxy build
+// args (never in the key or the history).
+func (sr *stageRun) runEnv() []string {
 	b := sr.b
 	env := sr.env.List()
 	for _, k := range sortedKeys(b.opts.BuildArgs) {
 		// The proxy ARGs reach every RUN without a declaration, as in
-		// BuildKit.
+		// BuildKit, and stay out of the cache key and the history.
 		if _, declared := sr.env.Get(k); plan.IsPredefinedArg(k) && !declared {
 			env = append(env, k+"="+b.opts.BuildArgs[k])
 		}
 	}
-	if _, ok := sr.env.Get("HOME"); !ok {
-		env = append(env, "HOME="+home)
-	}
-	env = append(env, sr.secretEnv(c)...)
-	return append(env, sr.sshEnv(c)...)
+	return env
 }
 
 // EntitlementSecurityInsecure is the --allow entitlement that lets a
@@ -254,37 +248,6 @@ func (b *builder) runNetwork(c *instructions.RunCommand) (string, error) {
 		return "", fmt.Errorf("--network=host in a build with --network %s needs the %s entitlement: pass --allow %s to strata build if you trust this Dockerfile", b.opts.Network, EntitlementNetworkHost, EntitlementNetworkHost)
 	}
 	return n, nil
-}
-
-// hostFiles returns this build's copies of /etc/hosts and /etc/resolv.conf
-// for a RUN in network ("host" or "none").
-func (b *builder) hostFiles(network string) (string, string, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	hosts := filepath.Join(b.tmp, "hosts-"+network)
-	resolv := filepath.Join(b.tmp, "resolv.conf-"+network)
-	if _, err := os.Stat(hosts); err == nil {
-		return hosts, resolv, nil
-	}
-	h := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tstrata\n"
-	if network == "host" {
-		if data, err := os.ReadFile("/etc/hosts"); err == nil {
-			h = string(data) + "127.0.1.1\tstrata\n"
-		}
-	}
-	if err := os.WriteFile(hosts, []byte(h), 0o644); err != nil {
-		return "", "", err
-	}
-	r := ""
-	if network == "host" {
-		if data, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			r = string(data)
-		}
-	}
-	if err := os.WriteFile(resolv, []byte(r), 0o644); err != nil {
-		return "", "", err
-	}
-	return hosts, resolv, nil
 }
 
 // commit turns an upper dir into a layer dir and, with blob, a layer blob;

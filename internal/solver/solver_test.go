@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/strata-build/strata/internal/dockerfile"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -124,7 +125,7 @@ func TestRunSpec(t *testing.T) {
 	if diff := cmp.Diff(spec.Args, []string{"/bin/ash", "-e", "-c", "write f 1"}); diff != "" {
 		t.Errorf("argv (-got +want):\n%s", diff)
 	}
-	for _, kv := range []string{"E=1", "A=2", "HOME=/", "PATH=" + defaultPath} {
+	for _, kv := range []string{"E=1", "A=2", "HOME=/", "PATH=" + procspec.DefaultPath} {
 		if !slices.Contains(spec.Env, kv) {
 			t.Errorf("env: got %q, want it to have %s", spec.Env, kv)
 		}

@@ -19,12 +19,10 @@ import (
 
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/plan"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/store"
 )
-
-// defaultPath is the PATH BuildKit gives an image whose base has none.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // stageRun is the dispatch state of one stage.
 type stageRun struct {
@@ -143,15 +141,7 @@ func (sr *stageRun) from(ctx context.Context) error {
 		// build without SOURCE_DATE_EPOCH.
 		s.key = hashKey(s.key, "source-date-epoch", strconv.FormatInt(e.Unix(), 10))
 	}
-	hasPath := false
-	for _, kv := range s.cfg.Config.Env {
-		if strings.HasPrefix(kv, "PATH=") {
-			hasPath = true
-		}
-	}
-	if !hasPath {
-		s.cfg.Config.Env = append(s.cfg.Config.Env, "PATH="+defaultPath)
-	}
+	s.cfg.Config.Env = procspec.WithDefaultPath(s.cfg.Config.Env)
 	sr.s = s
 	sr.baseHistory = len(s.cfg.History)
 	sr.env = dockerfile.NewEnv(s.cfg.Config.Env)

@@ -201,12 +201,6 @@ func TestBuildErrorsNameTheLine(t *testing.T) {
 			want:  []string{"Dockerfile:3", "missing-source.txt"},
 		},
 		{
-			name:  "unknown --chown user",
-			df:    "FROM busybox\nRUN true\nCOPY --chown=nosuchuser a.txt /a\n",
-			files: map[string]string{"a.txt": "a\n"},
-			want:  []string{"Dockerfile:3", "unknown user", "nosuchuser"},
-		},
-		{
 			name: "unknown target",
 			df:   "FROM busybox AS alpha\nRUN true\nFROM busybox AS beta\n",
 			args: []string{"--target", "nosuch"},

@@ -156,3 +156,29 @@ func TestWorkdirKeepsItsSpelling(t *testing.T) {
 		}
 	}
 }
+
+// TestStageChownUnknownNames: a --chown user or group name the image lacks
+// is not an error, as in BuildKit's readUser (solver/llbsolver/file/
+// user_linux.go): an unknown user gives 0:0, an unknown group keeps the
+// user's gid. strata says so in a warning that names the line.
+func TestStageChownUnknownNames(t *testing.T) {
+	s := newStrata(t)
+	df := `FROM busybox
+RUN true
+COPY --chown=nosuchuser f.txt /u
+COPY --chown=1000:nosuchgroup f.txt /g
+COPY --chown=nosuchuser:50 f.txt /ug
+`
+	r := s.must("build", "--progress=plain", "-t", "chown-unknown", bldContext(t, df, map[string]string{"f.txt": "x\n"}))
+	for _, w := range []string{`Dockerfile:3: COPY --chown=nosuchuser f.txt /u: --chown=nosuchuser: unknown user "nosuchuser"`,
+		`Dockerfile:4: COPY --chown=1000:nosuchgroup f.txt /g: --chown=1000:nosuchgroup: unknown group "nosuchgroup"`} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+		}
+	}
+	got := s.must("run", "--rm", "chown-unknown", "stat", "-c", "%n %u:%g", "/u", "/g", "/ug").stdout
+	want := "/u 0:0\n/g 1000:1000\n/ug 0:50\n"
+	if diff := cmp.Diff(got, want); diff != "" {
+		t.Errorf("owners (-got +want):\n%s", diff)
+	}
+}
