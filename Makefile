@@ -26,7 +26,7 @@ vet:
 # Debian's docker-registry and a busybox base made from busybox-static, then
 # the conformance suite (below).
 test: deps build vet
-	$(GO) test $(GOFLAGS_TEST) -timeout 25m $$($(GO) list ./... | grep -v '/test/conformance$$')
+	$(GO) test $(GOFLAGS_TEST) -timeout 45m $$($(GO) list ./... | grep -v '/test/conformance$$')
 	$(MAKE) conformance
 	$(MAKE) fuzz
 
@@ -55,7 +55,7 @@ fuzz:
 # CONFORMANCE_ONLY=a,b runs some cases; CONFORMANCE_SELFTEST=1 docker twice.
 conformance:
 	$(GO) test -c -o bin/conformance.test ./test/conformance
-	cd test/conformance && ../../bin/conformance.test -test.timeout 30m
+	cd test/conformance && ../../bin/conformance.test -test.timeout 45m
 
 # strata against BuildKit and buildah (bench/run.sh --help; BENCH_ARGS=--quick).
 bench: build
