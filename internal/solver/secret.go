@@ -51,18 +51,24 @@ func (sr *stageRun) secretMounts(c *instructions.RunCommand) []secretMount {
 		if s.target != "" && !strings.HasPrefix(s.target, "/") {
 			s.target = sr.resolvePath(s.target)
 		}
-		if m.Mode != nil {
-			s.mode = os.FileMode(*m.Mode) & 0o7777
-		}
-		if m.UID != nil {
-			s.uid = int(*m.UID)
-		}
-		if m.GID != nil {
-			s.gid = int(*m.GID)
-		}
+		mountPerms(m, &s.mode, &s.uid, &s.gid)
 		out = append(out, s)
 	}
 	return out
+}
+
+// mountPerms sets mode, uid and gid from a secret or ssh mount's mode=,
+// uid= and gid= options, where given (the callers' defaults stay otherwise).
+func mountPerms(m *instructions.Mount, mode *os.FileMode, uid, gid *int) {
+	if m.Mode != nil {
+		*mode = os.FileMode(*m.Mode) & 0o7777
+	}
+	if m.UID != nil {
+		*uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		*gid = int(*m.GID)
+	}
 }
 
 // checkSecrets fails when a required secret was not given.

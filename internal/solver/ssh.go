@@ -43,15 +43,7 @@ func (sr *stageRun) sshMounts(c *instructions.RunCommand) []sshMount {
 		} else if !strings.HasPrefix(s.target, "/") {
 			s.target = sr.resolvePath(s.target)
 		}
-		if m.Mode != nil {
-			s.mode = os.FileMode(*m.Mode) & 0o7777
-		}
-		if m.UID != nil {
-			s.uid = int(*m.UID)
-		}
-		if m.GID != nil {
-			s.gid = int(*m.GID)
-		}
+		mountPerms(m, &s.mode, &s.uid, &s.gid)
 		out = append(out, s)
 	}
 	return out
