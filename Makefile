@@ -38,7 +38,11 @@ docs:
 # Every fuzz target for FUZZTIME each (the checked-in corpora in the packages'
 # testdata/fuzz are the seeds; new inputs stay in Go's cache; a crash fails
 # and writes the input to testdata/fuzz/<Target>/ for a regression test).
-FUZZTIME ?= 10s
+# The budget is a count of executions, not a duration: with a duration, Go's
+# fuzz coordinator can fail a target with a bare "context deadline exceeded"
+# when a loaded machine keeps a worker busy past the deadline
+# (golang/go#75804); a count has no deadline to race.
+FUZZTIME ?= 4000x
 FUZZ_TARGETS := internal/dockerfile:FuzzParse internal/plan:FuzzPlan internal/layer:FuzzExtract internal/output:FuzzReadArchive internal/buildcontext:FuzzSelectDigest internal/fscopy:FuzzCopy
 
 fuzz:

@@ -90,9 +90,12 @@ type copier struct {
 	excl *buildcontext.Tree
 }
 
-// show returns the image path of a host path under root, for messages.
+// show returns the image path of a host path under root, for messages and
+// to re-resolve a path inside root. A name that merely starts with ".."
+// ("...b") is inside root.
 func (c *copier) show(host string) string {
-	if rel, err := filepath.Rel(c.root, host); err == nil && !strings.HasPrefix(rel, "..") {
+	rel, err := filepath.Rel(c.root, host)
+	if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
 		return path.Clean("/" + filepath.ToSlash(rel))
 	}
 	return host
