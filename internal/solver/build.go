@@ -157,6 +157,9 @@ type builder struct {
 	// stageKeys are the cache keys of each finished stage's steps.
 	stageKeys map[int][]string
 	ctxViews  ctxViews // what context bind mounts show
+	// planOnly makes the build a Plan: steps are looked up, never run.
+	planOnly bool
+	planned  []PlannedStep // the steps a Plan looked up
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -193,66 +196,11 @@ func (opts *Options) setDefaults() error {
 // already opened (Build).
 func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
 	defer recoverAs(&err, func() string { return "build" })
-	if err := opts.setDefaults(); err != nil {
-		return nil, err
-	}
-	src, name, err := readDockerfile(opts)
+	b, res, done, err := newBuilder(st, opts)
 	if err != nil {
 		return nil, err
 	}
-	df, err := dockerfile.Parse(name, src)
-	if err != nil {
-		return nil, err
-	}
-	p, err := plan.New(df, plan.Options{Target: opts.Target, BuildArgs: opts.BuildArgs})
-	if err != nil {
-		return nil, err
-	}
-	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress, exec: opts.Executor,
-		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
-	if err := b.checkDockerfile(); err != nil {
-		return nil, err
-	}
-	res := &Result{Warnings: append(append([]string(nil), df.Warnings...), p.Warnings...)}
-	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
-		if a == "SOURCE_DATE_EPOCH" {
-			continue // consumed by the build itself
-		}
-		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] one or more build args were not consumed: %s", a))
-	}
-	for _, w := range res.Warnings {
-		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
-	}
-	if opts.ContextDir != "" {
-		// the ignore file beside the Dockerfile, wherever that is (-f
-		// sub/app.Dockerfile, or outside the context): its path is
-		// relative to the working directory, as readDockerfile reads it
-		// (a Dockerfile given as content has none: the context's)
-		var dfPath string
-		if opts.DockerfilePath != "" && opts.DockerfileContent == nil {
-			if dfPath, err = filepath.Abs(opts.DockerfilePath); err != nil {
-				return nil, fmt.Errorf("build: locating the Dockerfile: %w", err)
-			}
-		}
-		b.bctx, err = buildcontext.Open(opts.ContextDir, dfPath)
-		if err != nil {
-			return nil, fmt.Errorf("build: opening the context: %w", err)
-		}
-	}
-	unlock, err := st.RLock()
-	if err != nil {
-		return nil, fmt.Errorf("build: locking the store: %w", err)
-	}
-	defer unlock()
-	b.tmp, err = st.TempDir("build-")
-	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
-	defer os.RemoveAll(b.tmp)
-	if b.snap, err = b.newSnapshotter(); err != nil {
-		return nil, err
-	}
-
+	defer done()
 	final, err := b.runStages(ctx)
 	if err != nil {
 		return nil, err
@@ -277,6 +225,85 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	res.Steps, res.Cached = b.steps, b.cached
 	res.CacheKeys, res.TargetCacheKeys = b.cacheKeys()
 	return res, nil
+}
+
+// newBuilder reads and plans the Dockerfile opts names, reports its
+// warnings, opens the context and takes the store's shared lock: what a
+// build (or Plan) does before its first step. done releases what it holds.
+func newBuilder(st *store.Store, opts Options) (_ *builder, _ *Result, done func(), err error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, nil, nil, err
+	}
+	src, name, err := readDockerfile(opts)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	df, err := dockerfile.Parse(name, src)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.New(df, plan.Options{Target: opts.Target, BuildArgs: opts.BuildArgs})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress, exec: opts.Executor,
+		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
+	if err := b.checkDockerfile(); err != nil {
+		return nil, nil, nil, err
+	}
+	res := &Result{Warnings: append(append([]string(nil), df.Warnings...), p.Warnings...)}
+	for _, a := range p.UnusedBuildArgs(opts.BuildArgs) {
+		if a == "SOURCE_DATE_EPOCH" {
+			continue // consumed by the build itself
+		}
+		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] one or more build args were not consumed: %s", a))
+	}
+	for _, w := range res.Warnings {
+		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
+	}
+	if b.bctx, err = openContext(opts); err != nil {
+		return nil, nil, nil, err
+	}
+	unlock, err := st.RLock()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("build: locking the store: %w", err)
+	}
+	if b.tmp, err = st.TempDir("build-"); err != nil {
+		unlock()
+		return nil, nil, nil, fmt.Errorf("build: %w", err)
+	}
+	done = func() {
+		os.RemoveAll(b.tmp)
+		unlock()
+	}
+	if b.snap, err = b.newSnapshotter(); err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return b, res, done, nil
+}
+
+// openContext opens the build context of opts, nil when it has none.
+func openContext(opts Options) (*buildcontext.Context, error) {
+	if opts.ContextDir == "" {
+		return nil, nil
+	}
+	// the ignore file beside the Dockerfile, wherever that is (-f
+	// sub/app.Dockerfile, or outside the context): its path is relative to
+	// the working directory, as readDockerfile reads it (a Dockerfile given
+	// as content has none: the context's)
+	var dfPath string
+	if opts.DockerfilePath != "" && opts.DockerfileContent == nil {
+		var err error
+		if dfPath, err = filepath.Abs(opts.DockerfilePath); err != nil {
+			return nil, fmt.Errorf("build: locating the Dockerfile: %w", err)
+		}
+	}
+	bctx, err := buildcontext.Open(opts.ContextDir, dfPath)
+	if err != nil {
+		return nil, fmt.Errorf("build: opening the context: %w", err)
+	}
+	return bctx, nil
 }
 
 // cacheKeys returns the keys of every stage's steps and of the target's

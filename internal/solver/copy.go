@@ -216,6 +216,11 @@ func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan)
 	a := &op.arg.Action
 	var local []string
 	for _, s := range r.srcs {
+		if r.add && (isGitSource(s) || isURL(s)) {
+			if err := sr.planFetch(s); err != nil {
+				return err
+			}
+		}
 		if r.add && isGitSource(s) {
 			part, fetch, err := sr.gitSource(ctx, s, r, a)
 			if err != nil {

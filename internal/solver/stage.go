@@ -173,6 +173,9 @@ func (b *builder) loadImage(ctx context.Context, ref string) (*state, error) {
 		}
 		img, _, err = b.st.Image(ref)
 	}
+	if err != nil && b.planOnly && errors.Is(err, store.ErrNotFound) {
+		return nil, &notCachedError{what: "the image " + ref + " is not in the store"}
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("no such image in the store: run \"strata pull %s\" or \"strata import\" a root filesystem under that name", ref)

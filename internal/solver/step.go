@@ -54,6 +54,11 @@ func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 	if err != nil {
 		return err
 	}
+	if b.planOnly {
+		if err := sr.planStep(st.key, hit); err != nil {
+			return err
+		}
+	}
 	if hit {
 		b.countStep(true)
 		b.sink.Event(progress.Event{ID: id, Name: st.name, Status: progress.Cached, Time: start})
