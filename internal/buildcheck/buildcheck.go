@@ -74,6 +74,12 @@ type Result struct {
 	// Failed is true when violations must fail the build (error=true and at
 	// least one violation).
 	Failed bool `json:"failed"`
+	// PredictedFrom names what the violations' bytes were measured on (an
+	// image, or "build cache"); "" when they are in kind only.
+	PredictedFrom string `json:"predictedFrom,omitempty"`
+	// NotPredicted says why the violations are in kind only (the build
+	// cache lacks a step), when a prediction was tried.
+	NotPredicted string `json:"notPredicted,omitempty"`
 }
 
 // Check runs BuildKit's build checks and strata's size rules on the

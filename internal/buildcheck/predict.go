@@ -55,7 +55,7 @@ func Predict(res *Result, rep *analyze.Report) {
 		}
 		if bytes > 0 {
 			v.Bytes = bytes
-			v.Message += fmt.Sprintf(" (the last build wasted about %s here)", units.HumanSizeWithPrecision(float64(bytes), 3))
+			v.Message += fmt.Sprintf(" (this will waste about %s, as the earlier build of these steps does)", units.HumanSizeWithPrecision(float64(bytes), 3))
 		}
 	}
 }

@@ -129,7 +129,7 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	if st, err = g.openStore(); err != nil {
 		return nil, opts, nil, false, err
 	}
-	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
+	if done, err := checkBeforeBuild(cmd, st, f.check, opts, checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
 		return nil, opts, st, done, err
 	}
 	opts.Puller = &registry.Puller{Dst: st}

@@ -46,9 +46,12 @@ both sets; with error=true, strata build fails on any violation, as BuildKit
 does. Base images are looked up in the local store only (their ENV matters to
 UndefinedVar); an image not there is checked as if its config were empty.
 
-With --image, an earlier build of the same Dockerfile, each size rule's
-violation also says how many bytes it wasted in that build (analyze's finding
-at the same line): the prediction for the next build of the same steps.`,
+When the build cache holds every step of the Dockerfile (an earlier build
+of the same steps, looked up under the keys strata build computes, without
+running anything), each size rule's violation also says how many bytes it
+wastes there (analyze's finding at the same line, measured on the cached
+layers); otherwise the prediction is in kind. --image names an earlier build
+to measure instead.`,
 		Example: `  strata check examples/hello
   strata check -f build/Dockerfile.prod .
   strata check --json . | jq '.violations[].rule'
@@ -75,7 +78,8 @@ at the same line): the prediction for the next build of the same steps.`,
 			if err != nil {
 				return fmt.Errorf("reading the Dockerfile: %w", err)
 			}
-			return runCheck(cmd, st, name, src, checkOptions(st, f.target, bargs, contextDir), checkOutput{json: f.json, image: f.image})
+			build := solver.Options{ContextDir: contextDir, DockerfilePath: path, DockerfileName: name, BuildArgs: bargs, Target: f.target}
+			return runCheck(cmd, st, name, src, checkOptions(st, f.target, bargs, contextDir), checkOutput{json: f.json, image: f.image, build: build})
 		},
 	}
 	fl := cmd.Flags()
@@ -107,7 +111,10 @@ func checkOptions(st *store.Store, target string, buildArgs map[string]string, c
 // predicts bytes.
 type checkOutput struct {
 	json  bool
-	image string // "" for no prediction
+	image string // an image to measure; "" for the build cache
+	// build is the build checked, whose steps are looked up in the build
+	// cache when image is "".
+	build solver.Options
 }
 
 // runCheck checks src, prints the violations and returns exit status 1
@@ -117,16 +124,8 @@ func runCheck(cmd *cobra.Command, st *store.Store, name string, src []byte, opts
 	if err != nil {
 		return err
 	}
-	if o.image != "" {
-		df, err := dockerfile.Parse(name, src)
-		if err != nil {
-			return err
-		}
-		rep, err := analyzeImage(cmd.Context(), st, o.image, analyze.Options{Dockerfile: df, Target: opts.Target, Compression: layer.Uncompressed})
-		if err != nil {
-			return fmt.Errorf("--image: %w", err)
-		}
-		buildcheck.Predict(res, rep)
+	if err := predict(cmd, st, name, src, res, o); err != nil {
+		return err
 	}
 	out := cmd.OutOrStdout()
 	if o.json {
@@ -159,17 +158,26 @@ func printViolations(w io.Writer, res *buildcheck.Result) {
 		return
 	}
 	fmt.Fprintf(w, "check: %d %s\n", len(res.Violations), map[bool]string{true: "violation", false: "violations"}[len(res.Violations) == 1])
+	switch {
+	case res.PredictedFrom == "build cache":
+		fmt.Fprintln(w, "check: bytes measured on the layers the build cache holds for these steps")
+	case res.PredictedFrom != "":
+		fmt.Fprintf(w, "check: bytes measured on %s\n", res.PredictedFrom)
+	case res.NotPredicted != "":
+		fmt.Fprintf(w, "check: no bytes predicted, %s: build once, then check again\n", res.NotPredicted)
+	}
 }
 
 // checkBeforeBuild runs the checks a build asks for: all of them with
 // --check (then the build stops: done), and before any build whose
 // Dockerfile says # check=error=true, failing it on a violation.
-func checkBeforeBuild(cmd *cobra.Command, st *store.Store, check bool, name string, src []byte, opts buildcheck.Options) (done bool, err error) {
+func checkBeforeBuild(cmd *cobra.Command, st *store.Store, check bool, build solver.Options, opts buildcheck.Options) (done bool, err error) {
+	name, src := build.DockerfileName, dockerfileSource(build)
 	if src == nil {
 		return false, nil
 	}
 	if check {
-		return true, runCheck(cmd, st, name, src, opts, checkOutput{})
+		return true, runCheck(cmd, st, name, src, opts, checkOutput{build: build})
 	}
 	directive, _, _, _ := parser.ParseDirective("check", src)
 	cfg, err := linter.ParseLintOptions(directive)
@@ -199,4 +207,52 @@ func dockerfileSource(opts solver.Options) []byte {
 		return nil
 	}
 	return src
+}
+
+// predict puts bytes on the size rules' violations of res: from the image
+// o names, else from the image the build cache holds for o.build's steps
+// (solver.Plan). When the cache lacks a step the violations stay in kind,
+// and res says which step.
+func predict(cmd *cobra.Command, st *store.Store, name string, src []byte, res *buildcheck.Result, o checkOutput) error {
+	df, err := dockerfile.Parse(name, src)
+	if err != nil {
+		return err
+	}
+	aopts := analyze.Options{Dockerfile: df, Target: o.build.Target, Compression: layer.Uncompressed}
+	if o.image != "" {
+		rep, err := analyzeImage(cmd.Context(), st, o.image, aopts)
+		if err != nil {
+			return fmt.Errorf("--image: %w", err)
+		}
+		buildcheck.Predict(res, rep)
+		res.PredictedFrom = o.image
+		return nil
+	}
+	unlock, err := st.RLock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	pr, err := solver.Plan(cmd.Context(), st, o.build)
+	if err != nil {
+		// the build would fail the same way: the checks stand, in kind
+		res.NotPredicted = fmt.Sprintf("looking the steps up in the build cache: %v", err)
+		return nil
+	}
+	if pr.Image == nil {
+		res.NotPredicted = "the build cache lacks a step"
+		for _, s := range pr.Steps {
+			if !s.Cached {
+				res.NotPredicted = fmt.Sprintf("the build cache lacks the step at %s:%d", name, s.Line)
+			}
+		}
+		return nil
+	}
+	rep, err := analyze.Analyze(cmd.Context(), pr.Image, aopts)
+	if err != nil {
+		return fmt.Errorf("measuring the cached layers: %w", err)
+	}
+	buildcheck.Predict(res, rep)
+	res.PredictedFrom = "build cache"
+	return nil
 }

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
+	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,4 +58,94 @@ func TestBuildCheckErrorTrue(t *testing.T) {
 	}
 	ok := writeContext(t, map[string]string{"Dockerfile": "# check=skip=StageNameCasing;error=true\nFROM busybox AS Build\nRUN touch /ran\n"})
 	s.must("build", "--progress=plain", "-t", "strict", ok)
+}
+
+// TestCheckPredictsFromCache: on the tutorial's "RUN rm later" Dockerfile,
+// strata check names the deleting line and, before any build, predicts in
+// kind; after one build it finds the steps in the build cache and predicts
+// the wasted bytes within 5% of what analyze then measures on the image.
+func TestCheckPredictsFromCache(t *testing.T) {
+	s := newStrata(t)
+	dir := writeContext(t, map[string]string{
+		"hello.sh": "#!/bin/sh\necho 'Hello from strata'\n",
+		"Dockerfile.rm": "FROM busybox\nRUN mkdir -p /opt/cc && head -c 20000000 /dev/zero > /opt/cc/toolchain\n" +
+			"COPY hello.sh /src/\nRUN cp /src/hello.sh /hello && chmod 755 /hello\nRUN rm -rf /opt/cc /src\nCMD [\"/hello\"]\n",
+	})
+	df := filepath.Join(dir, "Dockerfile.rm")
+	type violation struct {
+		Rule  string `json:"rule"`
+		Line  int    `json:"line"`
+		Bytes int64  `json:"bytes"`
+	}
+	type checked struct {
+		Violations    []violation `json:"violations"`
+		PredictedFrom string      `json:"predictedFrom"`
+		NotPredicted  string      `json:"notPredicted"`
+	}
+	check := func() (checked, int64) {
+		t.Helper()
+		r := s.run("check", "--json", "-f", df, dir)
+		if r.code != 1 {
+			t.Fatalf("check: exit %d, want 1 (violations)\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		var c checked
+		if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+			t.Fatalf("check --json: %v\n%s", err, r.stdout)
+		}
+		var bytes int64
+		found := false
+		for _, v := range c.Violations {
+			if v.Rule == "DeletedLater" && v.Line == 5 {
+				found, bytes = true, bytes+v.Bytes
+			}
+		}
+		if !found {
+			t.Fatalf("check does not name line 5's RUN rm as DeletedLater: %+v", c.Violations)
+		}
+		return c, bytes
+	}
+
+	before, bytes := check()
+	if bytes != 0 || before.PredictedFrom != "" || !strings.Contains(before.NotPredicted, "Dockerfile.rm:2") {
+		t.Errorf("before any build: %d bytes predicted from %q (not predicted: %q), want none and the step at line 2 not cached",
+			bytes, before.PredictedFrom, before.NotPredicted)
+	}
+	if out := s.run("check", "-f", df, dir).stdout; !strings.Contains(out, "Dockerfile.rm:5: DeletedLater: this RUN deletes /opt/cc") ||
+		!strings.Contains(out, "no bytes predicted") {
+		t.Errorf("check before the build does not say the deleting line, in kind:\n%s", out)
+	}
+
+	s.must("build", "--progress=plain", "-t", "hello:rm", "-f", df, dir)
+	after, predicted := check()
+	if after.PredictedFrom != "build cache" {
+		t.Errorf("after the build: predicted from %q, want the build cache (%s)", after.PredictedFrom, after.NotPredicted)
+	}
+	var rep struct {
+		Wasted   int64 `json:"wasted"`
+		Findings []struct {
+			Kind  string `json:"kind"`
+			Line  int    `json:"line"`
+			Bytes int64  `json:"bytes"`
+		} `json:"findings"`
+	}
+	out := s.must("analyze", "--json", "--no-compressed", "--dockerfile", df, "hello:rm").stdout
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("analyze --json: %v", err)
+	}
+	var measured int64
+	for _, f := range rep.Findings {
+		if f.Kind == "deleted-later" && f.Line == 5 {
+			measured += f.Bytes
+		}
+	}
+	if measured < 20_000_000 {
+		t.Fatalf("analyze measures %d bytes deleted later at line 5, want the 20 MB toolchain", measured)
+	}
+	if diff := math.Abs(float64(predicted-measured)) / float64(measured); diff > 0.05 {
+		t.Errorf("check predicted %d bytes, analyze measured %d: %.1f%% apart, want within 5%%", predicted, measured, 100*diff)
+	}
+	t.Logf("check predicted %d wasted bytes at line 5; analyze measured %d (image wasted %d)", predicted, measured, rep.Wasted)
+	if out := s.run("check", "-f", df, dir).stdout; !strings.Contains(out, "this will waste about 20MB") {
+		t.Errorf("check after the build does not say the bytes:\n%s", out)
+	}
 }
