@@ -35,6 +35,9 @@ type Options struct {
 	// ContextDir is the build context, for the rules about COPY . and
 	// .dockerignore; "" skips them.
 	ContextDir string
+	// SkipSizeRules runs BuildKit's checks alone, as a build does: strata's
+	// size rules are for strata check and build --check.
+	SkipSizeRules bool
 }
 
 // Source is where a rule comes from.
@@ -105,7 +108,7 @@ func Check(ctx context.Context, name string, src []byte, opts Options) (*Result,
 	for _, r := range cfg.SkipRules {
 		skip[r] = true
 	}
-	if !cfg.SkipAll {
+	if !cfg.SkipAll && !opts.SkipSizeRules {
 		for _, v := range sizeRules(df, opts) {
 			if !skip[v.Rule] {
 				res.Violations = append(res.Violations, v)

@@ -115,6 +115,9 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 		sink.Event(progress.Event{Status: progress.Result, ImageID: res.ImageID.String(), Tags: res.Names, Elapsed: time.Since(start), Time: time.Now()})
 	}
 	if err != nil {
+		if st != nil && !done && mode != progress.ModeQuiet {
+			printBuildWarnings(cmd, st, opts, f.target, false)
+		}
 		return err
 	}
 	return f.report(cmd, st, &opts, res, mode, time.Since(start))
@@ -248,6 +251,7 @@ func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Op
 		for _, n := range res.Names {
 			fmt.Fprintf(errw, "naming to %s done\n", n)
 		}
+		printBuildWarnings(cmd, st, *opts, f.target, true)
 	}
 	if !f.analyze {
 		return nil

@@ -169,8 +169,8 @@ func printViolations(w io.Writer, res *buildcheck.Result) {
 }
 
 // checkBeforeBuild runs the checks a build asks for: all of them with
-// --check (then the build stops: done), and before any build whose
-// Dockerfile says # check=error=true, failing it on a violation.
+// --check (then the build stops: done), and BuildKit's before any build
+// whose Dockerfile says # check=error=true, failing it on a violation.
 func checkBeforeBuild(cmd *cobra.Command, st *store.Store, check bool, build solver.Options, opts buildcheck.Options) (done bool, err error) {
 	name, src := build.DockerfileName, dockerfileSource(build)
 	if src == nil {
@@ -184,6 +184,7 @@ func checkBeforeBuild(cmd *cobra.Command, st *store.Store, check bool, build sol
 	if err != nil || !cfg.ReturnAsError {
 		return false, nil // a bad directive is the build's error to report, at its line
 	}
+	opts.SkipSizeRules = true // error=true is about BuildKit's rules, as in docker build
 	res, err := buildcheck.Check(cmd.Context(), name, src, opts)
 	if err != nil {
 		return true, err
@@ -255,4 +256,35 @@ func predict(cmd *cobra.Command, st *store.Store, name string, src []byte, res *
 	buildcheck.Predict(res, rep)
 	res.PredictedFrom = "build cache"
 	return nil
+}
+
+// printBuildWarnings prints BuildKit's check warnings after a build, as
+// docker build does: "N warnings found" then one line per warning, in
+// BuildKit's short form (RULE: MESSAGE (line N)). strata's size rules are
+// left to strata check and build --check. built says whether the build
+// succeeded: after a failed one, checks that cannot run say nothing more
+// (the build's error says why).
+func printBuildWarnings(cmd *cobra.Command, st *store.Store, build solver.Options, target string, built bool) {
+	src := dockerfileSource(build)
+	if src == nil {
+		return
+	}
+	w := cmd.ErrOrStderr()
+	opts := checkOptions(st, target, build.BuildArgs, build.ContextDir)
+	opts.SkipSizeRules = true
+	res, err := buildcheck.Check(cmd.Context(), build.DockerfileName, src, opts)
+	if err != nil {
+		if built {
+			fmt.Fprintf(w, "[Warning] the build checks did not run: %v\n", err)
+		}
+		return
+	}
+	n := len(res.Violations)
+	if n == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n %d %s found (use strata check to expand):\n", n, map[bool]string{true: "warning", false: "warnings"}[n == 1])
+	for _, v := range res.Violations {
+		fmt.Fprintf(w, " - %s\n", linter.LintFormatShort(v.Rule, v.Message, v.Line))
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestCheckCommand: strata check and build --check report BuildKit's rules
@@ -147,5 +149,68 @@ func TestCheckPredictsFromCache(t *testing.T) {
 	t.Logf("check predicted %d wasted bytes at line 5; analyze measured %d (image wasted %d)", predicted, measured, rep.Wasted)
 	if out := s.run("check", "-f", df, dir).stdout; !strings.Contains(out, "this will waste about 20MB") {
 		t.Errorf("check after the build does not say the bytes:\n%s", out)
+	}
+}
+
+// TestBuildPrintsCheckWarnings: strata build prints BuildKit's check
+// warnings after the build, as docker build does since BuildKit 0.14 ("N
+// warnings found", then RULE: MESSAGE (line N)), honours # check=skip, also
+// after a failed build, prints nothing with -q, and leaves strata's size
+// rules to strata check: they neither print nor fail a build.
+func TestBuildPrintsCheckWarnings(t *testing.T) {
+	s := newStrata(t)
+	const body = "FROM busybox as Build\nENV A 1\nRUN mkdir /d && echo x > /d/f\nRUN rm -rf /d\nCMD echo hi\n"
+	warnings := func(stderr string) []string {
+		var out []string
+		in := false
+		for _, l := range strings.Split(stderr, "\n") {
+			switch {
+			case strings.HasSuffix(l, "found (use strata check to expand):"):
+				in = true
+				out = append(out, strings.TrimSpace(l))
+			case in && strings.HasPrefix(l, " - "):
+				out = append(out, l)
+			default:
+				in = false
+			}
+		}
+		return out
+	}
+	all := []string{
+		"4 warnings found (use strata check to expand):",
+		" - StageNameCasing: Stage name 'Build' should be lowercase (line 1)",
+		" - FromAsCasing: 'as' and 'FROM' keywords' casing do not match (line 1)",
+		` - LegacyKeyValueFormat: "ENV key=value" should be used instead of legacy "ENV key value" format (line 2)`,
+		" - JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 5)",
+	}
+	for _, tc := range []struct {
+		name, dockerfile string
+		args             []string
+		fails            bool
+		want             []string
+	}{
+		{name: "all of BuildKit's", dockerfile: body, want: all},
+		{name: "skipped rules", dockerfile: "# check=skip=StageNameCasing,FromAsCasing,LegacyKeyValueFormat\n" + body,
+			want: []string{"1 warning found (use strata check to expand):",
+				" - JSONArgsRecommended: JSON arguments recommended for CMD to prevent unintended behavior related to OS signals (line 6)"}},
+		{name: "skip=all", dockerfile: "# check=skip=all\n" + body},
+		{name: "a clean Dockerfile", dockerfile: "FROM busybox\nRUN true\nCMD [\"true\"]\n"},
+		{name: "quiet", dockerfile: body, args: []string{"-q"}},
+		{name: "a failed build", dockerfile: strings.Replace(body, "RUN rm -rf /d", "RUN exit 3", 1), fails: true, want: all},
+		{name: "size rules never fail a build", dockerfile: "# check=skip=StageNameCasing,FromAsCasing,LegacyKeyValueFormat,JSONArgsRecommended;error=true\n" + body},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := writeContext(t, map[string]string{"Dockerfile": tc.dockerfile})
+			r := s.run(append(append([]string{"build", "--progress=plain", "-t", "warned"}, tc.args...), dir)...)
+			if (r.code != 0) != tc.fails {
+				t.Fatalf("build: exit %d, want failure %v\n%s", r.code, tc.fails, r.stderr)
+			}
+			if diff := cmp.Diff(warnings(r.stderr), tc.want); diff != "" {
+				t.Errorf("warnings (-got +want):\n%s\nstderr:\n%s", diff, r.stderr)
+			}
+			if strings.Contains(r.stderr, "DeletedLater") {
+				t.Errorf("a build printed strata's size rule:\n%s", r.stderr)
+			}
+		})
 	}
 }
