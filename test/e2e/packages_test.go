@@ -162,6 +162,40 @@ func TestAnalyzePackagesDebian(t *testing.T) {
 			t.Errorf("%d unowned bytes in /usr/bin: the usrmerge links are not resolved", u.Size)
 		}
 	}
+	packagePages(t, s, filepath.Join(dir, "Dockerfile"))
+}
+
+// packagePages checks that Chromium draws jq:pkg's packages on the analyze
+// page and its added packages on the diff page from debian:bookworm.
+// STRATA_SCREENSHOTS=DIR keeps screenshots of both.
+func packagePages(t *testing.T, s *strata, dockerfile string) {
+	t.Helper()
+	shots := os.Getenv("STRATA_SCREENSHOTS")
+	shot := func(name string) string {
+		if shots == "" {
+			return ""
+		}
+		return filepath.Join(shots, name)
+	}
+	page := filepath.Join(t.TempDir(), "report.html")
+	s.must("analyze", "--no-compressed", "--dockerfile", dockerfile, "--html", page, "jq:pkg")
+	dom := chromiumDOM(t, page, shot("analyze-packages.png"))
+	for _, want := range []string{`data-drawn="true"`, `id="pkg-treemap"`, "libjq1", "libonig5"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the analyze page Chromium drew lacks %s", want)
+		}
+	}
+	diffPage := filepath.Join(t.TempDir(), "diff.html")
+	s.must("diff", "--html", diffPage, "debian:bookworm", "jq:pkg")
+	dom = chromiumDOM(t, diffPage, shot("diff-packages.png"))
+	for _, want := range []string{`data-drawn="true"`, "Package byte changes", "libjq1", "libonig5"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the diff page Chromium drew lacks %s", want)
+		}
+	}
+	if strings.Contains(dom, "no package changes") {
+		t.Error("the diff page says no package changes, yet jq:pkg adds jq, libjq1 and libonig5")
+	}
 }
 
 // TestAnalyzePackagesBusybox: an image without a package database has no
