@@ -241,12 +241,7 @@ func predict(cmd *cobra.Command, st *store.Store, name string, src []byte, res *
 		return nil
 	}
 	if pr.Image == nil {
-		res.NotPredicted = "the build cache lacks a step"
-		for _, s := range pr.Steps {
-			if !s.Cached {
-				res.NotPredicted = fmt.Sprintf("the build cache lacks the step at %s:%d", name, s.Line)
-			}
-		}
+		res.NotPredicted = "the build cache lacks " + pr.Missing
 		return nil
 	}
 	rep, err := analyze.Analyze(cmd.Context(), pr.Image, aopts)

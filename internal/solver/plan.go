@@ -32,12 +32,16 @@ type PlanResult struct {
 	// Image is the image the build would make, assembled from the cached
 	// layers (not stored); nil when a step the target needs is not cached.
 	Image v1.Image
+	// Missing says what the cache lacks when Image is nil: the step's
+	// FILE:LINE, a base image not in the store, or an ADD that would
+	// download.
+	Missing string
 }
 
 // notCachedError stops a plan at a step the cache lacks.
 type notCachedError struct{ what string }
 
-func (e *notCachedError) Error() string { return "not in the build cache: " + e.what }
+func (e *notCachedError) Error() string { return "not cached: " + e.what }
 
 // Plan looks the build opts describes up in the store's build cache without
 // running a step: it computes every step's cache key as Build does (the
@@ -61,6 +65,7 @@ func Plan(ctx context.Context, st *store.Store, opts Options) (_ *PlanResult, er
 	res := &PlanResult{Steps: b.planned}
 	var nc *notCachedError
 	if errors.As(err, &nc) {
+		res.Missing = nc.what
 		return res, nil
 	}
 	if err != nil {
@@ -84,7 +89,7 @@ func (sr *stageRun) planStep(key string, hit bool) error {
 	b.planned = append(b.planned, PlannedStep{Stage: sr.ps.Index, Line: line, Key: key, Cached: hit})
 	b.mu.Unlock()
 	if !hit {
-		return &notCachedError{what: fmt.Sprintf("%s:%d", b.df.File, line)}
+		return &notCachedError{what: fmt.Sprintf("the step at %s:%d", b.df.File, line)}
 	}
 	return nil
 }
@@ -95,5 +100,5 @@ func (sr *stageRun) planFetch(src string) error {
 	if !sr.b.planOnly {
 		return nil
 	}
-	return &notCachedError{what: "ADD " + src + " needs a download"}
+	return &notCachedError{what: "ADD " + src + ", which needs a download"}
 }

@@ -2,6 +2,7 @@ package solver
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +23,8 @@ func TestPlan(t *testing.T) {
 		changeA   bool   // the context's a changes after the build
 		wantLines []int  // the steps' lines, in order
 		wantMiss  int    // the line of the step not cached, 0 for none
+		// wantMissing is what the cache lacks, when it is no step
+		wantMissing string
 	}{
 		{name: "nothing built", planned: built, wantLines: []int{2}, wantMiss: 2},
 		{name: "after the build", build: true, planned: built, wantLines: []int{2, 4, 5, 6, 7}},
@@ -31,6 +34,7 @@ func TestPlan(t *testing.T) {
 				"FROM scratch\nCOPY a /a\nRUN write big 0123456789\nCOPY --from=tool /tool/bin /bin/tool\nRUN write small y\n"},
 		{name: "metadata changed only", build: true, wantLines: []int{2, 4, 5, 6, 7},
 			planned: built + "LABEL a=b\n"},
+		{name: "a base image not in the store", build: true, planned: "FROM busybox\nRUN write x 1\n", wantMissing: "the base image busybox (not in the store)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +77,15 @@ func TestPlan(t *testing.T) {
 			}
 			if diff := cmp.Diff(lines, tt.wantLines); diff != "" || miss != tt.wantMiss {
 				t.Errorf("steps (-got +want):\n%s\nnot cached at line %d, want %d", diff, miss, tt.wantMiss)
+			}
+			if want := fmt.Sprintf("the step at Dockerfile:%d", tt.wantMiss); tt.wantMiss != 0 && pr.Missing != want {
+				t.Errorf("Missing = %q, want %q", pr.Missing, want)
+			}
+			if tt.wantMissing != "" {
+				if pr.Missing != tt.wantMissing || pr.Image != nil {
+					t.Errorf("Missing = %q, image %v, want %q and none", pr.Missing, pr.Image, tt.wantMissing)
+				}
+				return
 			}
 			if (pr.Image != nil) != (tt.wantMiss == 0) {
 				t.Fatalf("Image = %v, want one only when every step is cached", pr.Image)

@@ -174,7 +174,7 @@ func (b *builder) loadImage(ctx context.Context, ref string) (*state, error) {
 		img, _, err = b.st.Image(ref)
 	}
 	if err != nil && b.planOnly && errors.Is(err, store.ErrNotFound) {
-		return nil, &notCachedError{what: "the image " + ref + " is not in the store"}
+		return nil, &notCachedError{what: "the base image " + ref + " (not in the store)"}
 	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
