@@ -116,7 +116,11 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	}
 	if err != nil {
 		if st != nil && !done && mode != progress.ModeQuiet {
-			printBuildWarnings(cmd, st, opts, f.target, false)
+			// docker prints them after a failed build too; checks that
+			// cannot run fail for the reason the build's error gives
+			if text, cerr := buildWarnings(cmd.Context(), st, opts); cerr == nil {
+				fmt.Fprint(cmd.ErrOrStderr(), text)
+			}
 		}
 		return err
 	}
@@ -251,7 +255,11 @@ func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Op
 		for _, n := range res.Names {
 			fmt.Fprintf(errw, "naming to %s done\n", n)
 		}
-		printBuildWarnings(cmd, st, *opts, f.target, true)
+		text, err := buildWarnings(cmd.Context(), st, *opts)
+		if err != nil {
+			text = fmt.Sprintf("[Warning] the build checks did not run: %v\n", err)
+		}
+		fmt.Fprint(errw, text)
 	}
 	if !f.analyze {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -253,33 +254,30 @@ func predict(cmd *cobra.Command, st *store.Store, name string, src []byte, res *
 	return nil
 }
 
-// printBuildWarnings prints BuildKit's check warnings after a build, as
-// docker build does: "N warnings found" then one line per warning, in
-// BuildKit's short form (RULE: MESSAGE (line N)). strata's size rules are
-// left to strata check and build --check. built says whether the build
-// succeeded: after a failed one, checks that cannot run say nothing more
-// (the build's error says why).
-func printBuildWarnings(cmd *cobra.Command, st *store.Store, build solver.Options, target string, built bool) {
+// buildWarnings returns BuildKit's check warnings on the Dockerfile a
+// build read, as docker build prints them after a build: "N warnings
+// found", then one line per warning in BuildKit's short form (RULE: MESSAGE
+// (line N)); "" when there is none. strata's size rules are left to strata
+// check and build --check.
+func buildWarnings(ctx context.Context, st *store.Store, build solver.Options) (string, error) {
 	src := dockerfileSource(build)
 	if src == nil {
-		return
+		return "", nil
 	}
-	w := cmd.ErrOrStderr()
-	opts := checkOptions(st, target, build.BuildArgs, build.ContextDir)
+	opts := checkOptions(st, build.Target, build.BuildArgs, build.ContextDir)
 	opts.SkipSizeRules = true
-	res, err := buildcheck.Check(cmd.Context(), build.DockerfileName, src, opts)
+	res, err := buildcheck.Check(ctx, build.DockerfileName, src, opts)
 	if err != nil {
-		if built {
-			fmt.Fprintf(w, "[Warning] the build checks did not run: %v\n", err)
-		}
-		return
+		return "", err
 	}
 	n := len(res.Violations)
 	if n == 0 {
-		return
+		return "", nil
 	}
-	fmt.Fprintf(w, "\n %d %s found (use strata check to expand):\n", n, map[bool]string{true: "warning", false: "warnings"}[n == 1])
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n %d %s found (use strata check to expand):\n", n, map[bool]string{true: "warning", false: "warnings"}[n == 1])
 	for _, v := range res.Violations {
-		fmt.Fprintf(w, " - %s\n", linter.LintFormatShort(v.Rule, v.Message, v.Line))
+		fmt.Fprintf(&sb, " - %s\n", linter.LintFormatShort(v.Rule, v.Message, v.Line))
 	}
+	return sb.String(), nil
 }
