@@ -147,8 +147,11 @@ func TestCheckPredictsFromCache(t *testing.T) {
 		t.Errorf("check predicted %d bytes, analyze measured %d: %.1f%% apart, want within 5%%", predicted, measured, 100*diff)
 	}
 	t.Logf("check predicted %d wasted bytes at line 5; analyze measured %d (image wasted %d)", predicted, measured, rep.Wasted)
-	if out := s.run("check", "-f", df, dir).stdout; !strings.Contains(out, "this will waste about 20MB") {
-		t.Errorf("check after the build does not say the bytes:\n%s", out)
+	for _, args := range [][]string{{"check", "-f", df, dir}, {"build", "--check", "-f", df, dir}} {
+		if out := s.run(args...).stdout; !strings.Contains(out, "Dockerfile.rm:5: DeletedLater: this RUN deletes /opt/cc") ||
+			!strings.Contains(out, "this will waste about 20MB") {
+			t.Errorf("%s after the build does not say the bytes:\n%s", strings.Join(args[:2], " "), out)
+		}
 	}
 }
 
