@@ -21,15 +21,15 @@ const options = unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACECLONE | unix.PTR
 
 // syscallInfo is struct ptrace_syscall_info, entry variant.
 type syscallInfo struct {
-	Op    uint8
-	_     uint8
-	_     uint16
-	Arch  uint32
-	IP    uint64
-	SP    uint64
-	Nr    uint64
-	Args  [6]uint64
-	_     [16]byte // the rest of the union
+	Op   uint8
+	_    uint8
+	_    uint16
+	Arch uint32
+	IP   uint64
+	SP   uint64
+	Nr   uint64
+	Args [6]uint64
+	_    [16]byte // the rest of the union
 }
 
 // tracer is the state of one Follow.
