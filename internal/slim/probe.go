@@ -31,7 +31,14 @@ func (p Probe) String() string {
 	case p.HTTP != nil:
 		return fmt.Sprintf("--http-probe %d:%s", p.HTTP.Port, p.HTTP.Path)
 	case len(p.Args) > 0:
-		return fmt.Sprintf("--probe %q", strings.Join(p.Args, " "))
+		quoted := make([]string, len(p.Args))
+		for i, a := range p.Args {
+			quoted[i] = a
+			if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]#~") {
+				quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+			}
+		}
+		return fmt.Sprintf("--probe %q", strings.Join(quoted, " "))
 	}
 	return "the image's command"
 }
