@@ -1,0 +1,264 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// imageSize returns the size `strata images` shows for ref.
+func imageSize(t *testing.T, s *strata, ref string) int64 {
+	t.Helper()
+	var imgs []struct {
+		RepoTags []string
+		Size     int64
+	}
+	if err := json.Unmarshal([]byte(s.must("images", "--json").stdout), &imgs); err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range imgs {
+		if contains(img.RepoTags, ref) {
+			return img.Size
+		}
+	}
+	t.Fatalf("no image %s in strata images", ref)
+	return 0
+}
+
+// slimReport is the part of slim --report the tests read.
+type slimReport struct {
+	Probes []struct {
+		Probe          string
+		Original, Slim struct {
+			Exit           int
+			Stdout, Stderr string
+			HTTP           *struct {
+				Status int
+				Body   []byte
+			}
+		}
+	}
+	Kept, Removed []string
+}
+
+func readSlimReport(t *testing.T, file string) slimReport {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r slimReport
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("slim --report: %v\n%s", err, data)
+	}
+	return r
+}
+
+const slimPyServer = `import http.server, json, sys
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"path": self.path, "python": sys.version.split()[0]}).encode() + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+if sys.argv[1:] == ["selftest"]:
+    print(json.dumps({"ok": True, "sum": sum(range(10))}))
+    sys.exit(0)
+http.server.HTTPServer(("0.0.0.0", 8000), H).serve_forever()
+`
+
+// TestSlimPythonHTTP slims a Python HTTP server on Debian bookworm (python3
+// from apt): the result is at most 15% of the original's bytes, the
+// command probe's output is identical, and the HTTP probe gets the same
+// answer from the slimmed image.
+func TestSlimPythonHTTP(t *testing.T) {
+	s := newStrata(t)
+	s.must("import", debianTar(t), "debian:bookworm")
+	dir := writeContext(t, map[string]string{
+		"server.py": slimPyServer,
+		"Dockerfile": "FROM debian:bookworm\n" +
+			"RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*\n" +
+			"WORKDIR /app\nCOPY server.py /app/server.py\nCMD [\"python3\", \"/app/server.py\"]\n",
+	})
+	s.must("build", "-t", "py:1", dir)
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := s.must("slim", "py:1", "-t", "py:slim", "--http-probe", "8000:/hello?x=1",
+		"--probe", "python3 /app/server.py selftest", "--report", report)
+	t.Logf("strata slim:\n%s", r.stderr)
+
+	before, after := imageSize(t, s, "py:1"), imageSize(t, s, "py:slim")
+	t.Logf("size: %d -> %d bytes (%.1f%%)", before, after, 100*float64(after)/float64(before))
+	if after*100 > before*15 {
+		t.Errorf("slimmed image is %d bytes, more than 15%% of %d", after, before)
+	}
+	rep := readSlimReport(t, report)
+	if len(rep.Probes) != 2 {
+		t.Fatalf("report has %d probes, want 2", len(rep.Probes))
+	}
+	cmdProbe, httpProbe := rep.Probes[0], rep.Probes[1]
+	if want := `{"ok": true, "sum": 45}` + "\n"; cmdProbe.Original.Stdout != want || cmdProbe.Slim.Stdout != want {
+		t.Errorf("selftest probe: original %q, slim %q; want %q both", cmdProbe.Original.Stdout, cmdProbe.Slim.Stdout, want)
+	}
+	oh, sh := httpProbe.Original.HTTP, httpProbe.Slim.HTTP
+	if oh == nil || sh == nil || oh.Status != 200 || sh.Status != 200 || string(oh.Body) != string(sh.Body) ||
+		!strings.Contains(string(sh.Body), `"path": "/hello?x=1"`) {
+		t.Errorf("http probe: original %+v, slim %+v; want the same 200 answer naming /hello?x=1", oh, sh)
+	}
+	// The slimmed image runs on its own, as the original does.
+	got := s.must("run", "--rm", "py:slim", "python3", "/app/server.py", "selftest").stdout
+	if want := s.must("run", "--rm", "py:1", "python3", "/app/server.py", "selftest").stdout; got != want {
+		t.Errorf("run py:slim selftest: got %q, want %q", got, want)
+	}
+	// What was not used is gone; the record of what was done is there.
+	for _, gone := range []string{"/usr/bin/perl", "/usr/bin/apt-get", "/usr/share/doc"} {
+		if !contains(rep.Removed, gone) || contains(rep.Kept, gone) {
+			t.Errorf("%s: want it removed", gone)
+		}
+	}
+	if r := s.run("run", "--rm", "py:slim", "ls", "/"); r.code != 127 {
+		t.Errorf("ls in the slimmed image: exit %d, want 127 (not found)", r.code)
+	}
+	label := s.must("inspect", "--format", `{{index .Config.Labels "org.strata-build.slim"}}`, "py:slim").stdout
+	if !strings.Contains(label, `"from":"sha256:`) || !strings.Contains(label, "--http-probe 8000:/hello?x=1") {
+		t.Errorf("label org.strata-build.slim = %q: want the original digest and the probes", label)
+	}
+	if h := s.must("history", "--no-trunc", "py:slim").stdout; !strings.Contains(h, "strata slim py:1") {
+		t.Errorf("history has no slim entry:\n%s", h)
+	}
+}
+
+const branchLib = `#include <stdio.h>
+void branch_fn(void) { puts("branch: from libbranch"); }
+`
+
+const branchMain = `#include <stdio.h>
+#include <string.h>
+void branch_fn(void);
+int main(int argc, char **argv) {
+	if (argc > 1 && strcmp(argv[1], "branch") == 0) {
+		branch_fn();
+		return 0;
+	}
+	puts(argv[0]);
+	return 0;
+}
+`
+
+// An entrypoint script that runs app, only checks that tool is there, and
+// calls basename.
+const branchEntry = `#!/bin/sh
+set -e
+/opt/branch/bin/app "$@"
+test -x /opt/branch/bin/tool && echo "tool present"
+basename /a/b/c
+`
+
+// TestSlimDTNeededAndShellEntrypoint slims an image whose entrypoint is a
+// shell script: the shell and the programs it calls stay; a C program
+// linked against a library it calls only on a branch the probe did not
+// take still runs that branch; and a second binary the probe never ran
+// (the script only tested it with test -x) still starts, because the
+// libraries in its DT_NEEDED were kept with it.
+func TestSlimDTNeededAndShellEntrypoint(t *testing.T) {
+	s := newStrata(t)
+	s.must("import", debianTar(t), "debian:bookworm")
+	dir := writeContext(t, map[string]string{
+		"branch.c": branchLib, "main.c": branchMain, "entry.sh": branchEntry,
+		"Dockerfile": "FROM debian:bookworm\n" +
+			"COPY libbranch.so /opt/branch/lib/\nCOPY app tool /opt/branch/bin/\n" +
+			"COPY --chmod=755 entry.sh /usr/local/bin/entry.sh\nENTRYPOINT [\"/usr/local/bin/entry.sh\"]\n",
+	})
+	for _, args := range [][]string{
+		{"-shared", "-fPIC", "-o", "libbranch.so", "branch.c"},
+		{"-o", "app", "main.c", "-L.", "-lbranch", "-Wl,-rpath,/opt/branch/lib"},
+		{"-o", "tool", "main.c", "-L.", "-lbranch", "-Wl,-rpath,/opt/branch/lib"},
+	} {
+		cmd := exec.Command("gcc", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc %s (apt-get install gcc libc6-dev): %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	s.must("build", "-t", "br:1", dir)
+	report := filepath.Join(t.TempDir(), "report.json")
+	s.must("slim", "br:1", "-t", "br:slim", "--report", report)
+	rep := readSlimReport(t, report)
+	if want := "/opt/branch/bin/app\ntool present\nc\n"; rep.Probes[0].Slim.Stdout != want {
+		t.Errorf("probe output on the slimmed image: %q, want %q", rep.Probes[0].Slim.Stdout, want)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"the untested branch", []string{"br:slim", "branch"}, "branch: from libbranch\ntool present\nc\n"},
+		{"a binary never run", []string{"--entrypoint", "/opt/branch/bin/tool", "br:slim", "branch"}, "branch: from libbranch\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := s.must(append([]string{"run", "--rm"}, tc.args...)...).stdout; got != tc.want {
+				t.Errorf("strata run %s: got %q, want %q", strings.Join(tc.args, " "), got, tc.want)
+			}
+		})
+	}
+	for _, kept := range []string{"/usr/bin/dash", "/usr/bin/basename", "/opt/branch/lib/libbranch.so", "/opt/branch/bin/tool"} {
+		if !contains(rep.Kept, kept) {
+			t.Errorf("%s not kept", kept)
+		}
+	}
+	if r := s.run("run", "--rm", "--entrypoint", "/usr/bin/ls", "br:slim"); r.code != 127 {
+		t.Errorf("ls, which the script does not call: exit %d, want 127 (removed)", r.code)
+	}
+}
+
+// TestSlimProbeDiffers makes a probe whose output changes after slimming
+// (a glob lists a directory without opening its files): slim fails, names
+// the probe, and tags nothing. Pinning the directory with --include makes
+// it pass.
+func TestSlimProbeDiffers(t *testing.T) {
+	s := newStrata(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN mkdir /data && touch /data/a /data/b\nCMD [\"sh\", \"-c\", \"echo /data/*\"]\n",
+	})
+	s.must("build", "-t", "glob:1", dir)
+	r := s.run("slim", "glob:1", "-t", "glob:slim")
+	if r.code == 0 {
+		t.Fatalf("slim succeeded; want a failure: the glob's output differs\n%s", r.stderr)
+	}
+	for _, want := range []string{"probe 1 (the image's command) answers otherwise", `stdout "/data/*\n", was "/data/a /data/b\n"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q does not say %q", r.stderr, want)
+		}
+	}
+	if r := s.run("inspect", "glob:slim"); r.code == 0 {
+		t.Errorf("glob:slim exists after a failed slim")
+	}
+	s.must("slim", "glob:1", "-t", "glob:slim", "--include", "/data")
+	if got := s.must("run", "--rm", "glob:slim").stdout; got != "/data/a /data/b\n" {
+		t.Errorf("run glob:slim with /data pinned: %q", got)
+	}
+}
+
+// TestSlimRootless slims an image as an unprivileged user: the tracer and
+// the probes run in the user's namespace.
+func TestSlimRootless(t *testing.T) {
+	u := newRootless(t, rlUser, true)
+	u.must("import", "busybox.tar", "busybox:latest")
+	r := u.must("slim", "busybox:latest", "-t", "bb:slim", "--probe", "sh -c 'cat /etc/passwd >/dev/null && echo rootless slim'")
+	if !strings.Contains(r.stderr, "same on the slimmed image") {
+		t.Errorf("slim's summary: %s", r.stderr)
+	}
+	if got := u.must("run", "--rm", "bb:slim", "sh", "-c", "echo rootless slim").stdout; got != "rootless slim\n" {
+		t.Errorf("run bb:slim: %q", got)
+	}
+	if r := u.run("run", "--rm", "bb:slim", "ls"); r.code != 127 {
+		t.Errorf("ls in the slimmed busybox: exit %d, want 127 (removed)", r.code)
+	}
+}
