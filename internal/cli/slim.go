@@ -19,7 +19,8 @@ import (
 type slimFlags struct {
 	tags, probes, httpProbes []string
 	include, includeBin      []string
-	keepShell, quiet         bool
+	keepShell, keepBase      bool
+	quiet                    bool
 	timeout                  time.Duration
 	report, snapshotter      string
 }
@@ -35,8 +36,11 @@ used: every path they opened, executed, examined, listed or mapped, the
 symlinks on the way, the interpreters and the shared libraries (DT_NEEDED,
 recursively) of the kept programs, /etc/passwd, /etc/group,
 /etc/nsswitch.conf, the working directory and the declared volumes. The
-config is kept; a history entry and the label org.strata-build.slim record
-the original digest, the probes and the file counts.
+config is kept; with --keep-base, the layers of the image's base (the image of
+the store with the most layers that IMAGE is built on) stay as they are, shared,
+and only the files above them are slimmed. A history entry and the label
+org.strata-build.slim record the original digest, the probes and the file
+counts.
 
 The probes then run again on the result: when an exit status, an output
 (stdout and stderr; for --http-probe the HTTP status and body) differs, slim
@@ -94,6 +98,7 @@ their own loopback.`,
 	fl.StringArrayVar(&f.include, "include", nil, "absolute path kept with everything under it; repeatable")
 	fl.StringArrayVar(&f.includeBin, "include-bin", nil, "absolute path of an executable kept with its interpreter and shared libraries; repeatable")
 	fl.BoolVar(&f.keepShell, "keep-shell", false, "keep /bin/sh and what it needs")
+	fl.BoolVar(&f.keepBase, "keep-base", false, "keep the layers of the image's base (the stored image it is built on) as they are, and slim only the layers above")
 	fl.DurationVar(&f.timeout, "timeout", time.Minute, "longest a probe may run (an HTTP probe: wait for an answer)")
 	fl.StringVar(&f.report, "report", "", "write the kept and removed paths and the probes' outputs to this file (JSON)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the new image ID")
@@ -103,7 +108,7 @@ their own loopback.`,
 
 // options turns the flags into slim's options.
 func (f *slimFlags) options(ref string) (slim.Options, error) {
-	o := slim.Options{Ref: ref, Include: f.include, IncludeBin: f.includeBin, KeepShell: f.keepShell, Timeout: f.timeout}
+	o := slim.Options{Ref: ref, Include: f.include, IncludeBin: f.includeBin, KeepShell: f.keepShell, KeepBase: f.keepBase, Timeout: f.timeout}
 	if f.timeout <= 0 {
 		return o, fmt.Errorf("--timeout %s: give a positive duration", f.timeout)
 	}
@@ -162,6 +167,9 @@ func printSlim(w io.Writer, ref string, before, after int64, res *slim.Result) {
 		pct = 100 * float64(after) / float64(before)
 	}
 	fmt.Fprintf(w, "slimmed %s (%s)\n", ref, res.From)
+	if res.Base != nil {
+		fmt.Fprintf(w, "  kept its base %s (%s) as it is; the counts are of the layers above\n", res.Base.Name, plural(res.Base.Layers, "layer"))
+	}
 	fmt.Fprintf(w, "  image size  %s -> %s (%.1f%%)\n", humanSize(before), humanSize(after), pct)
 	fmt.Fprintf(w, "  files       %d -> %d\n", res.Before.Files, res.After.Files)
 	fmt.Fprintf(w, "  file bytes  %s -> %s\n", humanSize(res.Before.Bytes), humanSize(res.After.Bytes))

@@ -69,7 +69,7 @@ func TestKeepAndPrune(t *testing.T) {
 	if err := k.addTree("/data/keep"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := k.prune()
+	res, err := k.prune(root)
 	if err != nil {
 		t.Fatal(err)
 	}

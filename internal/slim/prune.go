@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/strata-build/strata/internal/layer"
 )
 
 // Stats counts the files of a root filesystem: regular files and symlinks
@@ -44,12 +46,19 @@ type pruned struct {
 	packages      *Packages
 }
 
-// prune removes from the root every entry the keeper does not keep (a
-// directory stays when something under it is kept) and counts.
-func (k *keeper) prune() (pruned, error) {
+// prune removes from dir, the files the image has above its kept base
+// (the keeper's root when no base is kept), every entry the keeper does
+// not keep (a directory stays when something under it is kept), and
+// counts. The whiteouts and opaque directories of a layer over a kept base
+// stay, so that what the image deleted stays deleted.
+func (k *keeper) prune(dir string) (pruned, error) {
 	var res pruned
 	needed := map[string]bool{}
-	for _, set := range []map[string]bool{k.entry, k.tree} {
+	marks, err := overlayMarks(dir)
+	if err != nil {
+		return res, err
+	}
+	for _, set := range []map[string]bool{k.entry, k.tree, marks} {
 		for rel := range set {
 			for p := rel; p != "" && p != "."; p = parentOf(p) {
 				needed[p] = true
@@ -64,11 +73,11 @@ func (k *keeper) prune() (pruned, error) {
 	seenBefore, seenAfter := map[[2]uint64]bool{}, map[[2]uint64]bool{}
 	removedIn := map[string]*RemovedDir{}
 	var roots []string // removed entries whose parent stays
-	err = filepath.WalkDir(k.root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(k.root, p)
+		rel, err := filepath.Rel(dir, p)
 		if err != nil || rel == "." {
 			return err
 		}
@@ -76,6 +85,9 @@ func (k *keeper) prune() (pruned, error) {
 		fi, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if marks[rel] {
+			return nil // a whiteout or an opaque directory: not a file
 		}
 		count(&res.before, fi, seenBefore)
 		if keep {
@@ -207,4 +219,42 @@ func (k *keeper) dpkgFiles() (map[string]string, int, error) {
 		}
 	}
 	return owners, len(lists), nil
+}
+
+// overlayMarks returns the whiteouts (0/0 character devices) and opaque
+// directories of an overlay-format dir.
+func overlayMarks(dir string) (map[string]bool, error) {
+	marks := map[string]bool{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		switch {
+		case d.Type()&fs.ModeCharDevice != 0:
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
+				marks[rel] = true
+			}
+		case d.IsDir():
+			opaque, err := layer.IsOpaque(p)
+			if err != nil {
+				return err
+			}
+			if opaque {
+				marks[rel] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the whiteouts: %w", err)
+	}
+	return marks, nil
 }

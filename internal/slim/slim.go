@@ -3,6 +3,7 @@ package slim
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/strata-build/strata/internal/layer"
@@ -37,6 +39,10 @@ type Options struct {
 	IncludeBin []string
 	// KeepShell keeps /bin/sh and what it needs.
 	KeepShell bool
+	// KeepBase keeps the layers of the image's base (the image of the store
+	// with the most layers that it is built on) as they are, shared, and
+	// slims only the files of the layers above them.
+	KeepBase bool
 	// Timeout bounds each probe run; zero means one minute.
 	Timeout time.Duration
 	// Snapshotter chooses how the probes' root filesystems are made.
@@ -49,7 +55,10 @@ type Result struct {
 	Image v1.Image
 	// From is the original image's digest.
 	From v1.Hash
-	// Before and After count the files of the original and of the result.
+	// Base is the base kept with KeepBase.
+	Base *squash.Base
+	// Before and After count the files of the original and of the result
+	// (with KeepBase, those of the layers above the base).
 	Before, After Stats
 	// RemovedDirs are the directories the most bytes were removed from,
 	// largest first.
@@ -83,11 +92,11 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 	if err != nil {
 		return nil, fmt.Errorf("slim: %w", err)
 	}
-	from, err := img.Digest()
+	digest, err := img.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("slim: %w", err)
 	}
-	res := &Result{From: from}
+	res := &Result{From: digest}
 	var used []string
 	for i, p := range opts.Probes {
 		o, paths, err := run(ctx, st, img, opts, i)
@@ -105,21 +114,24 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	root := filepath.Join(tmp, "diff")
-	if err := flatten(ctx, st, img, root); err != nil {
+	full, diff, from, err := flatten(ctx, st, img, tmp, opts.KeepBase)
+	if err != nil {
 		return nil, err
 	}
-	k := newKeeper(root)
+	if opts.KeepBase {
+		_, res.Base, _ = squash.Keep(st, img, squash.KeepOptions{})
+	}
+	k := newKeeper(full)
 	if err := keepAll(k, &parts.Config.Config, used, opts); err != nil {
 		return nil, fmt.Errorf("slim: %w", err)
 	}
-	pr, err := k.prune()
+	pr, err := k.prune(diff)
 	if err != nil {
 		return nil, fmt.Errorf("slim: %w", err)
 	}
 	res.Before, res.After, res.RemovedDirs, res.Packages = pr.before, pr.after, pr.dirs, pr.packages
 	res.Kept, res.Removed, res.Missing = pr.kept, pr.removed, k.missing
-	if res.Image, err = newImage(ctx, st, parts.Config, root, res, opts); err != nil {
+	if res.Image, err = newImage(ctx, st, img, parts, diff, from, res, opts); err != nil {
 		return nil, err
 	}
 	for i := range opts.Probes {
@@ -135,20 +147,46 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 	return res, nil
 }
 
-// flatten merges the layers of img into root, as the image's files.
-func flatten(ctx context.Context, st *store.Store, img v1.Image, root string) error {
+// flatten merges the layers of img into tmp/full, as the image's files.
+// With keepBase, it also merges the layers above the image's base into
+// tmp/diff, in overlay format, and returns the number of base layers;
+// without, diff is full.
+func flatten(ctx context.Context, st *store.Store, img v1.Image, tmp string, keepBase bool) (full, diff string, from int, err error) {
 	dirs, err := st.LayerDirs(ctx, img)
 	if err != nil {
-		return fmt.Errorf("slim: extracting the layers: %w", err)
+		return "", "", 0, fmt.Errorf("slim: extracting the layers: %w", err)
 	}
-	upper := make([]string, len(dirs))
+	paths := make([]string, len(dirs))
 	for i, d := range dirs {
-		upper[i] = d.Path
+		paths[i] = d.Path
 	}
-	if err := os.Mkdir(root, 0o755); err != nil {
+	full = filepath.Join(tmp, "full")
+	if err := merge(ctx, full, nil, paths); err != nil {
+		return "", "", 0, err
+	}
+	if !keepBase {
+		return full, full, 0, nil
+	}
+	from, _, err = squash.Keep(st, img, squash.KeepOptions{})
+	if errors.Is(err, squash.ErrNoBase) {
+		return "", "", 0, fmt.Errorf("slim: --keep-base: no image of the store is a base of this one: import or pull its base first, or slim it whole")
+	}
+	if err != nil {
+		return "", "", 0, fmt.Errorf("slim: %w", err)
+	}
+	diff = filepath.Join(tmp, "diff")
+	if err := merge(ctx, diff, paths[:from], paths[from:]); err != nil {
+		return "", "", 0, err
+	}
+	return full, diff, from, nil
+}
+
+// merge merges the layer dirs upper, over lower, into the new dir dst.
+func merge(ctx context.Context, dst string, lower, upper []string) error {
+	if err := os.Mkdir(dst, 0o755); err != nil {
 		return fmt.Errorf("slim: %w", err)
 	}
-	if _, err := squash.Merge(ctx, root, squash.MergeOptions{Upper: upper}); err != nil {
+	if _, err := squash.Merge(ctx, dst, squash.MergeOptions{Lower: lower, Upper: upper}); err != nil {
 		return fmt.Errorf("slim: merging the layers: %w", err)
 	}
 	return nil
@@ -220,20 +258,26 @@ func mustExist(k *keeper, flag, p string) error {
 
 func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/") }
 
-// newImage writes root as the one layer of a new image with cfg, whose
-// history and label say what was done.
-func newImage(ctx context.Context, st *store.Store, cfg *v1.ConfigFile, root string, res *Result, opts Options) (v1.Image, error) {
-	h, size, err := st.WriteLayerBlob(ctx, root, layer.WriteOptions{Format: layer.DiffFormat}, nil)
+// newImage writes diff as the one layer of a new image over the first
+// from layers of img, with img's config, whose history and label say what
+// was done.
+func newImage(ctx context.Context, st *store.Store, img v1.Image, parts *store.ImageParts, diff string, from int, res *Result, opts Options) (v1.Image, error) {
+	h, size, err := st.WriteLayerBlob(ctx, diff, layer.WriteOptions{Format: layer.DiffFormat}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("slim: %w", err)
 	}
-	chains := store.ChainIDs([]v1.Hash{h})
+	cfg := parts.Config
+	diffIDs := append(append([]v1.Hash(nil), cfg.RootFS.DiffIDs[:from]...), h)
+	chains := store.ChainIDs(diffIDs)
 	// Its files are hard links into layer dirs that may not be synced yet.
-	if _, err := st.AddUnsyncedLayerDir(chains[0], h, root); err != nil {
+	if _, err := st.AddUnsyncedLayerDir(chains[len(chains)-1], h, diff); err != nil {
 		return nil, fmt.Errorf("slim: keeping the layer's files: %w", err)
 	}
 	nc := cfg.DeepCopy()
-	nc.RootFS.DiffIDs = []v1.Hash{h}
+	nc.RootFS.DiffIDs = diffIDs
+	if nc.History, err = squash.History(cfg.History, from, len(cfg.RootFS.DiffIDs), false); err != nil {
+		return nil, fmt.Errorf("slim: %w", err)
+	}
 	var probes []string
 	for _, p := range res.Probes {
 		probes = append(probes, p.Probe)
@@ -251,15 +295,20 @@ func newImage(ctx context.Context, st *store.Store, cfg *v1.ConfigFile, root str
 		nc.Config.Labels = map[string]string{}
 	}
 	nc.Config.Labels[Label] = string(note)
-	for i := range nc.History {
-		nc.History[i].EmptyLayer = true
+	// An image without history over a kept base gets none: nothing would
+	// say which layers are the base's. The label says what was done.
+	if len(cfg.History) > 0 || from == 0 {
+		nc.History = append(nc.History, v1.History{
+			Created:   v1.Time{Time: time.Now().UTC()},
+			CreatedBy: fmt.Sprintf("strata slim %s (%s)", opts.Ref, strings.Join(probes, ", ")),
+			Comment: fmt.Sprintf("slimmed from %s: kept %d of %d files, %d of %d bytes", res.From,
+				res.After.Files, res.Before.Files, res.After.Bytes, res.Before.Bytes),
+		})
 	}
-	nc.History = append(nc.History, v1.History{
-		Created:   v1.Time{Time: time.Now().UTC()},
-		CreatedBy: fmt.Sprintf("strata slim %s (%s)", opts.Ref, strings.Join(probes, ", ")),
-		Comment: fmt.Sprintf("slimmed from %s: kept %d of %d files, %d of %d bytes", res.From,
-			res.After.Files, res.Before.Files, res.After.Bytes, res.Before.Bytes),
+	descs := append(append([]v1.Descriptor(nil), parts.Manifest.Layers[:from]...),
+		v1.Descriptor{MediaType: types.OCIUncompressedLayer, Size: size, Digest: h})
+	// The kept layers read from the original image when the store lacks them.
+	return st.NewImage(nc, descs, store.NewImageOptions{
+		Missing: func(h v1.Hash) (partial.CompressedLayer, error) { return img.LayerByDigest(h) },
 	})
-	descs := []v1.Descriptor{{MediaType: types.OCIUncompressedLayer, Size: size, Digest: h}}
-	return st.NewImage(nc, descs, store.NewImageOptions{})
 }

@@ -262,3 +262,40 @@ func TestSlimRootless(t *testing.T) {
 		t.Errorf("ls in the slimmed busybox: exit %d, want 127 (removed)", r.code)
 	}
 }
+
+// TestSlimKeepBase slims only the layers above the base: the base's layer
+// stays shared, a file the image deleted from the base stays deleted, and
+// an unused file of the image's own layer goes.
+func TestSlimKeepBase(t *testing.T) {
+	s := newStrata(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN mkdir /app && echo used > /app/used && echo x > /app/unused && rm /bin/vi\n" +
+			"CMD [\"cat\", \"/app/used\"]\n",
+	})
+	s.must("build", "-t", "kb:1", dir)
+	r := s.must("slim", "--keep-base", "kb:1", "-t", "kb:slim")
+	if !strings.Contains(r.stderr, "kept its base busybox:latest (1 layer)") {
+		t.Errorf("slim's summary does not name the kept base:\n%s", r.stderr)
+	}
+	layers := func(ref string) []string {
+		return rlLayers(t, s.must("inspect", "--format", "{{json .RootFS.Layers}}", ref).stdout)
+	}
+	base, slimmed := layers("busybox:latest"), layers("kb:slim")
+	if len(slimmed) != 2 || slimmed[0] != base[0] {
+		t.Fatalf("kb:slim layers %v: want busybox's %v and one more", slimmed, base)
+	}
+	tests := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"cat", "/app/used"}, 0},
+		{[]string{"ls", "/bin/sh"}, 0},     // the base's files stay
+		{[]string{"ls", "/bin/vi"}, 1},     // deleted by the image: still deleted
+		{[]string{"ls", "/app/unused"}, 1}, // the image's own, unused: removed
+	}
+	for _, tc := range tests {
+		if r := s.run(append([]string{"run", "--rm", "kb:slim"}, tc.args...)...); r.code != tc.code {
+			t.Errorf("run kb:slim %s: exit %d, want %d (%s)", strings.Join(tc.args, " "), r.code, tc.code, r.stderr)
+		}
+	}
+}
