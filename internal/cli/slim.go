@@ -160,7 +160,8 @@ func writeSlimReport(file, ref string, res *slim.Result) error {
 	return nil
 }
 
-// printSlim prints the before/after summary.
+// printSlim prints the before/after summary; image sizes below zero are
+// unknown (a build's image before slimming was never stored).
 func printSlim(w io.Writer, ref string, before, after int64, res *slim.Result) {
 	pct := 0.0
 	if before > 0 {
@@ -170,7 +171,9 @@ func printSlim(w io.Writer, ref string, before, after int64, res *slim.Result) {
 	if res.Base != nil {
 		fmt.Fprintf(w, "  kept its base %s (%s) as it is; the counts are of the layers above\n", res.Base.Name, plural(res.Base.Layers, "layer"))
 	}
-	fmt.Fprintf(w, "  image size  %s -> %s (%.1f%%)\n", humanSize(before), humanSize(after), pct)
+	if before >= 0 {
+		fmt.Fprintf(w, "  image size  %s -> %s (%.1f%%)\n", humanSize(before), humanSize(after), pct)
+	}
 	fmt.Fprintf(w, "  files       %d -> %d\n", res.Before.Files, res.After.Files)
 	fmt.Fprintf(w, "  file bytes  %s -> %s\n", humanSize(res.Before.Bytes), humanSize(res.After.Bytes))
 	if p := res.Packages; p != nil {

@@ -135,7 +135,7 @@ func TestSlimPythonHTTP(t *testing.T) {
 }
 
 const branchLib = `#include <stdio.h>
-void branch_fn(void) { puts("branch: from libbranch"); }
+void branch_fn(void) { puts("branch: from " LIB); }
 `
 
 const branchMain = `#include <stdio.h>
@@ -165,20 +165,22 @@ basename /a/b/c
 // linked against a library it calls only on a branch the probe did not
 // take still runs that branch; and a second binary the probe never ran
 // (the script only tested it with test -x) still starts, because the
-// libraries in its DT_NEEDED were kept with it.
+// library in its DT_NEEDED, which nothing the probe ran loads, was kept
+// with it.
 func TestSlimDTNeededAndShellEntrypoint(t *testing.T) {
 	s := newStrata(t)
 	s.must("import", debianTar(t), "debian:bookworm")
 	dir := writeContext(t, map[string]string{
 		"branch.c": branchLib, "main.c": branchMain, "entry.sh": branchEntry,
 		"Dockerfile": "FROM debian:bookworm\n" +
-			"COPY libbranch.so /opt/branch/lib/\nCOPY app tool /opt/branch/bin/\n" +
+			"COPY libbranch.so libtoolonly.so /opt/branch/lib/\nCOPY app tool /opt/branch/bin/\n" +
 			"COPY --chmod=755 entry.sh /usr/local/bin/entry.sh\nENTRYPOINT [\"/usr/local/bin/entry.sh\"]\n",
 	})
 	for _, args := range [][]string{
-		{"-shared", "-fPIC", "-o", "libbranch.so", "branch.c"},
+		{"-shared", "-fPIC", `-DLIB="libbranch"`, "-o", "libbranch.so", "branch.c"},
+		{"-shared", "-fPIC", `-DLIB="libtoolonly"`, "-o", "libtoolonly.so", "branch.c"},
 		{"-o", "app", "main.c", "-L.", "-lbranch", "-Wl,-rpath,/opt/branch/lib"},
-		{"-o", "tool", "main.c", "-L.", "-lbranch", "-Wl,-rpath,/opt/branch/lib"},
+		{"-o", "tool", "main.c", "-L.", "-ltoolonly", "-Wl,-rpath,/opt/branch/lib"},
 	} {
 		cmd := exec.Command("gcc", args...)
 		cmd.Dir = dir
@@ -199,16 +201,17 @@ func TestSlimDTNeededAndShellEntrypoint(t *testing.T) {
 		want string
 	}{
 		{"the untested branch", []string{"br:slim", "branch"}, "branch: from libbranch\ntool present\nc\n"},
-		{"a binary never run", []string{"--entrypoint", "/opt/branch/bin/tool", "br:slim", "branch"}, "branch: from libbranch\n"},
+		{"a binary never run", []string{"--entrypoint", "/opt/branch/bin/tool", "br:slim", "branch"}, "branch: from libtoolonly\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := s.must(append([]string{"run", "--rm"}, tc.args...)...).stdout; got != tc.want {
-				t.Errorf("strata run %s: got %q, want %q", strings.Join(tc.args, " "), got, tc.want)
+			r := s.run(append([]string{"run", "--rm"}, tc.args...)...)
+			if r.code != 0 || r.stdout != tc.want {
+				t.Errorf("strata run %s: exit %d, stdout %q, want 0, %q; stderr: %s", strings.Join(tc.args, " "), r.code, r.stdout, tc.want, r.stderr)
 			}
 		})
 	}
-	for _, kept := range []string{"/usr/bin/dash", "/usr/bin/basename", "/opt/branch/lib/libbranch.so", "/opt/branch/bin/tool"} {
+	for _, kept := range []string{"/usr/bin/dash", "/usr/bin/basename", "/opt/branch/lib/libbranch.so", "/opt/branch/bin/tool", "/opt/branch/lib/libtoolonly.so"} {
 		if !contains(rep.Kept, kept) {
 			t.Errorf("%s not kept", kept)
 		}
@@ -297,5 +300,34 @@ func TestSlimKeepBase(t *testing.T) {
 		if r := s.run(append([]string{"run", "--rm", "kb:slim"}, tc.args...)...); r.code != tc.code {
 			t.Errorf("run kb:slim %s: exit %d, want %d (%s)", strings.Join(tc.args, " "), r.code, tc.code, r.stderr)
 		}
+	}
+}
+
+// TestBuildSlimProbe slims the final stage of a build before tagging it;
+// a probe that answers otherwise fails the build and tags nothing.
+func TestBuildSlimProbe(t *testing.T) {
+	s := newStrata(t)
+	dir := writeContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\nRUN mkdir /app && echo used > /app/used && echo x > /app/unused\nCMD [\"cat\", \"/app/used\"]\n",
+	})
+	r := s.must("build", "-t", "bs:1", "--slim-probe", "cat /app/used", "--slim-probe", "sh -c 'echo $((6*7))'", dir)
+	if !strings.Contains(r.stderr, "probe 2 (--probe \"sh -c 'echo $((6*7))'\"): same on the slimmed image") {
+		t.Errorf("build's slim summary:\n%s", r.stderr)
+	}
+	if got := s.must("run", "--rm", "bs:1").stdout; got != "used\n" {
+		t.Errorf("run bs:1: %q", got)
+	}
+	if layers := rlLayers(t, s.must("inspect", "--format", "{{json .RootFS.Layers}}", "bs:1").stdout); len(layers) != 1 {
+		t.Errorf("bs:1 has layers %v, want one", layers)
+	}
+	if r := s.run("run", "--rm", "bs:1", "cat", "/app/unused"); r.code == 0 {
+		t.Errorf("/app/unused is still in bs:1")
+	}
+	r = s.run("build", "-t", "bs:2", "--slim-probe", "sh -c 'echo /app/*'", dir)
+	if r.code == 0 || !strings.Contains(r.stderr, "answers otherwise on the slimmed image") {
+		t.Errorf("build with a probe that differs: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if r := s.run("inspect", "bs:2"); r.code == 0 {
+		t.Errorf("bs:2 was tagged by a failed build")
 	}
 }
