@@ -192,10 +192,10 @@ func merge(ctx context.Context, dst string, lower, upper []string) error {
 	return nil
 }
 
-// alwaysKept are the files kept whatever the probes did: the user and
+// alwaysKept returns the files kept whatever the probes did: the user and
 // group databases and the name service switch, which a program may read
 // only on paths the probes did not take.
-var alwaysKept = []string{"/etc/passwd", "/etc/group", "/etc/nsswitch.conf"}
+func alwaysKept() []string { return []string{"/etc/passwd", "/etc/group", "/etc/nsswitch.conf"} }
 
 // keepAll tells the keeper everything that stays: what the probes used
 // (but the sandbox's own /proc, /sys and /dev), the files always kept, the
@@ -209,7 +209,7 @@ func keepAll(k *keeper, cfg *v1.Config, used []string, opts Options) error {
 			return err
 		}
 	}
-	fixed := append([]string(nil), alwaysKept...)
+	fixed := alwaysKept()
 	if cfg.WorkingDir != "" {
 		fixed = append(fixed, cfg.WorkingDir)
 	}
