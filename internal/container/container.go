@@ -89,7 +89,7 @@ func setup(ctx context.Context, st *store.Store, img v1.Image, opts Options) (sp
 		return spec, nil, err
 	}
 	var cleanups []func()
-	done = func() {
+	cleanup := func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
@@ -97,7 +97,7 @@ func setup(ctx context.Context, st *store.Store, img v1.Image, opts Options) (sp
 	cleanups = append(cleanups, unlock)
 	defer func() {
 		if err != nil {
-			done()
+			cleanup() // done, a result, is nil by now
 		}
 	}()
 	dirs, err := st.LayerDirs(ctx, img)
@@ -151,7 +151,7 @@ func setup(ctx context.Context, st *store.Store, img v1.Image, opts Options) (sp
 		ResolvConf: proc.ResolvConf,
 		Security:   opts.Security,
 		Signals:    opts.Signals,
-	}, done, nil
+	}, cleanup, nil
 }
 
 // processOf returns the argv, environment, user and working directory of
