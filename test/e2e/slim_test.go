@@ -264,6 +264,24 @@ func TestSlimRootless(t *testing.T) {
 	if r := u.run("run", "--rm", "bb:slim", "ls"); r.code != 127 {
 		t.Errorf("ls in the slimmed busybox: exit %d, want 127 (removed)", r.code)
 	}
+
+	// A server, probed over HTTP in the sandbox's own network namespace.
+	ctxDir := filepath.Join(u.home, "web")
+	if err := os.Mkdir(ctxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	df := "FROM busybox\nRUN mkdir /www && echo 'hello rootless' > /www/index.html\n" +
+		"CMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u.must("build", "-t", "web:1", "web")
+	report := filepath.Join(u.home, "web.json")
+	u.must("slim", "web:1", "-t", "web:slim", "--http-probe", "8080:/index.html", "--report", report)
+	rep := readSlimReport(t, report)
+	if h := rep.Probes[0].Slim.HTTP; h == nil || h.Status != 200 || string(h.Body) != "hello rootless\n" {
+		t.Errorf("http probe of the slimmed server, rootless: %+v", h)
+	}
 }
 
 // TestSlimKeepBase slims only the layers above the base: the base's layer
