@@ -178,6 +178,9 @@ func (k *keeper) elfNeeds(rel string, f *os.File) error {
 		if prog.Type != elf.PT_INTERP {
 			continue
 		}
+		if prog.Filesz > 4096 {
+			return fmt.Errorf("reading the interpreter of /%s: its name is %d bytes long", rel, prog.Filesz)
+		}
 		b := make([]byte, prog.Filesz)
 		if _, err := prog.ReadAt(b, 0); err != nil {
 			return fmt.Errorf("reading the interpreter of /%s: %w", rel, err)
