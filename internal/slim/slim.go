@@ -114,12 +114,17 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	full, diff, from, err := flatten(ctx, st, img, tmp, opts.KeepBase)
+	full, diff, err := flatten(ctx, st, img, tmp, opts.KeepBase)
 	if err != nil {
 		return nil, err
 	}
+	from := 0
 	if opts.KeepBase {
-		_, res.Base, _ = squash.Keep(st, img, squash.KeepOptions{})
+		b, err := keptBase(st, img)
+		if err != nil {
+			return nil, err
+		}
+		res.Base, from = b, b.Layers
 	}
 	k := newKeeper(full)
 	if err := keepAll(k, &parts.Config.Config, used, opts); err != nil {
@@ -149,12 +154,11 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 
 // flatten merges the layers of img into tmp/full, as the image's files.
 // With keepBase, it also merges the layers above the image's base into
-// tmp/diff, in overlay format, and returns the number of base layers;
-// without, diff is full.
-func flatten(ctx context.Context, st *store.Store, img v1.Image, tmp string, keepBase bool) (full, diff string, from int, err error) {
+// tmp/diff, in overlay format; without, diff is full.
+func flatten(ctx context.Context, st *store.Store, img v1.Image, tmp string, keepBase bool) (full, diff string, err error) {
 	dirs, err := st.LayerDirs(ctx, img)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("slim: extracting the layers: %w", err)
+		return "", "", fmt.Errorf("slim: extracting the layers: %w", err)
 	}
 	paths := make([]string, len(dirs))
 	for i, d := range dirs {
@@ -162,23 +166,33 @@ func flatten(ctx context.Context, st *store.Store, img v1.Image, tmp string, kee
 	}
 	full = filepath.Join(tmp, "full")
 	if err := merge(ctx, full, nil, paths); err != nil {
-		return "", "", 0, err
+		return "", "", err
 	}
 	if !keepBase {
-		return full, full, 0, nil
+		return full, full, nil
 	}
-	from, _, err = squash.Keep(st, img, squash.KeepOptions{})
-	if errors.Is(err, squash.ErrNoBase) {
-		return "", "", 0, fmt.Errorf("slim: --keep-base: no image of the store is a base of this one: import or pull its base first, or slim it whole")
-	}
+	base, err := keptBase(st, img)
 	if err != nil {
-		return "", "", 0, fmt.Errorf("slim: %w", err)
+		return "", "", err
 	}
 	diff = filepath.Join(tmp, "diff")
-	if err := merge(ctx, diff, paths[:from], paths[from:]); err != nil {
-		return "", "", 0, err
+	if err := merge(ctx, diff, paths[:base.Layers], paths[base.Layers:]); err != nil {
+		return "", "", err
 	}
-	return full, diff, from, nil
+	return full, diff, nil
+}
+
+// keptBase returns the base image whose layers --keep-base keeps: the
+// image of the store with the most layers that img is built on.
+func keptBase(st *store.Store, img v1.Image) (*squash.Base, error) {
+	base, ok, err := squash.FindBase(st, img)
+	if err != nil {
+		return nil, fmt.Errorf("slim: finding the base image: %w", err)
+	}
+	if !ok {
+		return nil, errors.New("slim: --keep-base: no image of the store is a base of this one: import or pull its base first, or slim it whole")
+	}
+	return &base, nil
 }
 
 // merge merges the layer dirs upper, over lower, into the new dir dst.
