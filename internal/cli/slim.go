@@ -72,13 +72,14 @@ their own loopback.`,
 				return err
 			}
 			res, err := slim.Image(cmd.Context(), st, img, opts)
-			if err != nil {
-				return err
-			}
-			if f.report != "" {
+			if res != nil && f.report != "" {
+				// Written when a probe differs too, to see what was removed.
 				if err := writeSlimReport(f.report, args[0], res); err != nil {
 					return err
 				}
+			}
+			if err != nil {
+				return err
 			}
 			out, err := st.WriteImage(cmd.Context(), res.Image, f.tags...)
 			if err != nil {
@@ -100,7 +101,7 @@ their own loopback.`,
 	fl.BoolVar(&f.keepShell, "keep-shell", false, "keep /bin/sh and what it needs")
 	fl.BoolVar(&f.keepBase, "keep-base", false, "keep the layers of the image's base (the stored image it is built on) as they are, and slim only the layers above")
 	fl.DurationVar(&f.timeout, "timeout", time.Minute, "longest a probe may run (an HTTP probe: wait for an answer)")
-	fl.StringVar(&f.report, "report", "", "write the kept and removed paths and the probes' outputs to this file (JSON)")
+	fl.StringVar(&f.report, "report", "", "write the kept and removed paths and the probes' outputs to this file (JSON), also when a probe differs")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the new image ID")
 	addSnapshotterFlag(fl, &f.snapshotter)
 	return cmd

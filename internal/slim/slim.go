@@ -79,8 +79,9 @@ type Result struct {
 // sandbox, keeps what they used and what that needs, writes the rest of
 // the files away into one layer on scratch with img's config, runs the
 // probes again on the result, and fails with a *DiffError when one of them
-// answers otherwise. The caller names Result.Image with st.WriteImage, and
-// holds st.RLock until then.
+// answers otherwise; the Result comes with that error, for review, and its
+// Image must not be named. The caller names Result.Image with
+// st.WriteImage, and holds st.RLock until then.
 func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*Result, error) {
 	if len(opts.Probes) == 0 {
 		opts.Probes = []Probe{{}}
@@ -146,7 +147,7 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 		}
 		res.Probes[i].Slim = o
 		if err := compare(i, res.Probes[i]); err != nil {
-			return nil, err
+			return res, err
 		}
 	}
 	return res, nil

@@ -231,7 +231,8 @@ func TestSlimProbeDiffers(t *testing.T) {
 		"Dockerfile": "FROM busybox\nRUN mkdir /data && touch /data/a /data/b\nCMD [\"sh\", \"-c\", \"echo /data/*\"]\n",
 	})
 	s.must("build", "-t", "glob:1", dir)
-	r := s.run("slim", "glob:1", "-t", "glob:slim")
+	report := filepath.Join(t.TempDir(), "report.json")
+	r := s.run("slim", "glob:1", "-t", "glob:slim", "--report", report)
 	if r.code == 0 {
 		t.Fatalf("slim succeeded; want a failure: the glob's output differs\n%s", r.stderr)
 	}
@@ -242,6 +243,10 @@ func TestSlimProbeDiffers(t *testing.T) {
 	}
 	if r := s.run("inspect", "glob:slim"); r.code == 0 {
 		t.Errorf("glob:slim exists after a failed slim")
+	}
+	// The report of the failed slim shows what the glob lost.
+	if rep := readSlimReport(t, report); !contains(rep.Removed, "/data/a") || rep.Probes[0].Slim.Stdout != "/data/*\n" {
+		t.Errorf("report of the failed slim: removed %q, probe %+v", rep.Removed, rep.Probes)
 	}
 	s.must("slim", "glob:1", "-t", "glob:slim", "--include", "/data")
 	if got := s.must("run", "--rm", "glob:slim").stdout; got != "/data/a /data/b\n" {
