@@ -42,6 +42,9 @@ type buildFlags struct {
 	check       bool
 	reproduce   bool
 	snapshotter string
+	slimProbes  []string
+	slimHTTP    []string
+	slim        *buildSlimmer // made by build when --slim-probe asks
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -86,6 +89,8 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
 	addSnapshotterFlag(fl, &f.snapshotter)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
+	fl.StringArrayVar(&f.slimProbes, "slim-probe", nil, "slim the image before tagging it, as strata slim --probe: arguments that replace its CMD for one traced run; repeatable")
+	fl.StringArrayVar(&f.slimHTTP, "slim-http-probe", nil, "slim the image before tagging it, as strata slim --http-probe PORT:PATH; repeatable")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
@@ -138,6 +143,12 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	}
 	if done, err := checkBeforeBuild(cmd, st, f.check, opts, checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
 		return nil, opts, st, done, err
+	}
+	if f.slim, err = f.slimmer(st); err != nil {
+		return nil, opts, st, false, err
+	}
+	if f.slim != nil {
+		opts.Slimmer = f.slim
 	}
 	opts.Puller = &registry.Puller{Dst: st}
 	opts.Progress = sink
@@ -260,6 +271,9 @@ func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Op
 			text = fmt.Sprintf("[Warning] the build checks did not run: %v\n", err)
 		}
 		fmt.Fprint(errw, text)
+		if f.slim != nil && f.slim.res != nil {
+			printSlim(errw, "the built image", -1, -1, f.slim.res)
+		}
 	}
 	if !f.analyze {
 		return nil

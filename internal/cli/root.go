@@ -86,6 +86,7 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
 		newCheckCmd(g),
 		newImagesCmd(g),
 		newSquashCmd(g),
+		newSlimCmd(g),
 		newDiffCmd(g),
 		newTagCmd(g),
 		newRmiCmd(g),

@@ -53,18 +53,56 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return -1, fmt.Errorf("run: reading the image config: %w", err)
-	}
-	unlock, err := st.RLock()
+	spec, done, err := setup(ctx, st, img, opts)
 	if err != nil {
 		return -1, err
 	}
-	defer unlock()
+	defer done()
+	if opts.Signals != nil {
+		// The signals that would cancel ctx reach the process instead,
+		// which decides when to exit (a trap may run).
+		ctx = context.WithoutCancel(ctx)
+	}
+	return executor.Run(ctx, spec)
+}
+
+// Trace runs the command of img, an image of st, as Run does, traced (see
+// executor.Trace). opts.Image only names img in messages.
+func Trace(ctx context.Context, st *store.Store, img v1.Image, opts Options, tr executor.TraceSpec) (executor.Traced, error) {
+	spec, done, err := setup(ctx, st, img, opts)
+	if err != nil {
+		return executor.Traced{Exit: -1}, err
+	}
+	defer done()
+	return executor.Trace(ctx, spec, tr)
+}
+
+// setup prepares the container's throwaway root and its process; done
+// removes the root.
+func setup(ctx context.Context, st *store.Store, img v1.Image, opts Options) (spec executor.RunSpec, done func(), err error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return spec, nil, fmt.Errorf("run: reading the image config: %w", err)
+	}
+	unlock, err := st.RLock()
+	if err != nil {
+		return spec, nil, err
+	}
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	cleanups = append(cleanups, unlock)
+	defer func() {
+		if err != nil {
+			cleanup() // done, a result, is nil by now
+		}
+	}()
 	dirs, err := st.LayerDirs(ctx, img)
 	if err != nil {
-		return -1, fmt.Errorf("run: extracting layers: %w", err)
+		return spec, nil, fmt.Errorf("run: extracting layers: %w", err)
 	}
 	lowers := make([]string, len(dirs))
 	for i, d := range dirs {
@@ -72,18 +110,18 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 	}
 	args, env, u, wd, err := processOf(&cfg.Config, opts)
 	if err != nil {
-		return -1, err
+		return spec, nil, err
 	}
 	dir, err := st.TempDir("container-")
 	if err != nil {
-		return -1, err
+		return spec, nil, err
 	}
-	defer os.RemoveAll(dir)
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	snap, err := prepare(ctx, dir, lowers, opts)
 	if err != nil {
-		return -1, fmt.Errorf("run: %w", err)
+		return spec, nil, fmt.Errorf("run: %w", err)
 	}
-	defer snap.remove()
+	cleanups = append(cleanups, snap.remove)
 	proc, err := procspec.Resolve(procspec.Spec{
 		Layers:     lowers,
 		Args:       args,
@@ -94,14 +132,9 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		HostsDir:   dir,
 	})
 	if err != nil {
-		return -1, fmt.Errorf("run: %w", err)
+		return spec, nil, fmt.Errorf("run: %w", err)
 	}
-	if opts.Signals != nil {
-		// The signals that would cancel ctx reach the process instead,
-		// which decides when to exit (a trap may run).
-		ctx = context.WithoutCancel(ctx)
-	}
-	return executor.Run(ctx, executor.RunSpec{
+	return executor.RunSpec{
 		Rootfs:     snap.Mount(), // thrown away
 		Args:       proc.Args,
 		Env:        proc.Env,
@@ -118,7 +151,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (int, error) {
 		ResolvConf: proc.ResolvConf,
 		Security:   opts.Security,
 		Signals:    opts.Signals,
-	})
+	}, cleanup, nil
 }
 
 // processOf returns the argv, environment, user and working directory of

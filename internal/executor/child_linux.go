@@ -66,7 +66,13 @@ func childMain(mode string) int {
 		if err != nil {
 			return fail(err)
 		}
-		code := runCommand(&cfg)
+		code, traced := runCommand(&cfg)
+		if traced != nil {
+			send(*traced)
+			if traced.Error != "" {
+				return 1
+			}
+		}
 		send(childMsg{Exit: &code})
 		return code
 	}
@@ -168,13 +174,14 @@ func setupRun(cfg *childConfig, st *stubMaker) error {
 }
 
 // runCommand starts the command as a child of the sandbox init, forwards
-// signals to it, reaps every process until it exits, and returns its status.
-func runCommand(cfg *childConfig) int {
+// signals to it, reaps every process until it exits, and returns its status;
+// for a traced run, also the message with what the trace saw.
+func runCommand(cfg *childConfig) (int, *childMsg) {
 	name := cfg.Args[0]
 	path, ok := lookPath(name, cfg.Env)
 	if !ok {
 		fmt.Fprintf(os.Stderr, "strata: exec: %q: executable file not found in $PATH\n", name)
-		return 127
+		return 127, nil
 	}
 	groups := make([]uint32, len(cfg.Groups))
 	for i, g := range cfg.Groups {
@@ -188,7 +195,7 @@ func runCommand(cfg *childConfig) int {
 	runtime.LockOSThread() // for good: the init exits when the command is done
 	if err := confine(cfg.Insecure); err != nil {
 		fmt.Fprintf(os.Stderr, "strata: confining %q: %v\n", name, err)
-		return 126
+		return 126, nil
 	}
 	cmd := &exec.Cmd{
 		Path:   path,
@@ -200,6 +207,7 @@ func runCommand(cfg *childConfig) int {
 		SysProcAttr: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: groups},
 			Setsid:     true,
+			Ptrace:     cfg.Trace != nil,
 		},
 	}
 	if cfg.Insecure && cfg.UID != 0 {
@@ -216,9 +224,9 @@ func runCommand(cfg *childConfig) int {
 		}
 		fmt.Fprintf(os.Stderr, "strata: exec: %q: %v\n", name, err)
 		if errors.Is(err, unix.ENOENT) {
-			return 127
+			return 127, nil
 		}
-		return 126
+		return 126, nil
 	}
 	go func() {
 		for s := range sigs {
@@ -226,6 +234,9 @@ func runCommand(cfg *childConfig) int {
 		}
 	}()
 	pid := cmd.Process.Pid
+	if cfg.Trace != nil {
+		return traceCommand(cfg, pid, path)
+	}
 	for {
 		var ws unix.WaitStatus
 		got, err := unix.Wait4(-1, &ws, 0, nil)
@@ -234,15 +245,15 @@ func runCommand(cfg *childConfig) int {
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "strata: waiting for %q: %v\n", name, err)
-			return 255
+			return 255, nil
 		}
 		if got != pid {
 			continue // an orphan, reaped
 		}
 		if ws.Signaled() {
-			return 128 + int(ws.Signal())
+			return 128 + int(ws.Signal()), nil
 		}
-		return ws.ExitStatus()
+		return ws.ExitStatus(), nil
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/strata-build/strata/internal/snapshot"
 )
@@ -136,4 +137,42 @@ func lookupOp(name string) (Op, bool) {
 	defer ops.Unlock()
 	op, ok := ops.m[name]
 	return op, ok
+}
+
+// TraceSpec asks for a traced run (see Trace).
+type TraceSpec struct {
+	// HTTP, when set, is requested from inside the sandbox's network
+	// namespace once the command listens; then the command gets SIGTERM.
+	HTTP *HTTPProbe
+	// Wait is how long the HTTP probe waits for the command to answer;
+	// zero means 30 seconds.
+	Wait time.Duration
+}
+
+// HTTPProbe is a GET request sent to the command on 127.0.0.1.
+type HTTPProbe struct {
+	Port int
+	// Path is the request's path, from "/".
+	Path string
+}
+
+// HTTPResponse is the command's answer to an HTTPProbe.
+type HTTPResponse struct {
+	Status int
+	Body   []byte
+	// Error says why there is no answer.
+	Error string `json:",omitempty"`
+}
+
+// Traced is what Trace saw.
+type Traced struct {
+	// Exit is the command's exit status (128+signal when a signal killed
+	// it).
+	Exit int
+	// Paths are the absolute paths inside the root that the command's
+	// processes named, listed or mapped (see internal/trace), and the
+	// command itself, sorted.
+	Paths []string
+	// HTTP is the answer to the HTTP probe, when there was one.
+	HTTP *HTTPResponse
 }

@@ -44,6 +44,7 @@ type childConfig struct {
 	HostsFile   string
 	ResolvConf  string
 	Insecure    bool // SecurityInsecure
+	Trace       *TraceSpec
 
 	// Do mode.
 	Op  string
@@ -52,10 +53,12 @@ type childConfig struct {
 
 // childMsg is one message the sandbox sends back on fd 4.
 type childMsg struct {
-	Stubs   []string `json:",omitempty"` // mount points created, relative to the root, parents first
-	Exit    *int     `json:",omitempty"` // the command's exit status (run) or 0 (do)
-	Error   string   `json:",omitempty"` // a sandbox failure
-	OpError string   `json:",omitempty"` // the error the op returned (do)
+	Stubs   []string      `json:",omitempty"` // mount points created, relative to the root, parents first
+	Exit    *int          `json:",omitempty"` // the command's exit status (run) or 0 (do)
+	Error   string        `json:",omitempty"` // a sandbox failure
+	OpError string        `json:",omitempty"` // the error the op returned (do)
+	Paths   []string      `json:",omitempty"` // the paths a traced command used
+	HTTP    *HTTPResponse `json:",omitempty"` // the answer to the HTTP probe
 }
 
 // Init runs the sandbox side and exits when the process was started as a
@@ -75,11 +78,27 @@ func Init() {
 // the sandbox, or the cancellation of ctx (the sandbox is then killed), never
 // a non-zero exit status.
 func Run(ctx context.Context, spec RunSpec) (int, error) {
+	res, err := runSandbox(ctx, spec, nil)
+	return res.exit, err
+}
+
+// Trace runs spec.Args as Run does, traced: it returns the paths the
+// command's processes used (see internal/trace) and, with tr.HTTP, the
+// command's answer to an HTTP request. A path that could not be resolved
+// is an error, never a silent gap in the trace.
+func Trace(ctx context.Context, spec RunSpec, tr TraceSpec) (Traced, error) {
+	res, err := runSandbox(ctx, spec, &tr)
+	return Traced{Exit: res.exit, Paths: res.paths, HTTP: res.http}, err
+}
+
+// runSandbox runs spec in a new sandbox, traced when tr is not nil.
+func runSandbox(ctx context.Context, spec RunSpec, tr *TraceSpec) (result, error) {
+	res := result{exit: -1}
 	if len(spec.Args) == 0 {
-		return -1, errors.New("executor: run: no command")
+		return res, errors.New("executor: run: no command")
 	}
 	if err := checkRootfs(spec.Rootfs); err != nil {
-		return -1, err
+		return res, err
 	}
 	none := false
 	switch spec.Network {
@@ -87,14 +106,14 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 	case "none":
 		none = true
 	default:
-		return -1, fmt.Errorf("executor: run: unknown network mode %q (want host or none)", spec.Network)
+		return res, fmt.Errorf("executor: run: unknown network mode %q (want host or none)", spec.Network)
 	}
 	for _, m := range spec.Mounts {
 		if m.Type != "bind" && m.Type != "tmpfs" && m.Type != "layers" {
-			return -1, fmt.Errorf("executor: run: mount on %s: unknown type %q (want bind, tmpfs or layers)", m.Target, m.Type)
+			return res, fmt.Errorf("executor: run: mount on %s: unknown type %q (want bind, tmpfs or layers)", m.Target, m.Type)
 		}
 		if !filepath.IsAbs(m.Target) {
-			return -1, fmt.Errorf("executor: run: mount target %q is not absolute", m.Target)
+			return res, fmt.Errorf("executor: run: mount target %q is not absolute", m.Target)
 		}
 	}
 	insecure := false
@@ -103,7 +122,7 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 	case SecurityInsecure:
 		insecure = true
 	default:
-		return -1, fmt.Errorf("executor: run: unknown security mode %q (want sandbox or insecure)", spec.Security)
+		return res, fmt.Errorf("executor: run: unknown security mode %q (want sandbox or insecure)", spec.Security)
 	}
 	hostname := spec.Hostname
 	if hostname == "" {
@@ -128,6 +147,7 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 		HostsFile:   spec.HostsFile,
 		ResolvConf:  spec.ResolvConf,
 		Insecure:    insecure,
+		Trace:       tr,
 	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	if none {
@@ -141,9 +161,10 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 		}
 	}
 	if err != nil {
-		return -1, fmt.Errorf("running %s in sandbox: %w", spec.Args[0], err)
+		res.exit = -1
+		return res, fmt.Errorf("running %s in sandbox: %w", spec.Args[0], err)
 	}
-	return res.exit, nil
+	return res, nil
 }
 
 // Do runs the op registered as spec.Op in a new mount namespace with the
@@ -179,6 +200,8 @@ type result struct {
 	stubs []string
 	exit  int
 	opErr string
+	paths []string
+	http  *HTTPResponse
 }
 
 // mountDirs makes the mount point (and the empty lower dir) in a fresh
@@ -332,6 +355,10 @@ func interpret(ctx context.Context, msgs []childMsg, werr error) (result, error)
 	var final *childMsg
 	for _, m := range msgs {
 		res.stubs = append(res.stubs, m.Stubs...)
+		res.paths = append(res.paths, m.Paths...)
+		if m.HTTP != nil {
+			res.http = m.HTTP
+		}
 		if m.Exit != nil || m.Error != "" || m.OpError != "" {
 			final = &m
 		}

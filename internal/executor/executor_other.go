@@ -13,6 +13,11 @@ func Init() {}
 // Run returns ErrUnsupported.
 func Run(ctx context.Context, spec RunSpec) (int, error) { return -1, ErrUnsupported }
 
+// Trace returns ErrUnsupported.
+func Trace(ctx context.Context, spec RunSpec, tr TraceSpec) (Traced, error) {
+	return Traced{Exit: -1}, ErrUnsupported
+}
+
 // Do returns ErrUnsupported.
 func Do(ctx context.Context, spec DoSpec) error { return ErrUnsupported }
 

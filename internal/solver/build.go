@@ -41,6 +41,8 @@ type Options struct {
 	DockerfileName string
 	// Tags name the resulting image.
 	Tags []string
+	// Slimmer, when set, shrinks the final image before it is tagged.
+	Slimmer Slimmer
 	// BuildArgs are --build-arg values.
 	BuildArgs map[string]string
 	// Labels are added to the image config (--label).
@@ -210,6 +212,9 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 		return nil, err
 	}
 	if img, err = b.squash(ctx, img); err != nil {
+		return nil, err
+	}
+	if img, err = b.slim(ctx, img); err != nil {
 		return nil, err
 	}
 	rec, err := st.WriteImage(ctx, img, opts.Tags...)
