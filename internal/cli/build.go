@@ -42,6 +42,7 @@ type buildFlags struct {
 	check       bool
 	reproduce   bool
 	snapshotter string
+	run         runFlags
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -84,6 +85,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	// of the legacy builder; strata, as BuildKit, never keeps any.
 	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
 	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
+	f.run.add(fl)
 	addSnapshotterFlag(fl, &f.snapshotter)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
@@ -162,6 +164,9 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options
 		if _, err := store.Normalize(t); err != nil {
 			return opts, fmt.Errorf("-t, --tag: %w", err)
 		}
+	}
+	if err := f.run.apply(&opts); err != nil {
+		return opts, err
 	}
 	var err error
 	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {

@@ -44,6 +44,8 @@ type childConfig struct {
 	HostsFile   string
 	ResolvConf  string
 	Insecure    bool // SecurityInsecure
+	ShmSize     int64
+	Rlimits     []Rlimit
 
 	// Do mode.
 	Op  string
@@ -105,6 +107,9 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 	default:
 		return -1, fmt.Errorf("executor: run: unknown security mode %q (want sandbox or insecure)", spec.Security)
 	}
+	if spec.ShmSize < 0 {
+		return -1, fmt.Errorf("executor: run: /dev/shm size %d is negative", spec.ShmSize)
+	}
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = procspec.Hostname
@@ -128,6 +133,8 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 		HostsFile:   spec.HostsFile,
 		ResolvConf:  spec.ResolvConf,
 		Insecure:    insecure,
+		ShmSize:     spec.ShmSize,
+		Rlimits:     spec.Rlimits,
 	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	if none {

@@ -22,7 +22,9 @@ import (
 	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/cacheio"
 	"github.com/strata-build/strata/internal/dockerfile"
+	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/plan"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
@@ -53,6 +55,13 @@ type Options struct {
 	NoCacheStages []string
 	// Network is "host" (default) or "none".
 	Network string
+	// ExtraHosts end the /etc/hosts of every RUN (--add-host).
+	ExtraHosts []procspec.ExtraHost
+	// ShmSize is the size in bytes of every RUN's /dev/shm (--shm-size; 0:
+	// executor.DefaultShmSize).
+	ShmSize int64
+	// Rlimits are set on every RUN's command (--ulimit).
+	Rlimits []executor.Rlimit
 	// Allow are the entitlements granted (--allow): EntitlementSecurityInsecure
 	// lets RUN --security=insecure run with every privilege.
 	Allow []string

@@ -301,10 +301,23 @@ func instructionText(cmd instructions.Command) string {
 // working dir, network, security mode, mounts), and nothing of the image
 // config that the RUN cannot see (labels, CMD, EXPOSE, ...).
 func (sr *stageRun) runKey(args []string, mounts string, o runKeyOpts) string {
-	return hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(sr.env.List(), "\x00"),
+	parts := []string{sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(sr.env.List(), "\x00"),
 		sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mounts,
-		"network="+o.network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
-		"security="+o.security)
+		"network=" + o.network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
+		"security=" + o.security}
+	// --add-host, --shm-size and --ulimit are part of BuildKit's ExecOp
+	// too; a build without them keeps the keys it always had.
+	opts := sr.b.opts
+	for _, h := range opts.ExtraHosts {
+		parts = append(parts, "host="+h.Name+"="+h.IP)
+	}
+	if opts.ShmSize != 0 {
+		parts = append(parts, "shm="+strconv.FormatInt(opts.ShmSize, 10))
+	}
+	for _, l := range opts.Rlimits {
+		parts = append(parts, fmt.Sprintf("rlimit=%d:%d:%d", l.Resource, l.Soft, l.Hard))
+	}
+	return hashKey(parts...)
 }
 
 // runKeyOpts are the sandbox settings of a RUN that reach its cache key.
