@@ -45,6 +45,7 @@ type buildFlags struct {
 	reproduce   bool
 	snapshotter string
 	run         runFlags
+	contexts    []string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -90,6 +91,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
 	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
 	f.run.add(fl)
+	fl.StringArrayVar(&f.contexts, "build-context", nil, "a named context for FROM NAME, COPY --from=NAME and RUN --mount from=NAME (a stage of that name is replaced): NAME=DIR, NAME=docker-image://REF or NAME=GIT-URL; repeatable")
 	addSnapshotterFlag(fl, &f.snapshotter)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
@@ -145,6 +147,9 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	}
 	defer os.RemoveAll(tmp)
 	if err := f.context(cmd, &opts, contextArg, tmp); err != nil {
+		return nil, opts, st, false, err
+	}
+	if opts.NamedContexts, err = namedContexts(cmd.Context(), f.contexts, tmp); err != nil {
 		return nil, opts, st, false, err
 	}
 	if done, err := checkBeforeBuild(cmd, st, f.check, opts.DockerfileName, dockerfileSource(opts), checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {

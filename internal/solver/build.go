@@ -55,6 +55,8 @@ type Options struct {
 	NoCacheStages []string
 	// Network is "host" (default) or "none".
 	Network string
+	// NamedContexts are the --build-context values, by ContextName.
+	NamedContexts map[string]NamedContext
 	// ExtraHosts end the /etc/hosts of every RUN (--add-host).
 	ExtraHosts []procspec.ExtraHost
 	// ShmSize is the size in bytes of every RUN's /dev/shm (--shm-size; 0:
@@ -166,6 +168,7 @@ type builder struct {
 	// stageKeys are the cache keys of each finished stage's steps.
 	stageKeys map[int][]string
 	ctxViews  ctxViews // what context bind mounts show
+	named     namedContexts
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -213,7 +216,7 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	if err != nil {
 		return nil, err
 	}
-	p, err := plan.New(df, plan.Options{Target: opts.Target, BuildArgs: opts.BuildArgs})
+	p, err := plan.New(df, plan.Options{Target: opts.Target, BuildArgs: opts.BuildArgs, IsNamedContext: opts.isNamedContext})
 	if err != nil {
 		return nil, err
 	}

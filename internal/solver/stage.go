@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
+	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/procspec"
@@ -34,6 +34,9 @@ type stageRun struct {
 	lex     *shell.Lex
 	noCache bool
 	cmdSet  bool // CMD was set in this stage
+	// bctx is the context COPY and ADD read without --from (nil: the
+	// build's).
+	bctx *buildcontext.Context
 	// baseHistory counts the history entries of the stage's base.
 	baseHistory int
 	keys        []string // cache keys of the steps, in order (for --cache-to)
@@ -55,6 +58,11 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err e
 	}
 	if err := sr.from(ctx); err != nil {
 		return nil, err
+	}
+	if ps.Context != "" {
+		// replaced by a named context: nothing of the stage runs
+		sr.s.runEnv = sr.env.List()
+		return sr.s, nil
 	}
 	// The base's ONBUILD triggers run first and leave the config, whether
 	// the base is an image or an earlier stage (as BuildKit does).
@@ -118,15 +126,20 @@ func (sr *stageRun) from(ctx context.Context) error {
 	switch {
 	case ps.BaseStage >= 0:
 		s = b.stageState(ps.BaseStage).clone()
+	case ps.Context != "":
+		// replaced by the named context of its name
+		n, nc, _ := b.namedContext(ps.Context)
+		var err error
+		if s, err = b.contextState(ctx, n, nc, ps); err != nil {
+			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
+			return dockerfile.Errorf(b.df.File, ps.Src.Location, "stage %s, replaced by the build context %s: %w", ps.Name, n, err)
+		}
+		s = s.clone()
 	case strings.EqualFold(ps.Base, "scratch"):
-		s = &state{key: hashKey("scratch")}
-		s.cfg.OS = runtime.GOOS
-		s.cfg.Architecture = runtime.GOARCH
-		s.cfg.RootFS.Type = "layers"
-		s.cfg.Config.WorkingDir = "/"
+		s = scratchState()
 	default:
 		var err error
-		s, err = b.loadImage(ctx, ps.Base)
+		s, err = b.imageState(ctx, ps.Base, ps)
 		if err != nil {
 			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
 			return dockerfile.Errorf(b.df.File, ps.Src.Location, "FROM %s: %w", ps.Base, err)
