@@ -248,12 +248,7 @@ func (p *Plan) addStage(st *Stage, byName map[string]int, file string) {
 func (p *Plan) prune(file string, byName map[string]int, targetName string) error {
 	target := len(p.Stages) - 1
 	if targetName != "" {
-		j, ok := byName[strings.ToLower(targetName)]
-		if !ok {
-			if n, err := strconv.Atoi(targetName); err == nil && n >= 0 && n < len(p.Stages) {
-				j, ok = n, true
-			}
-		}
+		j, ok := p.Lookup(targetName)
 		if !ok {
 			return &dockerfile.Error{File: file, Msg: fmt.Sprintf("--target %q: no such stage (stages: %s)", targetName, strings.Join(p.stageNames(), ", "))}
 		}
@@ -289,6 +284,31 @@ func (p *Plan) prune(file string, byName map[string]int, targetName string) erro
 					p.UsedBuildArgs[kv.Key] = true
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// Lookup returns the index of the stage name names: its AS name (the last
+// stage of that name, any case) or its index.
+func (p *Plan) Lookup(name string) (int, bool) {
+	for j := len(p.Stages) - 1; j >= 0; j-- {
+		if p.Stages[j].Name != "" && p.Stages[j].Name == strings.ToLower(name) {
+			return j, true
+		}
+	}
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(p.Stages) {
+		return n, true
+	}
+	return 0, false
+}
+
+// CheckStages returns an error naming the first of names that names no
+// stage (for flags such as --no-cache-filter), with the stages there are.
+func (p *Plan) CheckStages(flag string, names []string) error {
+	for _, n := range names {
+		if _, ok := p.Lookup(n); !ok {
+			return fmt.Errorf("%s %q: no such stage (stages: %s)", flag, n, strings.Join(p.stageNames(), ", "))
 		}
 	}
 	return nil

@@ -220,6 +220,9 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	if err != nil {
 		return nil, err
 	}
+	if err := p.CheckStages("--no-cache-filter", opts.NoCacheStages); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
 	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress, exec: opts.Executor,
 		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
 	if err := b.checkDockerfile(); err != nil {

@@ -52,7 +52,7 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err e
 		noCache: b.opts.NoCache}
 	defer recoverAs(&err, sr.where)
 	for _, f := range b.opts.NoCacheStages {
-		if strings.EqualFold(f, ps.Name) || f == fmt.Sprint(ps.Index) {
+		if j, ok := b.plan.Lookup(f); ok && j == ps.Index {
 			sr.noCache = true
 		}
 	}
