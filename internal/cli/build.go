@@ -233,7 +233,7 @@ func (f *buildFlags) context(cmd *cobra.Command, opts *solver.Options, contextAr
 	if err != nil {
 		return err
 	}
-	opts.ContextDir = fetched.Dir
+	opts.ContextDir, opts.ContextFetched = fetched.Dir, fetched.Remote
 	if fetched.Dir == "" {
 		if f.file != "" {
 			return fmt.Errorf("-f %s: stdin held a Dockerfile, not a context tar; without a context there is no file to name", f.file)

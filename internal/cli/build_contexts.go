@@ -58,7 +58,7 @@ func namedContext(ctx context.Context, val, dir string) (solver.NamedContext, er
 		if err != nil {
 			return solver.NamedContext{}, err
 		}
-		return solver.NamedContext{Dir: f.Dir}, nil
+		return solver.NamedContext{Dir: f.Dir, Fetched: true}, nil
 	case strings.Contains(val, "://"):
 		return solver.NamedContext{}, fmt.Errorf("%s: only a directory, docker-image://REF or a git repository URL (ending in .git) can be a named context", val)
 	}

@@ -35,6 +35,10 @@ type Options struct {
 	// ContextDir is the build context directory ("" for no context, with
 	// Dockerfile content given directly).
 	ContextDir string
+	// ContextFetched tells a context fetched into ContextDir (a tar on
+	// stdin, a git repository): its .dockerignore is not applied, as
+	// BuildKit applies it only to local directories.
+	ContextFetched bool
 	// DockerfilePath is the Dockerfile to read (default ContextDir/Dockerfile).
 	DockerfilePath string
 	// DockerfileContent, when non-nil, is used instead of reading DockerfilePath.
@@ -249,7 +253,11 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 				return nil, fmt.Errorf("build: locating the Dockerfile: %w", err)
 			}
 		}
-		b.bctx, err = buildcontext.Open(opts.ContextDir, dfPath)
+		if opts.ContextFetched {
+			b.bctx, err = buildcontext.OpenUnfiltered(opts.ContextDir)
+		} else {
+			b.bctx, err = buildcontext.Open(opts.ContextDir, dfPath)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("build: opening the context: %w", err)
 		}

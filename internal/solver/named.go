@@ -21,6 +21,9 @@ import (
 type NamedContext struct {
 	// Dir is a directory (given, or a git repository checked out).
 	Dir string
+	// Fetched tells a git checkout from a local directory: only a local
+	// directory's .dockerignore is applied, as in BuildKit.
+	Fetched bool
 	// Image is an image reference (docker-image://REF).
 	Image string
 }
@@ -102,13 +105,19 @@ func (b *builder) contextState(ctx context.Context, name string, nc NamedContext
 		b.named.states[name] = ns
 	}
 	b.named.mu.Unlock()
-	ns.once.Do(func() { ns.s, ns.err = b.dirState(ctx, name, nc.Dir, ps) })
+	ns.once.Do(func() { ns.s, ns.err = b.dirState(ctx, name, nc, ps) })
 	return ns.s, ns.err
 }
 
-// dirState copies the files of dir into a layer on scratch.
-func (b *builder) dirState(ctx context.Context, name, dir string, ps *plan.Stage) (*state, error) {
-	bctx, err := buildcontext.Open(dir, "")
+// dirState copies the files of a named context's directory into a layer
+// on scratch.
+func (b *builder) dirState(ctx context.Context, name string, nc NamedContext, ps *plan.Stage) (*state, error) {
+	dir := nc.Dir
+	open := func() (*buildcontext.Context, error) { return buildcontext.Open(dir, "") }
+	if nc.Fetched {
+		open = func() (*buildcontext.Context, error) { return buildcontext.OpenUnfiltered(dir) }
+	}
+	bctx, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}

@@ -18,8 +18,9 @@ type side interface {
 	// label names the side in tags, file names and reports.
 	label() string
 	// build builds ctxDir with file (relative to it) as tag, plus args
-	// (-t, --target, --build-arg), writing the output to log.
-	build(ctx context.Context, tag, ctxDir, file, log string, args []string) error
+	// (-t, --target, --build-arg), writing the output to log; stdin says
+	// how the context and the Dockerfile are given (buildInput).
+	build(ctx context.Context, tag, ctxDir, file, stdin, log string, args []string) error
 	// export streams the merged filesystem of tag as a tar to fn.
 	export(ctx context.Context, tag string, fn func(io.Reader) error) error
 	// inspect returns `docker image inspect`-shaped JSON of tag.
@@ -36,10 +37,15 @@ var _ side = (*dockerSide)(nil)
 
 func (s *dockerSide) label() string { return s.name }
 
-func (s *dockerSide) build(ctx context.Context, tag, ctxDir, file, log string, args []string) error {
-	argv := append([]string{"build", "--network", "host", "--no-cache", "--progress", "plain",
-		"-f", filepath.Join(ctxDir, file), "-t", tag}, args...)
-	return runLogged(s.d.command(ctx, append(argv, ctxDir)...), log)
+func (s *dockerSide) build(ctx context.Context, tag, ctxDir, file, stdin, log string, args []string) error {
+	fArgs, ctxArg, in, err := buildInput(ctx, ctxDir, file, stdin)
+	if err != nil {
+		return err
+	}
+	argv := append(append([]string{"build", "--network", "host", "--no-cache", "--progress", "plain"}, fArgs...), "-t", tag)
+	cmd := s.d.command(ctx, append(append(argv, args...), ctxArg)...)
+	cmd.Stdin = in
+	return runLogged(cmd, log)
 }
 
 func (s *dockerSide) export(ctx context.Context, tag string, fn func(io.Reader) error) error {
@@ -86,10 +92,54 @@ func (s *strataSide) command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func (s *strataSide) build(ctx context.Context, tag, ctxDir, file, log string, args []string) error {
-	argv := append([]string{"build", "--network", "host", "--no-cache",
-		"-f", filepath.Join(ctxDir, file), "-t", tag}, args...)
-	return runLogged(s.command(ctx, append(argv, ctxDir)...), log)
+func (s *strataSide) build(ctx context.Context, tag, ctxDir, file, stdin, log string, args []string) error {
+	fArgs, ctxArg, in, err := buildInput(ctx, ctxDir, file, stdin)
+	if err != nil {
+		return err
+	}
+	argv := append(append([]string{"build", "--network", "host", "--no-cache"}, fArgs...), "-t", tag)
+	cmd := s.command(ctx, append(append(argv, args...), ctxArg)...)
+	cmd.Stdin = in
+	return runLogged(cmd, log)
+}
+
+// The ways a case's context and Dockerfile reach the build (case.env's
+// STDIN).
+const (
+	stdinNone           = ""                // the directory, -f naming the Dockerfile in it
+	stdinTar            = "tar"             // build - < context.tar, -f relative to the tar
+	stdinTarGz          = "tar.gz"          // the same, gzip-compressed
+	stdinDockerfile     = "dockerfile"      // build -f - DIR < Dockerfile
+	stdinDockerfileOnly = "dockerfile-only" // build - < Dockerfile: no context
+)
+
+// buildInput returns the -f flag, the context argument and the standard
+// input of a build of ctxDir with file, given as stdin says.
+func buildInput(ctx context.Context, ctxDir, file, stdin string) (fArgs []string, ctxArg string, in io.Reader, err error) {
+	switch stdin {
+	case stdinNone:
+		return []string{"-f", filepath.Join(ctxDir, file)}, ctxDir, nil, nil
+	case stdinDockerfile, stdinDockerfileOnly:
+		df, err := os.ReadFile(filepath.Join(ctxDir, file))
+		if err != nil {
+			return nil, "", nil, err
+		}
+		if stdin == stdinDockerfileOnly {
+			return nil, "-", bytes.NewReader(df), nil
+		}
+		return []string{"-f", "-"}, ctxDir, bytes.NewReader(df), nil
+	case stdinTar, stdinTarGz:
+		argv := []string{"-C", ctxDir, "--numeric-owner", "--sort=name", "-cf", "-", "."}
+		if stdin == stdinTarGz {
+			argv = append([]string{"-z"}, argv...)
+		}
+		out, err := exec.CommandContext(ctx, "tar", argv...).Output()
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("making the context tar: %w", err)
+		}
+		return []string{"-f", file}, "-", bytes.NewReader(out), nil
+	}
+	return nil, "", nil, fmt.Errorf("STDIN=%q: want tar, tar.gz, dockerfile or dockerfile-only", stdin)
 }
 
 func (s *strataSide) export(ctx context.Context, tag string, fn func(io.Reader) error) error {
