@@ -314,7 +314,7 @@ func (s *suite) buildSide(ctx context.Context, sd side, c *caseSpec, p *prepared
 	prefix := filepath.Join(p.cw, sd.label())
 	if c.parent != "" {
 		log := prefix + ".parent.build.log"
-		if err := sd.build(ctx, c.parentTag, p.parentDir, "Dockerfile", stdinNone, log, c.parentBuildArgs); err != nil {
+		if err := sd.build(ctx, c.parentTag, p.parentDir, "Dockerfile", inputDir, log, c.parentBuildArgs); err != nil {
 			return nil, fmt.Errorf("%s build of the parent image failed: %w\n%s", sd.label(), err, logTail(log))
 		}
 		var err error
@@ -336,7 +336,7 @@ func (s *suite) buildSide(ctx context.Context, sd side, c *caseSpec, p *prepared
 		args = append(args, "-t", x)
 	}
 	log := prefix + ".build.log"
-	if err := sd.build(ctx, tag, p.ctxDir, c.dockerfile, c.stdin, log, args); err != nil {
+	if err := sd.build(ctx, tag, p.ctxDir, c.dockerfile, c.input, log, args); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s build: %w", sd.label(), ctx.Err())
 		}
