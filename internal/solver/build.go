@@ -239,6 +239,9 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 		}
 		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] one or more build args were not consumed: %s", a))
 	}
+	for _, n := range opts.unusedContexts(p) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] the build context %s is not used: no FROM, COPY --from or RUN --mount from= of the stages built names it", n))
+	}
 	for _, w := range res.Warnings {
 		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
 	}

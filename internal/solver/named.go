@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 
@@ -139,4 +140,37 @@ func scratchState() *state {
 	s.cfg.RootFS.Type = "layers"
 	s.cfg.Config.WorkingDir = "/"
 	return s
+}
+
+// unusedContexts returns the named contexts that no stage the build needs
+// names (FROM, COPY --from, RUN --mount from=, a stage replaced), sorted:
+// a warning, as for unused build args, rather than silence.
+func (opts *Options) unusedContexts(p *plan.Plan) []string {
+	used := map[string]bool{}
+	mark := func(name string) {
+		if n, _, ok := opts.namedContext(name); ok {
+			used[n] = true
+		}
+	}
+	for _, i := range p.Needed {
+		ps := p.Stages[i]
+		if ps.Context != "" {
+			mark(ps.Context)
+			continue
+		}
+		if ps.BaseStage < 0 {
+			mark(ps.Base)
+		}
+		for _, ref := range ps.Images {
+			mark(ref)
+		}
+	}
+	var out []string
+	for n := range opts.NamedContexts {
+		if !used[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

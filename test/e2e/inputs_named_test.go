@@ -30,7 +30,10 @@ func TestBuildNamedContexts(t *testing.T) {
 	args := []string{"build", "--progress=plain", "-t", "named", "--build-context", "src=" + dir,
 		"--build-context", "docker.io/library/busybox=docker-image://alt:1",
 		"--build-context", "builder=docker-image://alt:1", "--build-context", "repo=" + url + "#v1", ctx}
-	r := s.must(args...)
+	r := s.must(append([]string{"build", "--build-context", "spare=" + dir}, args[1:]...)...)
+	if !strings.Contains(r.stderr, "the build context spare is not used") || strings.Contains(r.stderr, "the build context src is not used") {
+		t.Errorf("want a warning for the unused context spare only:\n%s", r.stderr)
+	}
 	if strings.Contains(r.stderr, "exit 3") {
 		t.Errorf("the replaced stage's RUN ran:\n%s", r.stderr)
 	}
