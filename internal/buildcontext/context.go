@@ -51,6 +51,24 @@ func Open(dir string, dockerfile string) (*Context, error) {
 	return &Context{Tree: t, patterns: patterns, hashes: make(map[fileKey]string)}, nil
 }
 
+// OpenUnfiltered opens dir as a build context without reading its ignore
+// file: every file is part of it. BuildKit filters only local directories;
+// a context fetched as a tar on stdin or from git is taken whole.
+func OpenUnfiltered(dir string) (*Context, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("opening build context %s: not a directory", dir)
+	}
+	t, err := NewTree(dir, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Context{Tree: t, hashes: make(map[fileKey]string)}, nil
+}
+
 // Dir returns the absolute context directory.
 func (c *Context) Dir() string { return c.Root() }
 

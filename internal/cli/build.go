@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/solver"
@@ -45,16 +47,20 @@ type buildFlags struct {
 	slimProbes  []string
 	slimHTTP    []string
 	slim        *buildSlimmer // made by build when --slim-probe asks
+	run         runFlags
+	contexts    []string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
 	f := &buildFlags{}
 	cmd := &cobra.Command{
-		Use:   "build [flags] CONTEXT|-",
+		Use:   "build [flags] CONTEXT|-|GIT-URL",
 		Short: "Build an image from a Dockerfile",
 		Example: `  strata build -t hello:single examples/hello
   strata build -t app --target builder --build-arg VERSION=1.2 .
-  strata build -t app -f - . < Dockerfile.dev`,
+  strata build -t app -f - . < Dockerfile.dev
+  strata build -t app - < context.tar.gz       # a tar (plain, gzip, bzip2, xz, zstd) or a Dockerfile alone
+  strata build -t app https://host/repo.git#v1.2:app`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(cmd, g, f, args[0])
@@ -87,6 +93,8 @@ func newBuildCmd(g *globals) *cobra.Command {
 	// of the legacy builder; strata, as BuildKit, never keeps any.
 	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
 	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
+	f.run.add(fl)
+	fl.StringArrayVar(&f.contexts, "build-context", nil, "a named context for FROM NAME, COPY --from=NAME and RUN --mount from=NAME (a stage of that name is replaced): NAME=DIR, NAME=docker-image://REF or NAME=GIT-URL; repeatable")
 	addSnapshotterFlag(fl, &f.snapshotter)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.StringArrayVar(&f.slimProbes, "slim-probe", nil, "slim the image before tagging it, as strata slim --probe: arguments that replace its CMD for one traced run; repeatable")
@@ -132,14 +140,29 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 	return f.report(cmd, st, &opts, res, mode, time.Since(start))
 }
 
-// build checks the flags, opens the store, runs the build checks (all of
-// them and nothing else with --check: done) and builds.
+// build checks the flags, opens the store, fetches the context (stdin,
+// git), runs the build checks (all of them and nothing else with --check:
+// done) and builds.
 func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, contextArg string) (res *solver.Result, opts solver.Options, st *store.Store, done bool, err error) {
-	if opts, err = f.options(cmd.InOrStdin(), contextArg); err != nil {
+	if opts, err = f.options(); err != nil {
 		return nil, opts, nil, false, err
+	}
+	if contextArg == buildcontext.Stdin && f.file == "-" {
+		return nil, opts, nil, false, fmt.Errorf("the context and -f cannot both be stdin: give the context as a directory, or the Dockerfile inside the tar on stdin")
 	}
 	if st, err = g.openStore(); err != nil {
 		return nil, opts, nil, false, err
+	}
+	tmp, err := st.TempDir("context-")
+	if err != nil {
+		return nil, opts, st, false, err
+	}
+	defer os.RemoveAll(tmp)
+	if err := f.context(cmd, &opts, contextArg, tmp); err != nil {
+		return nil, opts, st, false, err
+	}
+	if opts.NamedContexts, err = namedContexts(cmd.Context(), f.contexts, tmp); err != nil {
+		return nil, opts, st, false, err
 	}
 	if done, err := checkBeforeBuild(cmd, st, f.check, opts, checkOptions(st, f.target, opts.BuildArgs, opts.ContextDir)); done || err != nil {
 		return nil, opts, st, done, err
@@ -153,11 +176,18 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	opts.Puller = &registry.Puller{Dst: st}
 	opts.Progress = sink
 	res, err = solver.Build(cmd.Context(), st, opts)
+	if err == nil && f.analyze && opts.DockerfileContent == nil && strings.HasPrefix(opts.DockerfilePath, tmp) {
+		// --analyze reads the Dockerfile once tmp is gone.
+		if opts.DockerfileContent, err = os.ReadFile(opts.DockerfilePath); err != nil {
+			return nil, opts, st, false, fmt.Errorf("reading the Dockerfile for --analyze: %w", err)
+		}
+	}
 	return res, opts, st, false, err
 }
 
-// options turns the flags into the solver's options (all but its sinks).
-func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options, error) {
+// options turns the flags into the solver's options (all but its sinks
+// and its context).
+func (f *buildFlags) options() (solver.Options, error) {
 	opts := solver.Options{
 		Tags:          f.tags,
 		Target:        f.target,
@@ -180,6 +210,9 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options
 		if _, err := store.Normalize(t); err != nil {
 			return opts, fmt.Errorf("-t, --tag: %w", err)
 		}
+	}
+	if err := f.run.apply(&opts); err != nil {
+		return opts, err
 	}
 	var err error
 	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {
@@ -206,37 +239,42 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options
 	if opts.CacheImports, err = parseCacheSpecs("--cache-from", f.cacheFrom, false); err != nil {
 		return opts, err
 	}
-	return opts, f.dockerfile(&opts, stdin, contextArg)
+	return opts, nil
 }
 
-// dockerfile sets where the context and the Dockerfile come from: a
-// directory, or stdin (the context "-" or -f -).
-func (f *buildFlags) dockerfile(opts *solver.Options, stdin io.Reader, contextArg string) error {
-	fromStdin := func() error {
+// context sets where the context and the Dockerfile come from: a
+// directory, stdin (a tar, or a Dockerfile alone) or a git repository,
+// fetched into tmp; and -f, a path (inside a fetched context) or - (stdin).
+func (f *buildFlags) context(cmd *cobra.Command, opts *solver.Options, contextArg, tmp string) error {
+	stdin := cmd.InOrStdin()
+	fetched, err := buildcontext.Fetch(cmd.Context(), contextArg, stdin, tmp)
+	if err != nil {
+		return err
+	}
+	opts.ContextDir, opts.ContextFetched = fetched.Dir, fetched.Remote
+	if fetched.Dir == "" {
+		if f.file != "" {
+			return fmt.Errorf("-f %s: stdin held a Dockerfile, not a context tar; without a context there is no file to name", f.file)
+		}
+		opts.DockerfileContent, opts.DockerfileName = fetched.Dockerfile, "Dockerfile"
+		return nil
+	}
+	switch {
+	case f.file == "-":
 		data, err := io.ReadAll(stdin)
 		if err != nil {
 			return fmt.Errorf("reading the Dockerfile from stdin: %w", err)
 		}
 		opts.DockerfileContent, opts.DockerfileName = data, "Dockerfile"
-		return nil
-	}
-	if contextArg == "-" {
-		if f.file == "-" {
-			return fmt.Errorf("the context and -f cannot both be stdin")
+	case f.file == "":
+		opts.DockerfilePath, opts.DockerfileName = filepath.Join(fetched.Dir, "Dockerfile"), "Dockerfile"
+	case fetched.Remote:
+		// docker build: the Dockerfile of a fetched context is inside it.
+		p, err := securejoin.SecureJoin(fetched.Dir, f.file)
+		if err != nil {
+			return fmt.Errorf("-f %s: %w", f.file, err)
 		}
-		return fromStdin()
-	}
-	fi, err := os.Stat(contextArg)
-	if err != nil || !fi.IsDir() {
-		return fmt.Errorf("the build context %q is not a directory", contextArg)
-	}
-	opts.ContextDir = contextArg
-	switch f.file {
-	case "":
-		opts.DockerfilePath = filepath.Join(contextArg, "Dockerfile")
-		opts.DockerfileName = "Dockerfile"
-	case "-":
-		return fromStdin()
+		opts.DockerfilePath, opts.DockerfileName = p, f.file
 	default:
 		opts.DockerfilePath, opts.DockerfileName = f.file, f.file
 	}

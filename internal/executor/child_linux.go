@@ -125,7 +125,7 @@ func setupRun(cfg *childConfig, st *stubMaker) error {
 	if p, err = st.dir("/dev"); err != nil {
 		return err
 	}
-	if err := mountDev(p, nodev != 0); err != nil {
+	if err := mountDev(p, nodev != 0, cfg.ShmSize); err != nil {
 		return err
 	}
 	if p, err = st.dir("/sys"); err != nil {
@@ -191,8 +191,15 @@ func runCommand(cfg *childConfig) (int, *childMsg) {
 	if env == nil {
 		env = []string{} // nil would pass the sandbox's own environment
 	}
-	// The command inherits the confinement of the thread that starts it.
+	// The command inherits the limits and the confinement of the thread
+	// that starts it.
 	runtime.LockOSThread() // for good: the init exits when the command is done
+	for _, l := range cfg.Rlimits {
+		if err := unix.Setrlimit(l.Resource, &unix.Rlimit{Cur: l.Soft, Max: l.Hard}); err != nil {
+			fmt.Fprintf(os.Stderr, "strata: setting ulimit %d to %d:%d for %q: %v\n", l.Resource, l.Soft, l.Hard, name, err)
+			return 126, nil
+		}
+	}
 	if err := confine(cfg.Insecure); err != nil {
 		fmt.Fprintf(os.Stderr, "strata: confining %q: %v\n", name, err)
 		return 126, nil
@@ -343,9 +350,10 @@ func (s *stubMaker) make(target string, dir bool) (string, error) {
 
 // mountDev mounts a tmpfs on dev with the usual nodes, bound from the host's
 // onto empty files (which works in a user namespace too, where mknod does
-// not). With nodev, nodes made later in the tmpfs cannot be opened; the bind
+// not), and a tmpfs of shmSize bytes (0: DefaultShmSize) on /dev/shm. With
+// nodev, nodes made later in the tmpfs cannot be opened; the bind
 // mounts keep the host /dev's flags, so the usual nodes still work.
-func mountDev(dev string, nodev bool) error {
+func mountDev(dev string, nodev bool, shmSize int64) error {
 	flags := uintptr(unix.MS_NOSUID | unix.MS_STRICTATIME)
 	if nodev {
 		flags |= unix.MS_NODEV
@@ -379,7 +387,10 @@ func mountDev(dev string, nodev bool) error {
 	if err := os.Mkdir(shm, 0o755); err != nil {
 		return fmt.Errorf("creating /dev/shm: %w", err)
 	}
-	if err := unix.Mount("shm", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if shmSize == 0 {
+		shmSize = DefaultShmSize
+	}
+	if err := unix.Mount("shm", shm, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", shmSize)); err != nil {
 		return fmt.Errorf("mounting /dev/shm: %w", err)
 	}
 	for name, target := range map[string]string{

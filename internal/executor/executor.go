@@ -77,6 +77,24 @@ type RunSpec struct {
 	// Signals, when not nil, are forwarded to the sandbox's init, which
 	// passes them on to the command, as docker run's --sig-proxy does.
 	Signals <-chan os.Signal
+	// ShmSize is the size in bytes of the tmpfs on /dev/shm; 0 means 64
+	// MiB, Docker's default.
+	ShmSize int64
+	// Rlimits are set on the command before it starts (--ulimit); the
+	// others are the sandbox's own.
+	Rlimits []Rlimit
+}
+
+// DefaultShmSize is the size of /dev/shm when RunSpec.ShmSize is 0, as in
+// Docker and BuildKit.
+const DefaultShmSize = 64 << 20
+
+// Rlimit is a resource limit set on a command (setrlimit).
+type Rlimit struct {
+	// Resource is the RLIMIT_ number, such as 7 (RLIMIT_NOFILE) on Linux.
+	Resource int
+	// Soft and Hard are the limits; ^uint64(0) is unlimited.
+	Soft, Hard uint64
 }
 
 // The security modes of a RunSpec, named as BuildKit's RUN --security.

@@ -45,6 +45,8 @@ type childConfig struct {
 	ResolvConf  string
 	Insecure    bool // SecurityInsecure
 	Trace       *TraceSpec
+	ShmSize     int64
+	Rlimits     []Rlimit
 
 	// Do mode.
 	Op  string
@@ -124,6 +126,9 @@ func runSandbox(ctx context.Context, spec RunSpec, tr *TraceSpec) (result, error
 	default:
 		return res, fmt.Errorf("executor: run: unknown security mode %q (want sandbox or insecure)", spec.Security)
 	}
+	if spec.ShmSize < 0 {
+		return res, fmt.Errorf("executor: run: /dev/shm size %d is negative", spec.ShmSize)
+	}
 	hostname := spec.Hostname
 	if hostname == "" {
 		hostname = procspec.Hostname
@@ -148,6 +153,8 @@ func runSandbox(ctx context.Context, spec RunSpec, tr *TraceSpec) (result, error
 		ResolvConf:  spec.ResolvConf,
 		Insecure:    insecure,
 		Trace:       tr,
+		ShmSize:     spec.ShmSize,
+		Rlimits:     spec.Rlimits,
 	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	if none {

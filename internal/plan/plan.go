@@ -25,6 +25,11 @@ type Options struct {
 	BuildArgs map[string]string
 	// Platform is the target platform (os/arch), default the host's.
 	Platform string
+	// IsNamedContext reports whether a name is a named context
+	// (--build-context); nil: none is. A stage whose name is one is
+	// replaced by it, as in BuildKit: its FROM and instructions are not
+	// used.
+	IsNamedContext func(name string) bool
 }
 
 // Stage is one FROM section of the Dockerfile.
@@ -41,6 +46,9 @@ type Stage struct {
 	Deps []int
 	// Images are image references used by COPY --from / RUN --mount from=.
 	Images []string
+	// Context, when not empty, is the named context that replaces the
+	// stage (its name): the stage's FROM and instructions are not used.
+	Context string
 	// Line is the FROM line.
 	Line int
 	// Src is the stage as parsed.
@@ -146,6 +154,11 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 			return nil, dockerfile.Errorf(df.File, src.Location, "FROM %s expands to an empty image name: give the ARG a default or pass --build-arg", src.BaseName)
 		}
 		st.Base = base
+		if st.Name != "" && opts.IsNamedContext != nil && opts.IsNamedContext(st.Name) {
+			st.Context = st.Name
+			p.addStage(st, byName, df.File)
+			continue
+		}
 		deps := map[int]bool{}
 		if j, ok := byName[strings.ToLower(base)]; ok {
 			st.BaseStage = j
@@ -207,16 +220,7 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 			st.Deps = append(st.Deps, j)
 		}
 		sort.Ints(st.Deps)
-		p.Stages = append(p.Stages, st)
-		if st.Name != "" {
-			if j, dup := byName[st.Name]; dup {
-				// BuildKit builds it (a DuplicateStageName lint warning) and
-				// a later reference finds the last stage of that name.
-				p.Warnings = append(p.Warnings, fmt.Sprintf("[Warning] %s:%d: duplicate stage name %q (also stage %d on line %d): later references use this stage, as BuildKit does; give every stage its own name",
-					df.File, st.Line, st.Name, j, p.Stages[j].Line))
-			}
-			byName[st.Name] = i
-		}
+		p.addStage(st, byName, df.File)
 	}
 	if err := p.prune(df.File, byName, opts.Target); err != nil {
 		return nil, err
@@ -224,17 +228,27 @@ func New(df *dockerfile.Dockerfile, opts Options) (*Plan, error) {
 	return p, nil
 }
 
+// addStage appends st and records its name.
+func (p *Plan) addStage(st *Stage, byName map[string]int, file string) {
+	p.Stages = append(p.Stages, st)
+	if st.Name == "" {
+		return
+	}
+	if j, dup := byName[st.Name]; dup {
+		// BuildKit builds it (a DuplicateStageName lint warning) and
+		// a later reference finds the last stage of that name.
+		p.Warnings = append(p.Warnings, fmt.Sprintf("[Warning] %s:%d: duplicate stage name %q (also stage %d on line %d): later references use this stage, as BuildKit does; give every stage its own name",
+			file, st.Line, st.Name, j, p.Stages[j].Line))
+	}
+	byName[st.Name] = st.Index
+}
+
 // prune sets the target stage (the last one, or the name or index target)
 // and the stages it needs, and marks the ARGs they declare as used.
 func (p *Plan) prune(file string, byName map[string]int, targetName string) error {
 	target := len(p.Stages) - 1
 	if targetName != "" {
-		j, ok := byName[strings.ToLower(targetName)]
-		if !ok {
-			if n, err := strconv.Atoi(targetName); err == nil && n >= 0 && n < len(p.Stages) {
-				j, ok = n, true
-			}
-		}
+		j, ok := p.Lookup(targetName)
 		if !ok {
 			return &dockerfile.Error{File: file, Msg: fmt.Sprintf("--target %q: no such stage (stages: %s)", targetName, strings.Join(p.stageNames(), ", "))}
 		}
@@ -261,12 +275,40 @@ func (p *Plan) prune(file string, byName map[string]int, targetName string) erro
 		}
 	}
 	for _, i := range p.Needed {
+		if p.Stages[i].Context != "" {
+			continue // replaced: its ARGs are not declared
+		}
 		for _, cmd := range p.Stages[i].Src.Commands {
 			if a, ok := cmd.(*instructions.ArgCommand); ok {
 				for _, kv := range a.Args {
 					p.UsedBuildArgs[kv.Key] = true
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// Lookup returns the index of the stage name names: its AS name (the last
+// stage of that name, any case) or its index.
+func (p *Plan) Lookup(name string) (int, bool) {
+	for j := len(p.Stages) - 1; j >= 0; j-- {
+		if p.Stages[j].Name != "" && p.Stages[j].Name == strings.ToLower(name) {
+			return j, true
+		}
+	}
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n < len(p.Stages) {
+		return n, true
+	}
+	return 0, false
+}
+
+// CheckStages returns an error naming the first of names that names no
+// stage (for flags such as --no-cache-filter), with the stages there are.
+func (p *Plan) CheckStages(flag string, names []string) error {
+	for _, n := range names {
+		if _, ok := p.Lookup(n); !ok {
+			return fmt.Errorf("%s %q: no such stage (stages: %s)", flag, n, strings.Join(p.stageNames(), ", "))
 		}
 	}
 	return nil

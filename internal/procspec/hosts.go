@@ -1,11 +1,55 @@
 package procspec
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 )
+
+// ExtraHost is a name added to a process's /etc/hosts, as docker build's
+// --add-host adds it.
+type ExtraHost struct {
+	Name string
+	IP   string
+}
+
+// ParseExtraHost parses docker's --add-host value: NAME:IP or NAME=IP (an
+// IPv6 address after the first ":" or "=" keeps its colons).
+func ParseExtraHost(s string) (ExtraHost, error) {
+	sep := strings.IndexAny(s, ":=")
+	if sep <= 0 {
+		return ExtraHost{}, fmt.Errorf("%q: want NAME:IP, such as db.local:10.0.0.5", s)
+	}
+	h := ExtraHost{Name: s[:sep], IP: strings.Trim(s[sep+1:], "[]")}
+	if h.IP == "host-gateway" {
+		return ExtraHost{}, fmt.Errorf("%q: strata has no gateway address to put for host-gateway (RUN shares the host's network): give the IP", s)
+	}
+	if net.ParseIP(h.IP) == nil {
+		return ExtraHost{}, fmt.Errorf("%q: %q is not an IP address", s, h.IP)
+	}
+	if strings.ContainsAny(h.Name, " \t\n#") {
+		return ExtraHost{}, fmt.Errorf("%q: %q is not a host name", s, h.Name)
+	}
+	return h, nil
+}
+
+// hostsSuffix names the hosts file of a set of extra hosts: "" for none,
+// else a digest of them, so that each set has its own file.
+func hostsSuffix(extra []ExtraHost) string {
+	if len(extra) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, e := range extra {
+		fmt.Fprintf(h, "%s\x00%s\x00", e.Name, e.IP)
+	}
+	return "-" + hex.EncodeToString(h.Sum(nil))[:16]
+}
 
 // loopbackHosts is the hosts file of a process without the host's network,
 // and the end of the host's copy: the process's own name resolves.
@@ -17,15 +61,17 @@ const loopbackHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-lo
 // host has no hosts file), the process's hostname
 // added to hosts; for none, loopback names only and no resolver. Each file
 // is written whole and renamed into place, so concurrent callers sharing
-// dir see either no file or a complete one.
-func HostFiles(dir, network string) (hosts, resolv string, err error) {
+// dir see either no file or a complete one. The extra hosts (--add-host)
+// end the hosts file, "IP\tNAME" each, as BuildKit writes them; each set
+// of them has a file of its own.
+func HostFiles(dir, network string, extra ...ExtraHost) (hosts, resolv string, err error) {
 	if err := checkNetwork(network); err != nil {
 		return "", "", err
 	}
 	if dir == "" {
 		return "", "", errors.New("procspec: no directory for the hosts files")
 	}
-	hosts = filepath.Join(dir, "hosts-"+network)
+	hosts = filepath.Join(dir, "hosts-"+network+hostsSuffix(extra))
 	resolv = filepath.Join(dir, "resolv.conf-"+network)
 	h := []byte(loopbackHosts)
 	var r []byte
@@ -44,6 +90,9 @@ func HostFiles(dir, network string) (hosts, resolv string, err error) {
 		}
 	}
 	h = append(h, "127.0.1.1\t"+Hostname+"\n"...)
+	for _, e := range extra {
+		h = append(h, e.IP+"\t"+e.Name+"\n"...)
+	}
 	if err := writeOnce(hosts, h); err != nil {
 		return "", "", err
 	}

@@ -48,6 +48,8 @@ type Spec struct {
 	// HostsDir is the directory the hosts and resolv.conf files are kept
 	// in, one pair per network, written on first use.
 	HostsDir string
+	// ExtraHosts end the process's /etc/hosts (--add-host).
+	ExtraHosts []ExtraHost
 }
 
 // Process is the process the executor runs.
@@ -83,7 +85,7 @@ func Resolve(spec Spec) (Process, error) {
 	if err != nil {
 		return Process{}, err
 	}
-	hosts, resolv, err := HostFiles(spec.HostsDir, network)
+	hosts, resolv, err := HostFiles(spec.HostsDir, network, spec.ExtraHosts...)
 	if err != nil {
 		return Process{}, err
 	}

@@ -314,3 +314,61 @@ func TestHostFiles(t *testing.T) {
 		t.Error("HostFiles(bridge) succeeded, want an error")
 	}
 }
+
+func TestParseExtraHost(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    ExtraHost
+		wantErr string
+	}{
+		{in: "db:10.0.0.5", want: ExtraHost{Name: "db", IP: "10.0.0.5"}},
+		{in: "db=10.0.0.5", want: ExtraHost{Name: "db", IP: "10.0.0.5"}},
+		{in: "v6:fd00::1", want: ExtraHost{Name: "v6", IP: "fd00::1"}},
+		{in: "v6=[::1]", want: ExtraHost{Name: "v6", IP: "::1"}},
+		{in: "db", wantErr: "want NAME:IP"},
+		{in: ":10.0.0.5", wantErr: "want NAME:IP"},
+		{in: "db:nope", wantErr: "is not an IP address"},
+		{in: "gw:host-gateway", wantErr: "give the IP"},
+		{in: "a b:10.0.0.5", wantErr: "is not a host name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseExtraHost(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseExtraHost(%q) error = %v, want %q", tt.in, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("ParseExtraHost(%q) = %+v, want %+v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHostFilesExtraHosts(t *testing.T) {
+	dir := t.TempDir()
+	plain, _, err := HostFiles(dir, NetworkNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := []ExtraHost{{Name: "db", IP: "10.0.0.5"}, {Name: "v6", IP: "fd00::1"}}
+	got, _, err := HostFiles(dir, NetworkNone, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == plain {
+		t.Fatalf("the hosts file with extra hosts is the plain one, %s", got)
+	}
+	data, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := loopbackHosts + "127.0.1.1\tstrata\n10.0.0.5\tdb\nfd00::1\tv6\n"; string(data) != want {
+		t.Errorf("hosts = %q, want %q", data, want)
+	}
+}

@@ -22,7 +22,9 @@ import (
 	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/cacheio"
 	"github.com/strata-build/strata/internal/dockerfile"
+	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/plan"
+	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
@@ -33,6 +35,10 @@ type Options struct {
 	// ContextDir is the build context directory ("" for no context, with
 	// Dockerfile content given directly).
 	ContextDir string
+	// ContextFetched tells a context fetched into ContextDir (a tar on
+	// stdin, a git repository): its .dockerignore is not applied, as
+	// BuildKit applies it only to local directories.
+	ContextFetched bool
 	// DockerfilePath is the Dockerfile to read (default ContextDir/Dockerfile).
 	DockerfilePath string
 	// DockerfileContent, when non-nil, is used instead of reading DockerfilePath.
@@ -55,6 +61,15 @@ type Options struct {
 	NoCacheStages []string
 	// Network is "host" (default) or "none".
 	Network string
+	// NamedContexts are the --build-context values, by ContextName.
+	NamedContexts map[string]NamedContext
+	// ExtraHosts end the /etc/hosts of every RUN (--add-host).
+	ExtraHosts []procspec.ExtraHost
+	// ShmSize is the size in bytes of every RUN's /dev/shm (--shm-size; 0:
+	// executor.DefaultShmSize).
+	ShmSize int64
+	// Rlimits are set on every RUN's command (--ulimit).
+	Rlimits []executor.Rlimit
 	// Allow are the entitlements granted (--allow): EntitlementSecurityInsecure
 	// lets RUN --security=insecure run with every privilege.
 	Allow []string
@@ -162,6 +177,7 @@ type builder struct {
 	// planOnly makes the build a Plan: steps are looked up, never run.
 	planOnly bool
 	planned  []PlannedStep // the steps a Plan looked up
+	named    namedContexts
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -247,9 +263,12 @@ func newBuilder(st *store.Store, opts Options) (_ *builder, _ *Result, done func
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	p, err := plan.New(df, plan.Options{Target: opts.Target, BuildArgs: opts.BuildArgs})
+	p, err := plan.New(df, plan.Options{Target: opts.Target, BuildArgs: opts.BuildArgs, IsNamedContext: opts.isNamedContext})
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if err := p.CheckStages("--no-cache-filter", opts.NoCacheStages); err != nil {
+		return nil, nil, nil, fmt.Errorf("build: %w", err)
 	}
 	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress, exec: opts.Executor,
 		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
@@ -262,6 +281,9 @@ func newBuilder(st *store.Store, opts Options) (_ *builder, _ *Result, done func
 			continue // consumed by the build itself
 		}
 		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] one or more build args were not consumed: %s", a))
+	}
+	for _, n := range opts.unusedContexts(p) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] the build context %s is not used: no FROM, COPY --from or RUN --mount from= of the stages built names it", n))
 	}
 	for _, w := range res.Warnings {
 		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
@@ -304,7 +326,13 @@ func openContext(opts Options) (*buildcontext.Context, error) {
 			return nil, fmt.Errorf("build: locating the Dockerfile: %w", err)
 		}
 	}
-	bctx, err := buildcontext.Open(opts.ContextDir, dfPath)
+	var bctx *buildcontext.Context
+	var err error
+	if opts.ContextFetched {
+		bctx, err = buildcontext.OpenUnfiltered(opts.ContextDir)
+	} else {
+		bctx, err = buildcontext.Open(opts.ContextDir, dfPath)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("build: opening the context: %w", err)
 	}

@@ -251,21 +251,25 @@ func (sr *stageRun) contextSources(ctx context.Context, r copyReq, op *copyPlan)
 	if a.SrcRoot != "" {
 		return fmt.Errorf("mixing URL and local sources in one ADD is not supported: split it")
 	}
-	if b.bctx == nil {
+	bctx := b.bctx
+	if sr.bctx != nil {
+		bctx = sr.bctx
+	}
+	if bctx == nil {
 		return fmt.Errorf("no build context: the Dockerfile came from stdin, so COPY has nothing to copy")
 	}
-	sel, err := b.bctx.Select(r.flags.digestSources(local))
+	sel, err := bctx.Select(r.flags.digestSources(local))
 	if err != nil {
 		return err
 	}
-	dg, err := b.bctx.Digest(ctx, sel)
+	dg, err := bctx.Digest(ctx, sel)
 	if err != nil {
 		return fmt.Errorf("hashing the sources: %w", err)
 	}
 	a.Sources = r.flags.sources(local)
-	a.SrcRoot = b.bctx.Dir()
+	a.SrcRoot = bctx.Dir()
 	a.SocketsAsFiles = true
-	op.arg.Ignore = b.bctx.Patterns()
+	op.arg.Ignore = bctx.Patterns()
 	op.key = append(op.key, "context:"+dg.String())
 	return nil
 }
@@ -281,7 +285,7 @@ func (sr *stageRun) fromState(ctx context.Context, from string) (*state, error) 
 			return b.stageState(s.Index), nil
 		}
 	}
-	s, err := b.loadImage(ctx, from)
+	s, err := b.imageState(ctx, from, sr.ps)
 	if err != nil {
 		return nil, fmt.Errorf("--from=%s: %w", from, err)
 	}

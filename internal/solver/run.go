@@ -137,6 +137,7 @@ func (sr *stageRun) execRun(ctx context.Context, r runStep, id int, root snapsho
 		WorkingDir: sr.s.cfg.Config.WorkingDir,
 		Network:    r.network,
 		HostsDir:   b.tmp,
+		ExtraHosts: b.opts.ExtraHosts,
 	})
 	if err != nil {
 		return err
@@ -157,6 +158,8 @@ func (sr *stageRun) execRun(ctx context.Context, r runStep, id int, root snapsho
 		HostsFile:  proc.HostsFile,
 		ResolvConf: proc.ResolvConf,
 		Security:   r.security,
+		ShmSize:    b.opts.ShmSize,
+		Rlimits:    b.opts.Rlimits,
 	}
 	mounts, cleanup, err := sr.runMounts(ctx, r.c)
 	if err != nil {

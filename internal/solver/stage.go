@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
+	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/procspec"
@@ -34,6 +34,9 @@ type stageRun struct {
 	lex     *shell.Lex
 	noCache bool
 	cmdSet  bool // CMD was set in this stage
+	// bctx is the context COPY and ADD read without --from (nil: the
+	// build's).
+	bctx *buildcontext.Context
 	// baseHistory counts the history entries of the stage's base.
 	baseHistory int
 	keys        []string // cache keys of the steps, in order (for --cache-to)
@@ -49,12 +52,17 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err e
 		noCache: b.opts.NoCache}
 	defer recoverAs(&err, sr.where)
 	for _, f := range b.opts.NoCacheStages {
-		if strings.EqualFold(f, ps.Name) || f == fmt.Sprint(ps.Index) {
+		if j, ok := b.plan.Lookup(f); ok && j == ps.Index {
 			sr.noCache = true
 		}
 	}
 	if err := sr.from(ctx); err != nil {
 		return nil, err
+	}
+	if ps.Context != "" {
+		// replaced by a named context: nothing of the stage runs
+		sr.s.runEnv = sr.env.List()
+		return sr.s, nil
 	}
 	// The base's ONBUILD triggers run first and leave the config, whether
 	// the base is an image or an earlier stage (as BuildKit does).
@@ -118,15 +126,20 @@ func (sr *stageRun) from(ctx context.Context) error {
 	switch {
 	case ps.BaseStage >= 0:
 		s = b.stageState(ps.BaseStage).clone()
+	case ps.Context != "":
+		// replaced by the named context of its name
+		n, nc, _ := b.namedContext(ps.Context)
+		var err error
+		if s, err = b.contextState(ctx, n, nc, ps); err != nil {
+			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
+			return dockerfile.Errorf(b.df.File, ps.Src.Location, "stage %s, replaced by the build context %s: %w", ps.Name, n, err)
+		}
+		s = s.clone()
 	case strings.EqualFold(ps.Base, "scratch"):
-		s = &state{key: hashKey("scratch")}
-		s.cfg.OS = runtime.GOOS
-		s.cfg.Architecture = runtime.GOARCH
-		s.cfg.RootFS.Type = "layers"
-		s.cfg.Config.WorkingDir = "/"
+		s = scratchState()
 	default:
 		var err error
-		s, err = b.loadImage(ctx, ps.Base)
+		s, err = b.imageState(ctx, ps.Base, ps)
 		if err != nil {
 			b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: err.Error(), Time: time.Now()})
 			return dockerfile.Errorf(b.df.File, ps.Src.Location, "FROM %s: %w", ps.Base, err)
@@ -304,10 +317,23 @@ func instructionText(cmd instructions.Command) string {
 // working dir, network, security mode, mounts), and nothing of the image
 // config that the RUN cannot see (labels, CMD, EXPOSE, ...).
 func (sr *stageRun) runKey(args []string, mounts string, o runKeyOpts) string {
-	return hashKey(sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(sr.env.List(), "\x00"),
+	parts := []string{sr.s.key, "run", strings.Join(args, "\x00"), strings.Join(sr.env.List(), "\x00"),
 		sr.s.cfg.Config.User, sr.s.cfg.Config.WorkingDir, mounts,
-		"network="+o.network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
-		"security="+o.security)
+		"network=" + o.network, // what a RUN sees depends on its network, as in BuildKit's ExecOp
+		"security=" + o.security}
+	// --add-host, --shm-size and --ulimit are part of BuildKit's ExecOp
+	// too; a build without them keeps the keys it always had.
+	opts := sr.b.opts
+	for _, h := range opts.ExtraHosts {
+		parts = append(parts, "host="+h.Name+"="+h.IP)
+	}
+	if opts.ShmSize != 0 {
+		parts = append(parts, "shm="+strconv.FormatInt(opts.ShmSize, 10))
+	}
+	for _, l := range opts.Rlimits {
+		parts = append(parts, fmt.Sprintf("rlimit=%d:%d:%d", l.Resource, l.Soft, l.Hard))
+	}
+	return hashKey(parts...)
 }
 
 // runKeyOpts are the sandbox settings of a RUN that reach its cache key.

@@ -25,11 +25,12 @@ type caseSpec struct {
 	bases                      []string
 	rootlessSkip               string // why a user namespace cannot run the case
 	golden                     bool   // compared with expect.jsonl/expect-config.txt, not docker
+	input                      string // how the context and Dockerfile are given (buildInput)
 }
 
 // caseEnvVarsList are the variables a case.env may set; any other is
 // refused so that a misspelt one is never silently ignored.
-const caseEnvVarsList = "BUILD_ARGS TARGET DOCKERFILE PARENT PARENT_TAG PARENT_BUILD_ARGS VOLATILE EXCLUDE EXTRA_TAGS EXPECT_FAIL BASES DESCRIPTION ROOTLESS_SKIP GOLDEN"
+const caseEnvVarsList = "BUILD_ARGS TARGET DOCKERFILE PARENT PARENT_TAG PARENT_BUILD_ARGS VOLATILE EXCLUDE EXTRA_TAGS EXPECT_FAIL BASES DESCRIPTION ROOTLESS_SKIP GOLDEN INPUT"
 
 // caseEnvScript sources case.env in bash and prints, NUL-separated, the new
 // variables it set ("?NAME"), the known ones ("NAME=value") and the words of
@@ -143,6 +144,11 @@ func (c *caseSpec) apply(vars map[string]string) error {
 		c.golden = true
 	}
 	c.rootlessSkip = vars["ROOTLESS_SKIP"]
+	switch c.input = vars["INPUT"]; c.input {
+	case inputDir, inputTar, inputTarGz, inputDockerfile, inputDockerfileOnly, inputGit:
+	default:
+		return fmt.Errorf("INPUT=%q: use tar, tar.gz, dockerfile, dockerfile-only or git", c.input)
+	}
 	if b := strings.Fields(vars["BASES"]); len(b) > 0 {
 		for _, base := range b {
 			if _, ok := baseImages[base]; !ok {

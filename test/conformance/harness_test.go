@@ -202,17 +202,19 @@ EXTRA_TAGS="a:1 b/c:2"
 EXPECT_FAIL=1
 BASES="debian"
 ROOTLESS_SKIP="mknod of devices"
+INPUT=tar.gz
 DESCRIPTION="d"`,
 			want: &caseSpec{buildArgs: []string{"--build-arg", "A=1", "--build-arg", "B=with space"},
 				parentBuildArgs: []string{"--build-arg", "P=2"}, target: "mid", dockerfile: "sub/Dockerfile",
 				parent: "p", parentTag: "x/parent:1", extraTags: []string{"a:1", "b/c:2"}, expectFail: true,
-				bases: []string{"debian"}, rootlessSkip: "mknod of devices"},
+				bases: []string{"debian"}, rootlessSkip: "mknod of devices", input: "tar.gz"},
 		},
 		{name: "misspelt variable", env: "VOLATLE='^/x'\n", wantErr: "unknown variable VOLATLE"},
 		{name: "parent without tag", env: "PARENT=p\n", wantErr: "PARENT and PARENT_TAG go together"},
 		{name: "bad regexp", env: "EXCLUDE='('\n", wantErr: "EXCLUDE is not a regular expression"},
 		{name: "bad flag", env: "EXPECT_FAIL=yes\n", wantErr: `EXPECT_FAIL="yes": use 1 or 0`},
 		{name: "unknown base", env: "BASES=alpine\n", wantErr: `unknown base "alpine"`},
+		{name: "unknown input", env: "INPUT=zip\n", wantErr: `INPUT="zip": use tar, tar.gz`},
 		{name: "bash error", env: "BUILD_ARGS='\"unterminated'\n", wantErr: "sourcing with bash"},
 	}
 	for _, tt := range tests {

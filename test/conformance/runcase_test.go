@@ -314,7 +314,7 @@ func (s *suite) buildSide(ctx context.Context, sd side, c *caseSpec, p *prepared
 	prefix := filepath.Join(p.cw, sd.label())
 	if c.parent != "" {
 		log := prefix + ".parent.build.log"
-		if err := sd.build(ctx, c.parentTag, p.parentDir, "Dockerfile", log, c.parentBuildArgs); err != nil {
+		if err := sd.build(ctx, c.parentTag, p.parentDir, "Dockerfile", inputDir, log, c.parentBuildArgs); err != nil {
 			return nil, fmt.Errorf("%s build of the parent image failed: %w\n%s", sd.label(), err, logTail(log))
 		}
 		var err error
@@ -323,7 +323,12 @@ func (s *suite) buildSide(ctx context.Context, sd side, c *caseSpec, p *prepared
 		}
 	}
 	tag := "conformance/" + strings.ToLower(c.name) + ":" + sd.label()
-	args := append([]string(nil), c.buildArgs...)
+	var args []string
+	for _, a := range c.buildArgs {
+		// @CONTEXT@ is this side's copy of the context (for paths such as
+		// --build-context NAME=@CONTEXT@/dir)
+		args = append(args, strings.ReplaceAll(a, "@CONTEXT@", p.ctxDir))
+	}
 	if c.target != "" {
 		args = append(args, "--target", c.target)
 	}
@@ -331,7 +336,7 @@ func (s *suite) buildSide(ctx context.Context, sd side, c *caseSpec, p *prepared
 		args = append(args, "-t", x)
 	}
 	log := prefix + ".build.log"
-	if err := sd.build(ctx, tag, p.ctxDir, c.dockerfile, log, args); err != nil {
+	if err := sd.build(ctx, tag, p.ctxDir, c.dockerfile, c.input, log, args); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s build: %w", sd.label(), ctx.Err())
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http/cgi"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +20,9 @@ type side interface {
 	// label names the side in tags, file names and reports.
 	label() string
 	// build builds ctxDir with file (relative to it) as tag, plus args
-	// (-t, --target, --build-arg), writing the output to log.
-	build(ctx context.Context, tag, ctxDir, file, log string, args []string) error
+	// (-t, --target, --build-arg), writing the output to log; input says
+	// how the context and the Dockerfile are given (buildInput).
+	build(ctx context.Context, tag, ctxDir, file, input, log string, args []string) error
 	// export streams the merged filesystem of tag as a tar to fn.
 	export(ctx context.Context, tag string, fn func(io.Reader) error) error
 	// inspect returns `docker image inspect`-shaped JSON of tag.
@@ -36,10 +39,16 @@ var _ side = (*dockerSide)(nil)
 
 func (s *dockerSide) label() string { return s.name }
 
-func (s *dockerSide) build(ctx context.Context, tag, ctxDir, file, log string, args []string) error {
-	argv := append([]string{"build", "--network", "host", "--no-cache", "--progress", "plain",
-		"-f", filepath.Join(ctxDir, file), "-t", tag}, args...)
-	return runLogged(s.d.command(ctx, append(argv, ctxDir)...), log)
+func (s *dockerSide) build(ctx context.Context, tag, ctxDir, file, input, log string, args []string) error {
+	fArgs, ctxArg, in, stop, err := buildInput(ctx, ctxDir, file, input)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	argv := append(append([]string{"build", "--network", "host", "--no-cache", "--progress", "plain"}, fArgs...), "-t", tag)
+	cmd := s.d.command(ctx, append(append(argv, args...), ctxArg)...)
+	cmd.Stdin = in
+	return runLogged(cmd, log)
 }
 
 func (s *dockerSide) export(ctx context.Context, tag string, fn func(io.Reader) error) error {
@@ -86,10 +95,109 @@ func (s *strataSide) command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-func (s *strataSide) build(ctx context.Context, tag, ctxDir, file, log string, args []string) error {
-	argv := append([]string{"build", "--network", "host", "--no-cache",
-		"-f", filepath.Join(ctxDir, file), "-t", tag}, args...)
-	return runLogged(s.command(ctx, append(argv, ctxDir)...), log)
+func (s *strataSide) build(ctx context.Context, tag, ctxDir, file, input, log string, args []string) error {
+	fArgs, ctxArg, in, stop, err := buildInput(ctx, ctxDir, file, input)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	argv := append(append([]string{"build", "--network", "host", "--no-cache"}, fArgs...), "-t", tag)
+	cmd := s.command(ctx, append(append(argv, args...), ctxArg)...)
+	cmd.Stdin = in
+	return runLogged(cmd, log)
+}
+
+// The ways a case's context and Dockerfile reach the build (case.env's
+// INPUT).
+const (
+	inputDir            = ""                // the directory, -f naming the Dockerfile in it
+	inputTar            = "tar"             // build - < context.tar, -f relative to the tar
+	inputTarGz          = "tar.gz"          // the same, gzip-compressed
+	inputDockerfile     = "dockerfile"      // build -f - DIR < Dockerfile
+	inputDockerfileOnly = "dockerfile-only" // build - < Dockerfile: no context
+	inputGit            = "git"             // build http://127.0.0.1:PORT/context.git#v1, -f relative to the repository
+)
+
+// buildInput returns the -f flag, the context argument and the standard
+// input of a build of ctxDir with file, given as input says. A git
+// context is ctxDir committed (tagged v1) in a repository beside it and
+// served by git's http-backend for the build's length (stop).
+func buildInput(ctx context.Context, ctxDir, file, input string) (fArgs []string, ctxArg string, in io.Reader, stop func(), err error) {
+	stop = func() {}
+	switch input {
+	case inputDir:
+		return []string{"-f", filepath.Join(ctxDir, file)}, ctxDir, nil, stop, nil
+	case inputDockerfile, inputDockerfileOnly:
+		df, err := os.ReadFile(filepath.Join(ctxDir, file))
+		if err != nil {
+			return nil, "", nil, stop, err
+		}
+		if input == inputDockerfileOnly {
+			return nil, "-", bytes.NewReader(df), stop, nil
+		}
+		return []string{"-f", "-"}, ctxDir, bytes.NewReader(df), stop, nil
+	case inputTar, inputTarGz:
+		argv := []string{"-C", ctxDir, "--numeric-owner", "--sort=name", "-cf", "-", "."}
+		if input == inputTarGz {
+			argv = append([]string{"-z"}, argv...)
+		}
+		out, err := exec.CommandContext(ctx, "tar", argv...).Output()
+		if err != nil {
+			return nil, "", nil, stop, fmt.Errorf("making the context tar: %w", err)
+		}
+		return []string{"-f", file}, "-", bytes.NewReader(out), stop, nil
+	case inputGit:
+		url, stop, err := serveGit(ctx, ctxDir)
+		if err != nil {
+			return nil, "", nil, func() {}, err
+		}
+		return []string{"-f", file}, url + "#v1", nil, stop, nil
+	}
+	return nil, "", nil, stop, fmt.Errorf("INPUT=%q: want tar, tar.gz, dockerfile, dockerfile-only or git", input)
+}
+
+// serveGit commits a copy of ctxDir into a new repository beside it (each
+// side its own: the sides build at once) and serves it with git's
+// http-backend on 127.0.0.1; it returns the repository's URL and what
+// stops the server.
+func serveGit(ctx context.Context, ctxDir string) (string, func(), error) {
+	backend := "/usr/lib/git-core/git-http-backend"
+	if _, err := os.Stat(backend); err != nil {
+		return "", nil, fmt.Errorf("a git context needs git's http-backend (apt-get install git): %w", err)
+	}
+	root, err := os.MkdirTemp(filepath.Dir(ctxDir), "git-")
+	if err != nil {
+		return "", nil, err
+	}
+	work := filepath.Join(root, "work")
+	if out, err := exec.CommandContext(ctx, "cp", "-a", ctxDir+"/.", work).CombinedOutput(); err != nil {
+		return "", nil, fmt.Errorf("copying the git context: %w: %s", err, out)
+	}
+	git := func(dir string, args ...string) error {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "safe.directory=*", "-c", "user.name=c", "-c", "user.email=c@c"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	steps := []struct {
+		dir  string
+		args []string
+	}{
+		{work, []string{"init", "-q"}},
+		{work, []string{"add", "-A"}},
+		{work, []string{"commit", "-q", "-m", "context"}},
+		{work, []string{"tag", "v1"}},
+		{root, []string{"clone", "-q", "--bare", work, filepath.Join(root, "context.git")}},
+	}
+	for _, s := range steps {
+		if err := git(s.dir, s.args...); err != nil {
+			return "", nil, fmt.Errorf("making the git context: %w", err)
+		}
+	}
+	srv := httptest.NewServer(&cgi.Handler{Path: backend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}})
+	return srv.URL + "/context.git", srv.Close, nil
 }
 
 func (s *strataSide) export(ctx context.Context, tag string, fn func(io.Reader) error) error {
