@@ -42,7 +42,7 @@ type prepared struct {
 
 // dirsFor returns the directories side sd builds from.
 func (p *prepared) dirsFor(sd side) *prepared {
-	if modeOf(sd) != "rootless" || p.rlCtxDir == "" {
+	if !rootless(sd) || p.rlCtxDir == "" {
 		return p
 	}
 	q := *p
@@ -123,7 +123,7 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 			o := outcome{name: c.name, mode: mode, status: "PASS", refElapsed: ref.elapsed, refLabel: refLabel, elapsed: got[i].elapsed}
 			report := ""
 			switch {
-			case mode == "rootless" && c.rootlessSkip != "":
+			case rootless(sd) && c.rootlessSkip != "":
 				o.status, o.reason = "SKIP", c.rootlessSkip
 			case ref.err != nil:
 				o.status, o.reason = "FAIL", ref.err.Error()
@@ -164,7 +164,7 @@ func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *bui
 		}
 	}
 	for i, sd := range s.sides {
-		if modeOf(sd) == "rootless" && c.rootlessSkip != "" {
+		if rootless(sd) && c.rootlessSkip != "" {
 			continue
 		}
 		if s.selfTest {
@@ -179,13 +179,16 @@ func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *bui
 
 // modeOf names a side's mode in the outcomes.
 func modeOf(sd side) string {
-	switch sd.label() {
-	case "strata":
-		return "root"
-	case "strata-rootless":
-		return "rootless"
+	if ss, ok := sd.(*strataSide); ok {
+		return ss.mode
 	}
 	return "selftest"
+}
+
+// rootless reports whether sd is strata run by the ordinary user.
+func rootless(sd side) bool {
+	ss, ok := sd.(*strataSide)
+	return ok && ss.user != nil
 }
 
 // compareSide compares what sd built with ref. It returns a reason ("!"

@@ -30,11 +30,15 @@ var baseImages = map[string]baseImage{
 	"debian":  {tag: "debian:bookworm"},
 }
 
+// strataModes returns the ways strata builds, as CONFORMANCE_MODES names
+// them: as root or rootless, with the overlay or the native snapshotter.
+func strataModes() []string { return []string{"root", "rootless", "native", "rootless-native"} }
+
 // settings are the run's knobs, from the environment.
 type settings struct {
 	casesDir  string
 	only      map[string]bool
-	modes     []string // "root", "rootless"
+	modes     []string // of strataModes
 	parallel  int
 	selfTest  bool
 	keep      bool
@@ -69,8 +73,8 @@ func settingsFromEnv() (settings, error) {
 	if v := os.Getenv("CONFORMANCE_MODES"); v != "" {
 		s.modes = nil
 		for _, m := range strings.Split(v, ",") {
-			if m != "root" && m != "rootless" {
-				return s, fmt.Errorf("CONFORMANCE_MODES=%q: modes are root and rootless", v)
+			if !slices.Contains(strataModes(), m) {
+				return s, fmt.Errorf("CONFORMANCE_MODES=%q: modes are %s", v, strings.Join(strataModes(), ", "))
 			}
 			s.modes = append(s.modes, m)
 		}
@@ -240,12 +244,14 @@ func newSuite(t *testing.T, set settings, cases []*caseSpec) *suite {
 			t.Fatalf("building strata: %v\n%s", err, out)
 		}
 		for _, m := range set.modes {
-			if m == "root" {
-				s.sides = append(s.sides, &strataSide{bin: bin, root: filepath.Join(work, "store"), name: "strata"})
-				continue
+			var u *rootlessUser
+			if strings.HasPrefix(m, "rootless") {
+				if s.rlUser == nil {
+					s.rlUser = newRootlessUser(t, bin)
+				}
+				u = s.rlUser
 			}
-			s.rlUser = newRootlessUser(t, bin)
-			s.sides = append(s.sides, &strataSide{bin: bin, user: s.rlUser, name: "strata-rootless"})
+			s.sides = append(s.sides, newStrataSide(m, bin, work, u))
 		}
 	}
 	needed := map[string]bool{}
