@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
 // contextEpoch is the mtime every build-context file gets (2020-09-13), as
@@ -267,7 +269,7 @@ func (s *suite) prepare(ctx context.Context, c *caseSpec) (*prepared, error) {
 		cmd.Env = append(os.Environ(), "CASE_DIR="+caseDir, "PARENT_CONTEXT="+p.parentDir)
 		if err := runLogged(cmd, filepath.Join(cw, "pre.log")); err != nil {
 			log, _ := os.ReadFile(filepath.Join(cw, "pre.log"))
-			return nil, fmt.Errorf("pre.sh failed: %w\n%s", err, indent(lastLines(string(log), 12)))
+			return nil, fmt.Errorf("pre.sh failed: %w\n%s", err, indent(testenv.LastLines(string(log), 12)))
 		}
 	}
 	for _, d := range []string{p.ctxDir, p.parentDir} {
@@ -415,7 +417,7 @@ func (s *suite) removeDockerImages(c *caseSpec) {
 // logTail returns the last lines of a build log, indented.
 func logTail(path string) string {
 	b, _ := os.ReadFile(path)
-	return indent(lastLines(string(b), 12))
+	return indent(testenv.LastLines(string(b), 12))
 }
 
 // indent prefixes every line of s with "    | ".

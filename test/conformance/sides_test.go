@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
 // A side is one builder of a comparison: docker's BuildKit (the oracle) or
@@ -156,7 +158,7 @@ func streamFrom(cmd *exec.Cmd, fn func(io.Reader) error) error {
 	io.Copy(io.Discard, out)
 	werr := cmd.Wait()
 	if werr != nil {
-		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), werr, strings.TrimSpace(lastLines(errb.String(), 10)))
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), werr, strings.TrimSpace(testenv.LastLines(errb.String(), 10)))
 	}
 	return ferr
 }

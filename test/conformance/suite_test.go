@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
 // baseImage is a base image every case may name.
@@ -322,7 +324,7 @@ func debianTar(ctx context.Context, cache string) (string, error) {
 	cmd := exec.CommandContext(ctx, "mmdebstrap", "--variant=minbase", "bookworm", tmp)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("mmdebstrap --variant=minbase bookworm: %w\n%s", err, lastLines(string(b), 20))
+		return "", fmt.Errorf("mmdebstrap --variant=minbase bookworm: %w\n%s", err, testenv.LastLines(string(b), 20))
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return "", fmt.Errorf("keeping the debian tarball: %w", err)
