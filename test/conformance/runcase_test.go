@@ -103,7 +103,8 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 	}
 	p, err := s.prepare(ctx, c)
 	var ref built
-	got := make([]built, len(s.sides))
+	sides := s.sidesFor(c)
+	got := make([]built, len(sides))
 	switch {
 	case err != nil:
 		ref.err = err
@@ -113,13 +114,13 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 		ref.snap, ref.err = loadGolden(c)
 	}
 	if err == nil {
-		s.buildAll(ctx, c, p, &ref, got)
+		s.buildAll(ctx, c, p, sides, &ref, got)
 	}
 	refLabel := s.oracle.label()
 	if c.golden {
 		refLabel = ""
 	}
-	for i, sd := range s.sides {
+	for i, sd := range sides {
 		mode := modeOf(sd)
 		t.Run(mode, func(t *testing.T) {
 			o := outcome{name: c.name, mode: mode, status: "PASS", refElapsed: ref.elapsed, refLabel: refLabel, elapsed: got[i].elapsed}
@@ -148,9 +149,22 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 	}
 }
 
+// sidesFor returns the sides that build c: every side, but for the native
+// modes when CONFORMANCE_NATIVE_CASES leaves c out.
+func (s *suite) sidesFor(c *caseSpec) []side {
+	var out []side
+	for _, sd := range s.sides {
+		if ss, ok := sd.(*strataSide); ok && ss.snapshotter == "native" && s.nativeCases != nil && !s.nativeCases[c.name] {
+			continue
+		}
+		out = append(out, sd)
+	}
+	return out
+}
+
 // buildAll builds the case on the oracle (unless ref is already set: a
-// golden case) and on every side, filling ref and got.
-func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *built, got []built) {
+// golden case) and on sides, filling ref and got.
+func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, sides []side, ref *built, got []built) {
 	one := func(sd side, b *built) {
 		start := time.Now()
 		b.snap, b.err = s.buildSide(ctx, sd, c, p.dirsFor(sd))
@@ -165,7 +179,7 @@ func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *bui
 			go func() { defer wg.Done(); one(s.oracle, ref) }()
 		}
 	}
-	for i, sd := range s.sides {
+	for i, sd := range sides {
 		if rootless(sd) && c.rootlessSkip != "" {
 			continue
 		}

@@ -38,17 +38,20 @@ func strataModes() []string { return []string{"root", "rootless", "native", "roo
 
 // settings are the run's knobs, from the environment.
 type settings struct {
-	casesDir  string
-	only      map[string]bool
-	modes     []string // of strataModes
-	parallel  int
-	selfTest  bool
-	keep      bool
-	writeGold bool
-	diffLines int
-	cache     string
-	busybox   string
-	timeout   time.Duration // per case
+	casesDir string
+	only     map[string]bool
+	modes    []string // of strataModes
+	// nativeCases, when not nil, are the only cases the native modes
+	// build (CONFORMANCE_NATIVE_CASES).
+	nativeCases map[string]bool
+	parallel    int
+	selfTest    bool
+	keep        bool
+	writeGold   bool
+	diffLines   int
+	cache       string
+	busybox     string
+	timeout     time.Duration // per case
 }
 
 // settingsFromEnv reads the CONFORMANCE_* variables (README.md).
@@ -105,6 +108,13 @@ func settingsFromEnv() (settings, error) {
 			return s, fmt.Errorf("%s=%q: use 1 or 0", b.name, os.Getenv(b.name))
 		}
 	}
+	if v := os.Getenv("CONFORMANCE_NATIVE_CASES"); v != "" {
+		names, err := readCaseList(v)
+		if err != nil {
+			return s, fmt.Errorf("CONFORMANCE_NATIVE_CASES: %w", err)
+		}
+		s.nativeCases = names
+	}
 	abs, err := filepath.Abs(s.casesDir)
 	if err != nil {
 		return s, fmt.Errorf("finding the cases directory: %w", err)
@@ -117,6 +127,25 @@ func settingsFromEnv() (settings, error) {
 		s.busybox = v
 	}
 	return s, nil
+}
+
+// readCaseList reads a file of case names, one a line; blank lines and
+// lines starting with # are left out.
+func readCaseList(path string) (map[string]bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the case list: %w", err)
+	}
+	names := map[string]bool{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			names[l] = true
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s names no case", path)
+	}
+	return names, nil
 }
 
 // outcome is the result of one case in one mode.
@@ -207,6 +236,11 @@ func loadCases(t *testing.T, set settings) []*caseSpec {
 	for n := range set.only {
 		if !seen[n] {
 			t.Errorf("CONFORMANCE_ONLY names %q, which is no case directory of %s", n, set.casesDir)
+		}
+	}
+	for n := range set.nativeCases {
+		if _, err := os.Stat(filepath.Join(set.casesDir, n, "Dockerfile")); err != nil {
+			t.Errorf("CONFORMANCE_NATIVE_CASES names %q, which is no case of %s", n, set.casesDir)
 		}
 	}
 	if t.Failed() {
