@@ -62,10 +62,11 @@ fuzz:
 # every case in every mode.
 CONFORMANCE_MODES ?= root,rootless,native
 CONFORMANCE_NATIVE_CASES ?= testdata/native-cases.txt
+CONFORMANCE_TIMEOUT ?= 45m
 conformance:
 	$(GO) test -c -o bin/conformance.test ./test/conformance
 	cd test/conformance && CONFORMANCE_MODES=$(CONFORMANCE_MODES) CONFORMANCE_NATIVE_CASES=$(CONFORMANCE_NATIVE_CASES) \
-		../../bin/conformance.test -test.timeout 45m
+		../../bin/conformance.test -test.timeout $(CONFORMANCE_TIMEOUT)
 
 # strata against BuildKit and buildah (bench/run.sh --help; BENCH_ARGS=--quick).
 bench: build
