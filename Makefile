@@ -54,12 +54,19 @@ fuzz:
 
 # The conformance suite (test/conformance/README.md): every case built by
 # docker's BuildKit (a private dockerd) and by strata, root and rootless,
-# compared file by file and config by config. The test binary is run
-# directly so that its per-case lines and summary are printed.
-# CONFORMANCE_ONLY=a,b runs some cases; CONFORMANCE_SELFTEST=1 docker twice.
+# compared file by file and config by config; the cases of
+# testdata/native-cases.txt with the native snapshotter too. The test binary
+# is run directly so that its per-case lines and summary are printed.
+# CONFORMANCE_ONLY=a,b runs some cases; CONFORMANCE_SELFTEST=1 docker twice;
+# CONFORMANCE_MODES=root,rootless,native,rootless-native CONFORMANCE_NATIVE_CASES=
+# every case in every mode.
+CONFORMANCE_MODES ?= root,rootless,native
+CONFORMANCE_NATIVE_CASES ?= testdata/native-cases.txt
+CONFORMANCE_TIMEOUT ?= 45m
 conformance:
 	$(GO) test -c -o bin/conformance.test ./test/conformance
-	cd test/conformance && ../../bin/conformance.test -test.timeout 45m
+	cd test/conformance && CONFORMANCE_MODES=$(CONFORMANCE_MODES) CONFORMANCE_NATIVE_CASES=$(CONFORMANCE_NATIVE_CASES) \
+		../../bin/conformance.test -test.timeout $(CONFORMANCE_TIMEOUT)
 
 # strata against BuildKit and buildah (bench/run.sh --help; BENCH_ARGS=--quick).
 bench: build

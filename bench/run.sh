@@ -15,6 +15,10 @@
 # and 300 MB, a third of it incompressible: layer commit), push and pull (the
 # bigtree image to Debian's docker-registry on 127.0.0.1), rss (peak RSS of
 # strata building, pushing and pulling a 1 GB layer; not in the default set).
+# The tool strata-native is strata with --snapshotter native (its builds
+# only: hello, multi, parallel, bigtree), shown in a table of its own beside
+# strata's overlay snapshotter:
+#   bench/run.sh --runs 5 --cases bigtree --tools strata,strata-native
 #
 # Cold means: every build cache of that tool cleared, the base image present
 # (strata: --no-cache; docker: `docker builder prune -af` before the build;
@@ -43,12 +47,13 @@ while [ $# -gt 0 ]; do
     --tools) TOOLS=$2; shift ;;
     --tools=*) TOOLS=${1#*=} ;;
     --keep) KEEP=1 ;; # keep the images and the private stores
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 has() { case ",$2," in *",$1,"*) return 0 ;; esac; return 1; }
+has_strata() { has strata "$TOOLS" || has strata-native "$TOOLS"; }
 
 DOCKER=/usr/bin/docker # the client with BuildKit; another one on PATH may lack it
 export DOCKER_BUILDKIT=1
@@ -145,7 +150,7 @@ EOF
 # tool: strata import, docker import, and buildah from docker's copy.
 import() {
   local name=$1 tar=$2
-  if has strata "$TOOLS"; then
+  if has_strata; then
     "$STRATA" inspect "$name" >/dev/null 2>&1 || "$STRATA" import "$tar" "$name" >>"$LOG"
   fi
   if has buildkit "$TOOLS" || has buildah "$TOOLS"; then
@@ -203,7 +208,11 @@ build() {
     strata)
       local nc=()
       [ "$mode" = cold ] && nc=(--no-cache)
-      "$STRATA" build "${nc[@]}" --progress plain -t "$tag" -f "$ctx/$file" "$ctx" ;;
+      "$STRATA" build "${nc[@]}" --snapshotter overlay --progress plain -t "$tag" -f "$ctx/$file" "$ctx" ;;
+    strata-native)
+      local nc=()
+      [ "$mode" = cold ] && nc=(--no-cache)
+      "$STRATA" build "${nc[@]}" --snapshotter native --progress plain -t "$tag" -f "$ctx/$file" "$ctx" ;;
     buildkit)
       $DOCKER build --network host --progress plain -t "$tag" -f "$ctx/$file" "$ctx" ;;
     buildah)
@@ -221,6 +230,9 @@ uncache() {
 }
 
 tools() { tr , ' ' <<<"$TOOLS"; }
+# registry_tools are the tools of push and pull, where the snapshotter plays
+# no part: strata-native is left out.
+registry_tools() { tools | tr ' ' '\n' | grep -vx strata-native | tr '\n' ' '; }
 
 # --- cases ------------------------------------------------------------------
 
@@ -366,7 +378,7 @@ case_pushpull() {
   local tool i
   say "push and pull of the bigtree image (127.0.0.1:$PORT)"
   for i in $(seq "$RUNS"); do
-    for tool in $(tools); do
+    for tool in $(registry_tools); do
       ensure_bigtree "$tool"
       registry
       if has push "$CASES"; then
@@ -448,6 +460,7 @@ table() {
   row bigtree-commit "≤ 0.70"
   row push "≤ 0.80"
   row pull "≤ 0.80"
+  snapshotter_table
   local b
   b=$(median rss-build strata)
   if [ "$b" != - ]; then
@@ -459,6 +472,21 @@ table() {
     echo "| pull into an empty store | $(median rss-pull strata) | < 200 |"
     echo "| first run of the pulled image (extracts the layer) | $(median rss-extract strata) | < 200 |"
   fi
+}
+
+# snapshotter_table compares strata's snapshotters when strata-native ran.
+snapshotter_table() {
+  has strata-native "$TOOLS" || return 0
+  echo
+  echo "| case | strata overlay s | strata native s | native ÷ overlay |"
+  echo "| --- | ---: | ---: | ---: |"
+  local c o n
+  for c in hello-cold hello-noop hello-edit multi-cold multi-noop multi-edit parallel bigtree bigtree-commit; do
+    o=$(median "$c" strata)
+    n=$(median "$c" strata-native)
+    [ "$n" = - ] && continue
+    echo "| $c | $o | $n | $(ratio "$n" "$o") |"
+  done
 }
 
 cleanup() {
@@ -479,6 +507,8 @@ cleanup() {
 main() {
   trap cleanup EXIT
   setup
+  local load_start
+  load_start=$(cut -d' ' -f1-3 /proc/loadavg)
   say "runs: $RUNS; cases: $CASES; tools: $TOOLS; log: $LOG"
   has hello "$CASES" && case_hello hello Dockerfile
   has multi "$CASES" && case_hello multi Dockerfile.multi
@@ -495,6 +525,7 @@ main() {
     echo "Median wall time of $RUNS run(s) per tool; $(nproc) cores; strata $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "($("$STRATA" version 2>/dev/null | head -1)), $($DOCKER version --format 'docker {{.Server.Version}}' 2>/dev/null || echo 'docker ?'),"
     echo "$(buildah --version 2>/dev/null || echo 'buildah ?'). Command: bench/run.sh --runs $RUNS --cases $CASES --tools $TOOLS"
+    echo "Load averages (1, 5, 15 min): $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo
     table
   } >"$WORK/table.md"

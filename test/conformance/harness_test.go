@@ -320,3 +320,61 @@ func TestSortSlowFirst(t *testing.T) {
 		t.Errorf("order (-got +want):\n%s", d)
 	}
 }
+
+func TestSidesForNativeCases(t *testing.T) {
+	s := &suite{sides: []side{
+		&strataSide{mode: "root", snapshotter: "overlay"},
+		&strataSide{mode: "native", snapshotter: "native"},
+		&strataSide{mode: "rootless-native", snapshotter: "native", user: &rootlessUser{}},
+	}}
+	modes := func(c string) []string {
+		var out []string
+		for _, sd := range s.sidesFor(&caseSpec{name: c}) {
+			out = append(out, modeOf(sd))
+		}
+		return out
+	}
+	if d := cmp.Diff(modes("x"), []string{"root", "native", "rootless-native"}); d != "" {
+		t.Errorf("without a list (-got +want):\n%s", d)
+	}
+	s.nativeCases = map[string]bool{"listed": true}
+	if d := cmp.Diff(modes("x"), []string{"root"}); d != "" {
+		t.Errorf("a case the list leaves out (-got +want):\n%s", d)
+	}
+	if d := cmp.Diff(modes("listed"), []string{"root", "native", "rootless-native"}); d != "" {
+		t.Errorf("a listed case (-got +want):\n%s", d)
+	}
+}
+
+func TestReadCaseList(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, text string
+		want       map[string]bool // nil: an error
+	}{
+		{"names and comments", "# why\nwhiteouts\n\n  hardlinks  \n#x\n", map[string]bool{"whiteouts": true, "hardlinks": true}},
+		{"only comments", "# nothing\n\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(dir, "list")
+			os.WriteFile(p, []byte(tt.text), 0o644)
+			got, err := readCaseList(p)
+			if tt.want == nil {
+				if err == nil {
+					t.Fatalf("readCaseList: %v, want an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(got, tt.want); d != "" {
+				t.Errorf("names (-got +want):\n%s", d)
+			}
+		})
+	}
+	if _, err := readCaseList(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing list gave no error")
+	}
+}

@@ -4,21 +4,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
-// rootlessName is the ordinary user strata runs as in rootless mode; the
-// e2e tests and scripts/conformance-rootless.sh use the same one.
-const rootlessName = "strata-rootless-test"
-
-// rootlessUser is the user, its home for this run (HOME, XDG_DATA_HOME=
-// home/data: its store) and the copy of strata it runs.
+// rootlessUser is the user, its home for this run (HOME; each rootless
+// mode's store is under XDG_DATA_HOME=home/data-<mode>) and the copy of
+// strata it runs.
 type rootlessUser struct {
 	uid, gid  int
 	home, bin string
@@ -29,26 +25,8 @@ type rootlessUser struct {
 // bin.
 func newRootlessUser(t *testing.T, bin string) *rootlessUser {
 	t.Helper()
-	for _, tool := range []string{"setpriv", "newuidmap", "newgidmap", "useradd", "usermod"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("rootless mode needs %s: apt-get install uidmap util-linux passwd", tool)
-		}
-	}
-	if _, err := exec.Command("id", "-u", rootlessName).Output(); err != nil {
-		if out, err := exec.Command("useradd", "-M", "-s", "/bin/sh", rootlessName).CombinedOutput(); err != nil {
-			t.Fatalf("useradd %s: %v\n%s", rootlessName, err, out)
-		}
-	}
-	sub, _ := os.ReadFile("/etc/subuid")
-	subg, _ := os.ReadFile("/etc/subgid")
-	if !strings.Contains("\n"+string(sub), "\n"+rootlessName+":") || !strings.Contains("\n"+string(subg), "\n"+rootlessName+":") {
-		start := freeSubidStart(string(sub) + "\n" + string(subg))
-		r := fmt.Sprintf("%d-%d", start, start+65535)
-		if out, err := exec.Command("usermod", "--add-subuids", r, "--add-subgids", r, rootlessName).CombinedOutput(); err != nil {
-			t.Fatalf("usermod --add-subuids %s %s: %v\n%s", r, rootlessName, err, out)
-		}
-	}
-	u := &rootlessUser{uid: userID(t, "-u"), gid: userID(t, "-g")}
+	uid, gid := testenv.EnsureUser(t, testenv.RootlessUser, testenv.UserOptions{Subordinate: true})
+	u := &rootlessUser{uid: uid, gid: gid}
 	home, err := os.MkdirTemp("", "strata-conformance-rl-")
 	if err != nil {
 		t.Fatal(err)
@@ -65,37 +43,6 @@ func newRootlessUser(t *testing.T, bin string) *rootlessUser {
 		t.Fatal(err)
 	}
 	return u
-}
-
-func userID(t *testing.T, flag string) int {
-	t.Helper()
-	out, err := exec.Command("id", flag, rootlessName).Output()
-	if err != nil {
-		t.Fatalf("id %s %s: %v", flag, rootlessName, err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatalf("id %s %s: %q", flag, rootlessName, out)
-	}
-	return n
-}
-
-// freeSubidStart returns the end of the highest range in subuid/subgid
-// text, or 100000.
-func freeSubidStart(text string) int {
-	start := 100000
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.Split(strings.TrimSpace(line), ":")
-		if len(f) != 3 {
-			continue
-		}
-		s, err1 := strconv.Atoi(f[1])
-		c, err2 := strconv.Atoi(f[2])
-		if err1 == nil && err2 == nil && s+c > start {
-			start = s + c
-		}
-	}
-	return start
 }
 
 // readable returns path if the user can read it where it is, else a copy
@@ -131,10 +78,10 @@ func (u *rootlessUser) own(dir string) error {
 		}
 		var st unix.Stat_t
 		if err := unix.Lstat(p, &st); err != nil {
-			return fmt.Errorf("giving %s to %s: %w", p, rootlessName, err)
+			return fmt.Errorf("giving %s to %s: %w", p, testenv.RootlessUser, err)
 		}
 		if err := os.Lchown(p, u.uid, u.gid); err != nil {
-			return fmt.Errorf("giving %s to %s: %w", p, rootlessName, err)
+			return fmt.Errorf("giving %s to %s: %w", p, testenv.RootlessUser, err)
 		}
 		if fi.Mode()&os.ModeSymlink != 0 {
 			return nil

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
 // contextEpoch is the mtime every build-context file gets (2020-09-13), as
@@ -42,7 +44,7 @@ type prepared struct {
 
 // dirsFor returns the directories side sd builds from.
 func (p *prepared) dirsFor(sd side) *prepared {
-	if modeOf(sd) != "rootless" || p.rlCtxDir == "" {
+	if !rootless(sd) || p.rlCtxDir == "" {
 		return p
 	}
 	q := *p
@@ -101,7 +103,8 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 	}
 	p, err := s.prepare(ctx, c)
 	var ref built
-	got := make([]built, len(s.sides))
+	sides := s.sidesFor(c)
+	got := make([]built, len(sides))
 	switch {
 	case err != nil:
 		ref.err = err
@@ -111,19 +114,19 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 		ref.snap, ref.err = loadGolden(c)
 	}
 	if err == nil {
-		s.buildAll(ctx, c, p, &ref, got)
+		s.buildAll(ctx, c, p, sides, &ref, got)
 	}
 	refLabel := s.oracle.label()
 	if c.golden {
 		refLabel = ""
 	}
-	for i, sd := range s.sides {
+	for i, sd := range sides {
 		mode := modeOf(sd)
 		t.Run(mode, func(t *testing.T) {
 			o := outcome{name: c.name, mode: mode, status: "PASS", refElapsed: ref.elapsed, refLabel: refLabel, elapsed: got[i].elapsed}
 			report := ""
 			switch {
-			case mode == "rootless" && c.rootlessSkip != "":
+			case rootless(sd) && c.rootlessSkip != "":
 				o.status, o.reason = "SKIP", c.rootlessSkip
 			case ref.err != nil:
 				o.status, o.reason = "FAIL", ref.err.Error()
@@ -146,9 +149,22 @@ func (s *suite) runCase(t *testing.T, c *caseSpec) {
 	}
 }
 
+// sidesFor returns the sides that build c: every side, but for the native
+// modes when CONFORMANCE_NATIVE_CASES leaves c out.
+func (s *suite) sidesFor(c *caseSpec) []side {
+	var out []side
+	for _, sd := range s.sides {
+		if ss, ok := sd.(*strataSide); ok && ss.snapshotter == "native" && s.nativeCases != nil && !s.nativeCases[c.name] {
+			continue
+		}
+		out = append(out, sd)
+	}
+	return out
+}
+
 // buildAll builds the case on the oracle (unless ref is already set: a
-// golden case) and on every side, filling ref and got.
-func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *built, got []built) {
+// golden case) and on sides, filling ref and got.
+func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, sides []side, ref *built, got []built) {
 	one := func(sd side, b *built) {
 		start := time.Now()
 		b.snap, b.err = s.buildSide(ctx, sd, c, p.dirsFor(sd))
@@ -163,8 +179,8 @@ func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *bui
 			go func() { defer wg.Done(); one(s.oracle, ref) }()
 		}
 	}
-	for i, sd := range s.sides {
-		if modeOf(sd) == "rootless" && c.rootlessSkip != "" {
+	for i, sd := range sides {
+		if rootless(sd) && c.rootlessSkip != "" {
 			continue
 		}
 		if s.selfTest {
@@ -179,13 +195,16 @@ func (s *suite) buildAll(ctx context.Context, c *caseSpec, p *prepared, ref *bui
 
 // modeOf names a side's mode in the outcomes.
 func modeOf(sd side) string {
-	switch sd.label() {
-	case "strata":
-		return "root"
-	case "strata-rootless":
-		return "rootless"
+	if ss, ok := sd.(*strataSide); ok {
+		return ss.mode
 	}
 	return "selftest"
+}
+
+// rootless reports whether sd is strata run by the ordinary user.
+func rootless(sd side) bool {
+	ss, ok := sd.(*strataSide)
+	return ok && ss.user != nil
 }
 
 // compareSide compares what sd built with ref. It returns a reason ("!"
@@ -264,7 +283,7 @@ func (s *suite) prepare(ctx context.Context, c *caseSpec) (*prepared, error) {
 		cmd.Env = append(os.Environ(), "CASE_DIR="+caseDir, "PARENT_CONTEXT="+p.parentDir)
 		if err := runLogged(cmd, filepath.Join(cw, "pre.log")); err != nil {
 			log, _ := os.ReadFile(filepath.Join(cw, "pre.log"))
-			return nil, fmt.Errorf("pre.sh failed: %w\n%s", err, indent(lastLines(string(log), 12)))
+			return nil, fmt.Errorf("pre.sh failed: %w\n%s", err, indent(testenv.LastLines(string(log), 12)))
 		}
 	}
 	for _, d := range []string{p.ctxDir, p.parentDir} {
@@ -417,7 +436,7 @@ func (s *suite) removeDockerImages(c *caseSpec) {
 // logTail returns the last lines of a build log, indented.
 func logTail(path string) string {
 	b, _ := os.ReadFile(path)
-	return indent(lastLines(string(b), 12))
+	return indent(testenv.LastLines(string(b), 12))
 }
 
 // indent prefixes every line of s with "    | ".

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
 // A side is one builder of a comparison: docker's BuildKit (the oracle) or
@@ -67,17 +69,41 @@ func (s *dockerSide) inspect(ctx context.Context, tag string) ([]byte, error) {
 }
 
 // strataSide builds with the strata binary, as root with its own store, or
-// as an ordinary user (rootless) when user is set.
+// as an ordinary user (rootless) when user is set, with the snapshotter its
+// mode names.
 type strataSide struct {
-	bin  string
-	root string        // the store, for root
-	user *rootlessUser // nil for root
-	name string
+	bin         string
+	root        string        // the store, for root
+	user        *rootlessUser // nil for root
+	dataHome    string        // XDG_DATA_HOME (the store's parent), for the user
+	snapshotter string        // --snapshotter of its builds: overlay or native
+	mode        string        // root, rootless, native or rootless-native
+}
+
+// newStrataSide returns the side of mode: a store of its own under work
+// (root) or under the user's home (rootless), so that sides of a case build
+// at once.
+func newStrataSide(mode, bin, work string, u *rootlessUser) *strataSide {
+	s := &strataSide{bin: bin, mode: mode, snapshotter: "overlay"}
+	if mode == "native" || mode == "rootless-native" {
+		s.snapshotter = "native"
+	}
+	if u == nil {
+		s.root = filepath.Join(work, "store-"+mode)
+		return s
+	}
+	s.user, s.dataHome = u, filepath.Join(u.home, "data-"+mode)
+	return s
 }
 
 var _ side = (*strataSide)(nil)
 
-func (s *strataSide) label() string { return s.name }
+func (s *strataSide) label() string {
+	if s.mode == "root" {
+		return "strata"
+	}
+	return "strata-" + s.mode
+}
 
 // command is strata with args, as root or as the user.
 func (s *strataSide) command(ctx context.Context, args ...string) *exec.Cmd {
@@ -87,7 +113,7 @@ func (s *strataSide) command(ctx context.Context, args ...string) *exec.Cmd {
 	u := s.user
 	argv := []string{
 		"--reuid=" + strconv.Itoa(u.uid), "--regid=" + strconv.Itoa(u.gid), "--clear-groups",
-		"env", "-i", "HOME=" + u.home, "XDG_DATA_HOME=" + filepath.Join(u.home, "data"),
+		"env", "-i", "HOME=" + u.home, "XDG_DATA_HOME=" + s.dataHome,
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", u.bin,
 	}
 	cmd := exec.CommandContext(ctx, "setpriv", append(argv, args...)...)
@@ -101,7 +127,7 @@ func (s *strataSide) build(ctx context.Context, tag, ctxDir, file, input, log st
 		return err
 	}
 	defer stop()
-	argv := append(append([]string{"build", "--network", "host", "--no-cache"}, fArgs...), "-t", tag)
+	argv := append(append([]string{"build", "--network", "host", "--no-cache", "--snapshotter", s.snapshotter}, fArgs...), "-t", tag)
 	cmd := s.command(ctx, append(append(argv, args...), ctxArg)...)
 	cmd.Stdin = in
 	return runLogged(cmd, log)
@@ -240,7 +266,7 @@ func streamFrom(cmd *exec.Cmd, fn func(io.Reader) error) error {
 	io.Copy(io.Discard, out)
 	werr := cmd.Wait()
 	if werr != nil {
-		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), werr, strings.TrimSpace(lastLines(errb.String(), 10)))
+		return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), werr, strings.TrimSpace(testenv.LastLines(errb.String(), 10)))
 	}
 	return ferr
 }

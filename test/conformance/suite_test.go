@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
 // baseImage is a base image every case may name.
@@ -30,19 +32,26 @@ var baseImages = map[string]baseImage{
 	"debian":  {tag: "debian:bookworm"},
 }
 
+// strataModes returns the ways strata builds, as CONFORMANCE_MODES names
+// them: as root or rootless, with the overlay or the native snapshotter.
+func strataModes() []string { return []string{"root", "rootless", "native", "rootless-native"} }
+
 // settings are the run's knobs, from the environment.
 type settings struct {
-	casesDir  string
-	only      map[string]bool
-	modes     []string // "root", "rootless"
-	parallel  int
-	selfTest  bool
-	keep      bool
-	writeGold bool
-	diffLines int
-	cache     string
-	busybox   string
-	timeout   time.Duration // per case
+	casesDir string
+	only     map[string]bool
+	modes    []string // of strataModes
+	// nativeCases, when not nil, are the only cases the native modes
+	// build (CONFORMANCE_NATIVE_CASES).
+	nativeCases map[string]bool
+	parallel    int
+	selfTest    bool
+	keep        bool
+	writeGold   bool
+	diffLines   int
+	cache       string
+	busybox     string
+	timeout     time.Duration // per case
 }
 
 // settingsFromEnv reads the CONFORMANCE_* variables (README.md).
@@ -69,8 +78,8 @@ func settingsFromEnv() (settings, error) {
 	if v := os.Getenv("CONFORMANCE_MODES"); v != "" {
 		s.modes = nil
 		for _, m := range strings.Split(v, ",") {
-			if m != "root" && m != "rootless" {
-				return s, fmt.Errorf("CONFORMANCE_MODES=%q: modes are root and rootless", v)
+			if !slices.Contains(strataModes(), m) {
+				return s, fmt.Errorf("CONFORMANCE_MODES=%q: modes are %s", v, strings.Join(strataModes(), ", "))
 			}
 			s.modes = append(s.modes, m)
 		}
@@ -99,6 +108,13 @@ func settingsFromEnv() (settings, error) {
 			return s, fmt.Errorf("%s=%q: use 1 or 0", b.name, os.Getenv(b.name))
 		}
 	}
+	if v := os.Getenv("CONFORMANCE_NATIVE_CASES"); v != "" {
+		names, err := readCaseList(v)
+		if err != nil {
+			return s, fmt.Errorf("CONFORMANCE_NATIVE_CASES: %w", err)
+		}
+		s.nativeCases = names
+	}
 	abs, err := filepath.Abs(s.casesDir)
 	if err != nil {
 		return s, fmt.Errorf("finding the cases directory: %w", err)
@@ -111,6 +127,25 @@ func settingsFromEnv() (settings, error) {
 		s.busybox = v
 	}
 	return s, nil
+}
+
+// readCaseList reads a file of case names, one a line; blank lines and
+// lines starting with # are left out.
+func readCaseList(path string) (map[string]bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the case list: %w", err)
+	}
+	names := map[string]bool{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			names[l] = true
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s names no case", path)
+	}
+	return names, nil
 }
 
 // outcome is the result of one case in one mode.
@@ -203,6 +238,11 @@ func loadCases(t *testing.T, set settings) []*caseSpec {
 			t.Errorf("CONFORMANCE_ONLY names %q, which is no case directory of %s", n, set.casesDir)
 		}
 	}
+	for n := range set.nativeCases {
+		if _, err := os.Stat(filepath.Join(set.casesDir, n, "Dockerfile")); err != nil {
+			t.Errorf("CONFORMANCE_NATIVE_CASES names %q, which is no case of %s", n, set.casesDir)
+		}
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -240,12 +280,14 @@ func newSuite(t *testing.T, set settings, cases []*caseSpec) *suite {
 			t.Fatalf("building strata: %v\n%s", err, out)
 		}
 		for _, m := range set.modes {
-			if m == "root" {
-				s.sides = append(s.sides, &strataSide{bin: bin, root: filepath.Join(work, "store"), name: "strata"})
-				continue
+			var u *rootlessUser
+			if strings.HasPrefix(m, "rootless") {
+				if s.rlUser == nil {
+					s.rlUser = newRootlessUser(t, bin)
+				}
+				u = s.rlUser
 			}
-			s.rlUser = newRootlessUser(t, bin)
-			s.sides = append(s.sides, &strataSide{bin: bin, user: s.rlUser, name: "strata-rootless"})
+			s.sides = append(s.sides, newStrataSide(m, bin, work, u))
 		}
 	}
 	needed := map[string]bool{}
@@ -316,7 +358,7 @@ func debianTar(ctx context.Context, cache string) (string, error) {
 	cmd := exec.CommandContext(ctx, "mmdebstrap", "--variant=minbase", "bookworm", tmp)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("mmdebstrap --variant=minbase bookworm: %w\n%s", err, lastLines(string(b), 20))
+		return "", fmt.Errorf("mmdebstrap --variant=minbase bookworm: %w\n%s", err, testenv.LastLines(string(b), 20))
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		return "", fmt.Errorf("keeping the debian tarball: %w", err)

@@ -19,12 +19,14 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
 // The users the rootless tests make (and keep, for the next run): one with
 // subordinate id ranges, one without.
 const (
-	rlUser      = "strata-rootless-test"
+	rlUser      = testenv.RootlessUser
 	rlUserNoSub = "strata-rootless-nosub"
 )
 
@@ -36,70 +38,12 @@ type rlStrata struct {
 	bin      string // a copy of strata the user can run
 }
 
-// rlEnsureUser makes the user (with a subordinate uid and gid range of 65536
-// ids when withSub) if it is missing, and returns its uid and gid.
-func rlEnsureUser(t *testing.T, name string, withSub bool) (int, int) {
-	t.Helper()
-	if _, err := exec.Command("id", "-u", name).Output(); err != nil {
-		args := []string{"-M", "-s", "/bin/sh"}
-		if !withSub {
-			args = append(args, "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0")
-		}
-		if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
-			t.Fatalf("useradd %s: %v\n%s", name, err, out)
-		}
-	}
-	if withSub {
-		sub, _ := os.ReadFile("/etc/subuid")
-		subg, _ := os.ReadFile("/etc/subgid")
-		if !strings.Contains("\n"+string(sub), "\n"+name+":") || !strings.Contains("\n"+string(subg), "\n"+name+":") {
-			start := rlFreeStart(string(sub) + "\n" + string(subg))
-			r := fmt.Sprintf("%d-%d", start, start+65535)
-			if out, err := exec.Command("usermod", "--add-subuids", r, "--add-subgids", r, name).CombinedOutput(); err != nil {
-				t.Fatalf("usermod --add-subuids %s %s: %v\n%s", r, name, err, out)
-			}
-		}
-	}
-	return rlID(t, name, "-u"), rlID(t, name, "-g")
-}
-
-func rlID(t *testing.T, name, flag string) int {
-	t.Helper()
-	out, err := exec.Command("id", flag, name).Output()
-	if err != nil {
-		t.Fatalf("id %s %s: %v", flag, name, err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatalf("id %s %s: %q", flag, name, out)
-	}
-	return n
-}
-
-// rlFreeStart returns the end of the highest range in subuid/subgid text, or
-// 100000.
-func rlFreeStart(text string) int {
-	start := 100000
-	for _, line := range strings.Split(text, "\n") {
-		f := strings.Split(strings.TrimSpace(line), ":")
-		if len(f) != 3 {
-			continue
-		}
-		s, err1 := strconv.Atoi(f[1])
-		c, err2 := strconv.Atoi(f[2])
-		if err1 == nil && err2 == nil && s+c > start {
-			start = s + c
-		}
-	}
-	return start
-}
-
 // newRootless returns a fresh store of the user name, in a directory of its
 // own (the e2e temporary directory is root's alone), with copies of strata
 // and the busybox tarball it can read.
-func newRootless(t *testing.T, name string, withSub bool) *rlStrata {
+func newRootless(t *testing.T, name string, opts testenv.UserOptions) *rlStrata {
 	t.Helper()
-	uid, gid := rlEnsureUser(t, name, withSub)
+	uid, gid := testenv.EnsureUser(t, name, opts)
 	home, err := os.MkdirTemp("", "strata-rootless-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -252,7 +196,7 @@ func TestRootlessBuildMatchesRoot(t *testing.T) {
 	root.must("build", "--no-cache", epoch, "-t", "rl:test", ctxDir)
 	rootLayers := rlLayers(t, root.must("inspect", "--format", "{{json .RootFS.Layers}}", "rl:test").stdout)
 
-	u := newRootless(t, rlUser, true)
+	u := newRootless(t, rlUser, testenv.UserOptions{Subordinate: true})
 	userCtx := filepath.Join(u.home, "ctx")
 	if err := os.Mkdir(userCtx, 0o755); err != nil {
 		t.Fatal(err)
@@ -341,7 +285,7 @@ func TestRootlessBuildMatchesRoot(t *testing.T) {
 // TestRootlessMissingSetup runs strata as a user with no subordinate ids and
 // wants one error that says what to run.
 func TestRootlessMissingSetup(t *testing.T) {
-	u := newRootless(t, rlUserNoSub, false)
+	u := newRootless(t, rlUserNoSub, testenv.UserOptions{})
 	r := u.run("images")
 	if r.code == 0 {
 		t.Fatalf("strata images as %s without subordinate ids succeeded:\n%s", rlUserNoSub, r.stdout)
@@ -367,7 +311,7 @@ func TestRootlessMissingSetup(t *testing.T) {
 // namespace cannot create, are left out of the extracted layer, the fifo is
 // kept, and the image runs.
 func TestRootlessBaseWithDevices(t *testing.T) {
-	u := newRootless(t, rlUser, true)
+	u := newRootless(t, rlUser, testenv.UserOptions{Subordinate: true})
 	src, err := os.Open(env.busyboxTar)
 	if err != nil {
 		t.Fatal(err)
