@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/strata-build/strata/test/testenv"
+
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -257,7 +259,7 @@ func TestSlimProbeDiffers(t *testing.T) {
 // TestSlimRootless slims an image as an unprivileged user: the tracer and
 // the probes run in the user's namespace.
 func TestSlimRootless(t *testing.T) {
-	u := newRootless(t, rlUser, true)
+	u := newRootless(t, rlUser, testenv.UserOptions{Subordinate: true})
 	u.must("import", "busybox.tar", "busybox:latest")
 	r := u.must("slim", "busybox:latest", "-t", "bb:slim", "--probe", "sh -c 'cat /etc/passwd >/dev/null && echo rootless slim'")
 	if !strings.Contains(r.stderr, "same on the slimmed image") {
