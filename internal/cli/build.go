@@ -42,6 +42,7 @@ type buildFlags struct {
 	check       bool
 	reproduce   bool
 	snapshotter string
+	isolation   string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -85,6 +86,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
 	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
 	addSnapshotterFlag(fl, &f.snapshotter)
+	addIsolationFlag(fl, &f.isolation)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
@@ -165,6 +167,9 @@ func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options
 	}
 	var err error
 	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {
+		return opts, err
+	}
+	if opts.Isolation, err = isolation(f.isolation); err != nil {
 		return opts, err
 	}
 	if opts.BuildArgs, err = parseKV(f.buildArgs, true); err != nil {

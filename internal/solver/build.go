@@ -22,6 +22,7 @@ import (
 	"github.com/strata-build/strata/internal/buildcontext"
 	"github.com/strata-build/strata/internal/cacheio"
 	"github.com/strata-build/strata/internal/dockerfile"
+	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/snapshot"
@@ -99,6 +100,11 @@ type Options struct {
 	// overlay (the default), native (copies, where overlayfs cannot be
 	// mounted) or auto (native when an overlay mount fails).
 	Snapshotter snapshot.Kind
+	// Isolation chooses how RUN is isolated (--isolation): namespaces,
+	// chroot (with the native snapshotter, for containers that refuse
+	// namespaces and mounts) or auto (the default when empty: chroot when
+	// the built-in sandbox's namespaces are refused here).
+	Isolation executor.Isolation
 	// Executor runs the steps' processes and file ops (nil: the built-in
 	// sandbox, namespaces on overlayfs).
 	Executor Executor
@@ -249,7 +255,7 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	defer os.RemoveAll(b.tmp)
-	if b.snap, err = b.newSnapshotter(); err != nil {
+	if b.snap, err = b.newSnapshotter(ctx); err != nil {
 		return nil, err
 	}
 
