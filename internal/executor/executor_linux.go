@@ -68,9 +68,6 @@ func Init() {
 		return
 	}
 	os.Unsetenv(envSandbox)
-	if mode == modeProbe {
-		os.Exit(probeMain())
-	}
 	os.Exit(childMain(mode))
 }
 

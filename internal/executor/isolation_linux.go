@@ -1,23 +1,18 @@
 package executor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
+	"runtime"
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 )
-
-// modeProbe is the sandbox mode of Probe's child.
-const modeProbe = "probe"
 
 // errNeedsTree is returned for chroot isolation over an overlay snapshot.
 var errNeedsTree = errors.New("executor: chroot isolation needs the native snapshotter (--snapshotter native): an overlay cannot be mounted without mount namespaces")
@@ -34,44 +29,33 @@ func isChroot(iso Isolation) (bool, error) {
 	return false, fmt.Errorf("executor: isolation %q: want %s or %s (resolve %s with Probe)", iso, IsolationNamespaces, IsolationChroot, IsolationAuto)
 }
 
-// Probe reports whether a sandbox's namespaces can be made here: it starts
-// a child in new mount, PID, IPC and UTS namespaces that makes its mounts
-// private, as a RUN's sandbox does first. The error says what refused it
-// (docker's default seccomp profile refuses the namespaces with EPERM;
-// without CAP_SYS_ADMIN the mount fails).
+// Probe reports whether a sandbox's namespaces can be made here: a thread
+// of its own enters new mount, PID, IPC and UTS namespaces and makes its
+// mounts private, as a RUN's sandbox does first, and is then thrown away.
+// The error says what refused it (docker's default seccomp profile refuses
+// the namespaces with EPERM to a process without CAP_SYS_ADMIN).
 func Probe(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
-	cmd.Args = []string{"strata-sandbox"}
-	cmd.Env = append(withoutVar(os.Environ(), envSandbox), envSandbox+"="+modeProbe)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS,
-		Pdeathsig:  syscall.SIGKILL,
-	}
-	if err := cmd.Start(); err != nil {
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			return fmt.Errorf("namespaces refused: %w", errno)
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, in namespaces of its own, ends with
+		// the goroutine.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
+			errc <- fmt.Errorf("namespaces refused: %w", err)
+			return
 		}
-		return fmt.Errorf("namespaces refused: %w", err)
-	}
-	if err := cmd.Wait(); err != nil {
-		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			return errors.New(msg)
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("mount refused in a new mount namespace: %w", err)
+			return
 		}
-		return fmt.Errorf("probing namespaces: %w", err)
+		errc <- nil
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil
-}
-
-// probeMain is Probe's child: it makes its mounts private and exits.
-func probeMain() int {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		fmt.Fprintf(os.Stderr, "mount refused in a new mount namespace: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 // runChroot runs cfg in chroot isolation: what it cannot do is refused
