@@ -100,6 +100,9 @@ type Options struct {
 	// overlay (the default), native (copies, where overlayfs cannot be
 	// mounted) or auto (native when an overlay mount fails).
 	Snapshotter snapshot.Kind
+	// Version is strata's version, stamped on exported caches; an imported
+	// cache of another version (or platform) is refused.
+	Version string
 	// Isolation chooses how RUN is isolated (--isolation): namespaces,
 	// chroot (with the native snapshotter, for containers that refuse
 	// namespaces and mounts) or auto (the default when empty: chroot when
