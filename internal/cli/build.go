@@ -143,7 +143,7 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 // options turns the flags into the solver's options (all but its sinks).
 func (f *buildFlags) options(stdin io.Reader, contextArg string) (solver.Options, error) {
 	opts := solver.Options{
-		Version: version,
+		Version:       version,
 		Tags:          f.tags,
 		Target:        f.target,
 		NoCache:       f.noCache,
