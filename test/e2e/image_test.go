@@ -87,7 +87,7 @@ func buildStrataImage(t *testing.T, s *strata) string {
 		t.Fatal(err)
 	}
 	ctx := t.TempDir()
-	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(ctx, "strata"), "./cmd/strata")
+	build := exec.Command("go", "build", "-o", filepath.Join(ctx, "strata"), "./cmd/strata")
 	build.Dir = repo
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
