@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/strata
 GOFLAGS_TEST ?= -count=1
 
-.PHONY: all deps build demo test unit e2e vet fmt conformance bench clean fuzz docs
+.PHONY: all deps build demo test unit e2e vet fmt conformance bench clean fuzz docs image
 
 all: build
 
@@ -13,6 +13,12 @@ deps:
 
 build:
 	$(GO) build -o $(BIN) ./cmd/strata
+
+# strata's own image (./Dockerfile), built by bin/strata into its store and
+# saved to bin/strata-image.tar for docker load (scripts/mkimage.sh).
+IMAGE ?= strata:dev
+image: build
+	scripts/mkimage.sh $(IMAGE)
 
 demo: deps build
 	scripts/demo.sh

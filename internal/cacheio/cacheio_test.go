@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -184,6 +185,43 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if got := im.Stats(); got.Layers != 1 || got.Records != 2 {
 				t.Errorf("import stats %+v, want 1 layer and 2 records", got)
+			}
+		})
+	}
+}
+
+// TestOpenRefusesOtherBuilder: a cache written by another strata version is
+// refused, never trusted; one of the same version is read.
+func TestOpenRefusesOtherBuilder(t *testing.T) {
+	ctx := context.Background()
+	src, recs := seed(t)
+	to, err := ParseSpec("type=local,dest="+filepath.Join(t.TempDir(), "dir"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Export(ctx, src, []string{recs[0].Key}, to, Options{Version: "1.0"}); err != nil {
+		t.Fatal(err)
+	}
+	from, err := ParseSpec("type=local,src="+to.Dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		version string
+		wantErr bool
+	}{{"1.0", false}, {"1.1", true}, {"", true}}
+	for _, tt := range tests {
+		t.Run("version "+tt.version, func(t *testing.T) {
+			dst, err := store.Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(ctx, dst, from, Options{Version: tt.version})
+			if got := err != nil; got != tt.wantErr {
+				t.Fatalf("Open by version %q: error %v, want an error: %v", tt.version, err, tt.wantErr)
+			}
+			if tt.wantErr && (!errors.Is(err, ErrOtherBuilder) || !strings.Contains(err.Error(), "written by strata 1.0 linux/")) {
+				t.Errorf("error %q does not say who wrote the cache", err)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -33,6 +34,18 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 type Options struct {
 	// Registry configures the registry client (type=registry).
 	Registry registry.Options
+	// Version is strata's version: Export writes it, with the platform,
+	// into the cache, and Open refuses a cache of another version or
+	// platform.
+	Version string
+}
+
+// builderID names the strata that writes or reads a cache.
+func builderID(version string) string {
+	if version == "" {
+		version = "unknown"
+	}
+	return "strata " + version + " " + runtime.GOOS + "/" + runtime.GOARCH
 }
 
 // ExportStats tell what Export wrote.
@@ -55,7 +68,7 @@ func Export(ctx context.Context, st *store.Store, keys []string, spec Spec, opts
 		return ExportStats{}, fmt.Errorf("exporting the cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	img, stats, err := cacheImageOf(ctx, st, keys, tmp)
+	img, stats, err := cacheImageOf(ctx, st, keys, tmp, builderID(opts.Version))
 	if err != nil {
 		return ExportStats{}, fmt.Errorf("exporting the cache: %w", err)
 	}
@@ -79,8 +92,8 @@ func Export(ctx context.Context, st *store.Store, keys []string, spec Spec, opts
 
 // cacheImageOf makes the cache image of keys, compressing plain blobs into
 // files under tmp.
-func cacheImageOf(ctx context.Context, st *store.Store, keys []string, tmp string) (v1.Image, ExportStats, error) {
-	var cfg config
+func cacheImageOf(ctx context.Context, st *store.Store, keys []string, tmp, builder string) (v1.Image, ExportStats, error) {
+	cfg := config{Builder: builder}
 	var order []v1.Hash
 	seenKey, seenBlob := map[string]bool{}, map[v1.Hash]bool{}
 	for _, k := range keys {

@@ -19,6 +19,11 @@ const ConfigMediaType types.MediaType = "application/vnd.strata.cache.config.v1+
 
 // config is an exported cache's config blob.
 type config struct {
+	// Builder is the strata version and platform that wrote the cache
+	// (Options.Version and GOOS/GOARCH): a cache key means the same step
+	// only to the same strata on the same platform, so Open refuses a cache
+	// another one wrote.
+	Builder string `json:"builder"`
 	// Records are the cache records, as the exporting store held them.
 	Records []store.CacheRecord `json:"records"`
 	// Blobs name, for each layer of the manifest in order, the blob the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -16,6 +17,10 @@ import (
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/store"
 )
+
+// ErrOtherBuilder is returned by Open for a cache that another strata
+// version or platform wrote: its keys are not trusted here.
+var ErrOtherBuilder = errors.New("cacheio: not trusted")
 
 // Importer is an exported cache opened for a build: the builder's
 // CacheSource. It is safe for concurrent use.
@@ -69,14 +74,14 @@ func Open(ctx context.Context, st *store.Store, spec Spec, opts Options) (*Impor
 	if err != nil {
 		return nil, fmt.Errorf("importing the cache from %s: %w", spec, err)
 	}
-	im, err := newImporter(st, spec, img)
+	im, err := newImporter(st, spec, img, builderID(opts.Version))
 	if err != nil {
 		return nil, fmt.Errorf("importing the cache from %s: %w", spec, err)
 	}
 	return im, nil
 }
 
-func newImporter(st *store.Store, spec Spec, img v1.Image) (*Importer, error) {
+func newImporter(st *store.Store, spec Spec, img v1.Image, builder string) (*Importer, error) {
 	m, err := img.Manifest()
 	if err != nil {
 		return nil, err
@@ -91,6 +96,13 @@ func newImporter(st *store.Store, spec Spec, img v1.Image) (*Importer, error) {
 	var cfg config
 	if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&cfg); err != nil {
 		return nil, fmt.Errorf("reading the cache config: %w", err)
+	}
+	if cfg.Builder != builder {
+		from := cfg.Builder
+		if from == "" {
+			from = "a strata that did not say its version"
+		}
+		return nil, fmt.Errorf("%w: it was written by %s, this is %s", ErrOtherBuilder, from, builder)
 	}
 	if len(cfg.Blobs) != len(m.Layers) {
 		return nil, fmt.Errorf("the cache config names %d blobs for %d layers", len(cfg.Blobs), len(m.Layers))

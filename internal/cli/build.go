@@ -49,6 +49,7 @@ type buildFlags struct {
 	slim        *buildSlimmer // made by build when --slim-probe asks
 	run         runFlags
 	contexts    []string
+	isolation   string
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -96,6 +97,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	f.run.add(fl)
 	fl.StringArrayVar(&f.contexts, "build-context", nil, "a named context for FROM NAME, COPY --from=NAME and RUN --mount from=NAME (a stage of that name is replaced): NAME=DIR, NAME=docker-image://REF or NAME=GIT-URL; repeatable")
 	addSnapshotterFlag(fl, &f.snapshotter)
+	addIsolationFlag(fl, &f.isolation)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.StringArrayVar(&f.slimProbes, "slim-probe", nil, "slim the image before tagging it, as strata slim --probe: arguments that replace its CMD for one traced run; repeatable")
 	fl.StringArrayVar(&f.slimHTTP, "slim-http-probe", nil, "slim the image before tagging it, as strata slim --http-probe PORT:PATH; repeatable")
@@ -189,6 +191,7 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 // and its context).
 func (f *buildFlags) options() (solver.Options, error) {
 	opts := solver.Options{
+		Version:       version,
 		Tags:          f.tags,
 		Target:        f.target,
 		NoCache:       f.noCache,
@@ -216,6 +219,9 @@ func (f *buildFlags) options() (solver.Options, error) {
 	}
 	var err error
 	if opts.Snapshotter, err = snapshotterKind(f.snapshotter); err != nil {
+		return opts, err
+	}
+	if opts.Isolation, err = isolation(f.isolation); err != nil {
 		return opts, err
 	}
 	if opts.BuildArgs, err = parseKV(f.buildArgs, true); err != nil {

@@ -19,7 +19,7 @@ func NeedsPrivilege(args []string) bool {
 	}
 	for c := cmd; c != nil; c = c.Parent() {
 		switch c.Name() {
-		case "help", "version", "completion":
+		case "help", "version", "completion", "login", "logout":
 			return false
 		}
 	}

@@ -94,6 +94,7 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
 		newLoadCmd(g),
 		newPullCmd(g),
 		newPushCmd(g),
+		newLoginCmd(), newLogoutCmd(),
 		newFsckCmd(g),
 		newPruneCmd(g), newDfCmd(g),
 		newVersionCmd(),

@@ -43,11 +43,13 @@ func childMain(mode string) int {
 		return fail(fmt.Errorf("sandbox started as %q with a %q config", mode, cfg.Mode))
 	}
 	unix.Umask(0o022)
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return fail(fmt.Errorf("making mounts private: %w", err))
-	}
-	if err := mountRoot(&cfg); err != nil {
-		return fail(err)
+	if !cfg.Chroot {
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			return fail(fmt.Errorf("making mounts private: %w", err))
+		}
+		if err := mountRoot(&cfg); err != nil {
+			return fail(err)
+		}
 	}
 
 	switch mode {
@@ -61,7 +63,11 @@ func childMain(mode string) int {
 		return 0
 	case modeRun:
 		st := &stubMaker{root: cfg.Merged}
-		err := setupRun(&cfg, st)
+		setup := setupRun
+		if cfg.Chroot {
+			setup = setupChroot
+		}
+		err := setup(&cfg, st)
 		send(childMsg{Stubs: st.created}) // before anything can kill us
 		if err != nil {
 			return fail(err)
@@ -216,6 +222,10 @@ func runCommand(cfg *childConfig) (int, *childMsg) {
 			Setsid:     true,
 			Ptrace:     cfg.Trace != nil,
 		},
+	}
+	if cfg.Chroot {
+		// No PID namespace takes the command down with the init.
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	if cfg.Insecure && cfg.UID != 0 {
 		// As BuildKit's insecure mode: a non-root USER keeps every

@@ -15,6 +15,42 @@ import (
 // ErrUnsupported is returned by Run and Do on systems other than Linux.
 var ErrUnsupported = errors.New("executor: sandbox not supported on this system")
 
+// Isolation names how a sandbox is isolated from the machine it runs on.
+type Isolation string
+
+// The isolations, as --isolation names them.
+const (
+	// IsolationNamespaces runs a command in new mount, PID, IPC and UTS
+	// namespaces (and a network one for network none), pivoted into its
+	// root, with /proc, /dev and /sys of its own. It needs CAP_SYS_ADMIN
+	// (root, or a user namespace of strata's own).
+	IsolationNamespaces Isolation = "namespaces"
+	// IsolationChroot runs a command chrooted into a native snapshot's
+	// tree, in the caller's own namespaces, with the caller's
+	// capabilities cut to Docker's default set: no mount is made. It is
+	// for containers that refuse namespaces and mounts (docker's
+	// defaults); the outer container, not strata, confines the command.
+	IsolationChroot Isolation = "chroot"
+	// IsolationAuto is namespaces where a sandbox's namespaces can be
+	// made, chroot elsewhere (see Probe).
+	IsolationAuto Isolation = "auto"
+)
+
+// ErrUnknownIsolation is returned by ParseIsolation for a name it does not
+// know.
+var ErrUnknownIsolation = errors.New("executor: unknown isolation")
+
+// ParseIsolation returns the Isolation named s; empty means auto.
+func ParseIsolation(s string) (Isolation, error) {
+	switch i := Isolation(s); i {
+	case "":
+		return IsolationAuto, nil
+	case IsolationAuto, IsolationNamespaces, IsolationChroot:
+		return i, nil
+	}
+	return "", fmt.Errorf("%w %q: use auto, namespaces or chroot", ErrUnknownIsolation, s)
+}
+
 // Rootfs is the sandbox's root filesystem: a snapshot's mount (an overlay
 // of layer dirs, or a native snapshot's tree), made by internal/snapshot.
 type Rootfs = snapshot.Mount
@@ -74,6 +110,11 @@ type RunSpec struct {
 	// Security is the confinement of the command: SecuritySandbox (the
 	// default when empty) or SecurityInsecure.
 	Security string
+	// Isolation is IsolationNamespaces (the default when empty) or
+	// IsolationChroot, which needs a native snapshot (Rootfs.Tree), cannot
+	// make Mounts, network none or a read-only root, and makes the few
+	// /dev nodes it needs in the tree (removed afterwards).
+	Isolation Isolation
 	// Signals, when not nil, are forwarded to the sandbox's init, which
 	// passes them on to the command, as docker run's --sig-proxy does.
 	Signals <-chan os.Signal
@@ -132,6 +173,10 @@ type DoSpec struct {
 	// Stdout receives what the op writes to its stdout, Stderr what it writes
 	// to os.Stderr; nil discards.
 	Stdout, Stderr io.Writer
+	// Isolation is IsolationNamespaces (the default when empty) or
+	// IsolationChroot, in which the op runs in the caller's namespaces with
+	// root the native snapshot's tree (Rootfs.Tree), mounted nowhere.
+	Isolation Isolation
 }
 
 var ops = struct {

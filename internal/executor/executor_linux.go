@@ -47,6 +47,7 @@ type childConfig struct {
 	Trace       *TraceSpec
 	ShmSize     int64
 	Rlimits     []Rlimit
+	Chroot      bool // IsolationChroot: no namespaces, no mounts
 
 	// Do mode.
 	Op  string
@@ -160,7 +161,14 @@ func runSandbox(ctx context.Context, spec RunSpec, tr *TraceSpec) (result, error
 	if none {
 		flags |= syscall.CLONE_NEWNET
 	}
-	res, err := start(ctx, &cfg, uintptr(flags), streams{spec.Stdin, spec.Stdout, spec.Stderr, spec.Signals})
+	chroot, err := isChroot(spec.Isolation)
+	if err != nil {
+		return res, err
+	}
+	if chroot {
+		return runChroot(ctx, spec, &cfg)
+	}
+	res, err = start(ctx, &cfg, uintptr(flags), streams{spec.Stdin, spec.Stdout, spec.Stderr, spec.Signals})
 	if !spec.Rootfs.ReadOnly {
 		// Even after a failure: the upper dir may be reused or inspected.
 		if rerr := removeStubs(spec.Rootfs.Writable(), res.stubs); rerr != nil && err == nil {
@@ -185,7 +193,18 @@ func Do(ctx context.Context, spec DoSpec) error {
 		return err
 	}
 	cfg := childConfig{Mode: modeDo, Rootfs: spec.Rootfs, Op: spec.Op, Arg: spec.Arg}
-	res, err := start(ctx, &cfg, syscall.CLONE_NEWNS, streams{stdout: spec.Stdout, stderr: spec.Stderr})
+	chroot, err := isChroot(spec.Isolation)
+	if err != nil {
+		return err
+	}
+	flags := uintptr(syscall.CLONE_NEWNS)
+	if chroot {
+		if spec.Rootfs.Tree == "" {
+			return errNeedsTree
+		}
+		cfg.Chroot, flags = true, 0
+	}
+	res, err := start(ctx, &cfg, flags, streams{stdout: spec.Stdout, stderr: spec.Stderr})
 	if err != nil {
 		return fmt.Errorf("running op %s in sandbox: %w", spec.Op, err)
 	}
@@ -259,11 +278,15 @@ type streams struct {
 func start(ctx context.Context, cfg *childConfig, cloneflags uintptr, sio streams) (result, error) {
 	stdin, stdout, stderr := sio.stdin, sio.stdout, sio.stderr
 	var res result
-	cleanup, err := mountDirs(cfg)
-	if err != nil {
-		return res, err
+	if cfg.Chroot {
+		cfg.Merged = cfg.Rootfs.Tree // mounted nowhere: used in place
+	} else {
+		cleanup, err := mountDirs(cfg)
+		if err != nil {
+			return res, err
+		}
+		defer cleanup()
 	}
-	defer cleanup()
 	conf, err := json.Marshal(cfg)
 	if err != nil {
 		return res, fmt.Errorf("encoding sandbox config: %w", err)

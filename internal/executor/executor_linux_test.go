@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envHelper) == "sleep" {
 		os.Exit(helperSleep())
 	}
+	if os.Getenv(envHelper) == "probe-noadmin" {
+		os.Exit(helperProbeNoAdmin())
+	}
 	if os.Getenv(envHelper) == "probe" {
 		os.Exit(helperProbe())
 	}

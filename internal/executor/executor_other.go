@@ -23,3 +23,6 @@ func Do(ctx context.Context, spec DoSpec) error { return ErrUnsupported }
 
 // ForwardedSignals returns nil: there is no sandbox to forward signals to.
 func ForwardedSignals() []os.Signal { return nil }
+
+// Probe returns ErrUnsupported.
+func Probe(ctx context.Context) error { return ErrUnsupported }

@@ -219,12 +219,25 @@ func InUserNamespace() bool {
 // OverlayXattrPrefix returns the xattr prefix overlayfs uses for its markers
 // (the opaque directory's "opaque") in this process: "user.overlay." inside a
 // user namespace, where overlay must be mounted with the userxattr option,
-// and "trusted.overlay." otherwise.
+// or without CAP_SYS_ADMIN, and "trusted.overlay." otherwise.
 func OverlayXattrPrefix() string {
-	if InUserNamespace() {
+	if InUserNamespace() || !hasSysAdmin() {
 		return "user.overlay."
 	}
 	return "trusted.overlay."
+}
+
+// hasSysAdmin reports whether the calling thread holds CAP_SYS_ADMIN, which
+// trusted.* xattrs need: a root strata in a container with docker's
+// default capabilities lacks it, and marks opaque directories with
+// user.overlay.opaque, as rootless strata does.
+func hasSysAdmin() bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return true // as before: trusted.overlay.
+	}
+	return data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0
 }
 
 // readSmall reads a small /proc or /etc file; a missing file reads as empty.

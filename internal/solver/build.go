@@ -116,6 +116,14 @@ type Options struct {
 	// overlay (the default), native (copies, where overlayfs cannot be
 	// mounted) or auto (native when an overlay mount fails).
 	Snapshotter snapshot.Kind
+	// Version is strata's version, stamped on exported caches; an imported
+	// cache of another version (or platform) is refused.
+	Version string
+	// Isolation chooses how RUN is isolated (--isolation): namespaces,
+	// chroot (with the native snapshotter, for containers that refuse
+	// namespaces and mounts) or auto (the default when empty: chroot when
+	// the built-in sandbox's namespaces are refused here).
+	Isolation executor.Isolation
 	// Executor runs the steps' processes and file ops (nil: the built-in
 	// sandbox, namespaces on overlayfs).
 	Executor Executor
@@ -214,7 +222,7 @@ func (opts *Options) setDefaults() error {
 // already opened (Build).
 func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, err error) {
 	defer recoverAs(&err, func() string { return "build" })
-	b, res, done, err := newBuilder(st, opts)
+	b, res, done, err := newBuilder(ctx, st, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +259,7 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 // newBuilder reads and plans the Dockerfile opts names, reports its
 // warnings, opens the context and takes the store's shared lock: what a
 // build (or Plan) does before its first step. done releases what it holds.
-func newBuilder(st *store.Store, opts Options) (_ *builder, _ *Result, done func(), err error) {
+func newBuilder(ctx context.Context, st *store.Store, opts Options) (_ *builder, _ *Result, done func(), err error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -303,7 +311,7 @@ func newBuilder(st *store.Store, opts Options) (_ *builder, _ *Result, done func
 		os.RemoveAll(b.tmp)
 		unlock()
 	}
-	if b.snap, err = b.newSnapshotter(); err != nil {
+	if b.snap, err = b.newSnapshotter(ctx); err != nil {
 		done()
 		return nil, nil, nil, err
 	}

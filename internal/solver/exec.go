@@ -30,3 +30,23 @@ func (sandbox) Run(ctx context.Context, spec executor.RunSpec) (int, error) {
 func (sandbox) Do(ctx context.Context, spec executor.DoSpec) error {
 	return executor.Do(ctx, spec)
 }
+
+// isolated is an Executor that runs every spec in one isolation.
+type isolated struct {
+	exec Executor
+	iso  executor.Isolation
+}
+
+var _ Executor = isolated{}
+
+// Run runs spec in i's isolation.
+func (i isolated) Run(ctx context.Context, spec executor.RunSpec) (int, error) {
+	spec.Isolation = i.iso
+	return i.exec.Run(ctx, spec)
+}
+
+// Do runs spec in i's isolation.
+func (i isolated) Do(ctx context.Context, spec executor.DoSpec) error {
+	spec.Isolation = i.iso
+	return i.exec.Do(ctx, spec)
+}

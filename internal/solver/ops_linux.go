@@ -32,7 +32,11 @@ func copyOp(ctx context.Context, root string, raw []byte, _ io.Writer) error {
 		return fscopy.MkdirAll(root, arg.Mkdir, arg.Owner)
 	}
 	a := arg.Action
-	if arg.Src != nil {
+	if arg.Src != nil && arg.Src.Tree != "" {
+		// a native view is a private copy: read in place, no mount needed
+		// (none can be made in chroot isolation)
+		a.SrcRoot = arg.Src.Tree
+	} else if arg.Src != nil {
 		src, err := os.MkdirTemp("", "strata-src-")
 		if err != nil {
 			return err

@@ -55,7 +55,7 @@ func Plan(ctx context.Context, st *store.Store, opts Options) (_ *PlanResult, er
 	opts.Progress, opts.Puller, opts.CacheFrom = nil, nil, nil
 	opts.CacheImports, opts.CacheExports = nil, nil
 	opts.Squash, opts.SquashAll, opts.Pull = false, false, false
-	b, _, done, err := newBuilder(st, opts)
+	b, _, done, err := newBuilder(ctx, st, opts)
 	if err != nil {
 		return nil, err
 	}

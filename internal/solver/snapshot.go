@@ -16,8 +16,15 @@ import (
 // newSnapshotter returns the snapshotter opts.Snapshotter names, making its
 // snapshots in the build's scratch dir (on the store's filesystem, so that
 // committed layer dirs are renamed into the store).
-func (b *builder) newSnapshotter() (snapshot.Snapshotter, error) {
-	sn, err := snapshot.New(b.opts.Snapshotter, snapshot.Options{
+func (b *builder) newSnapshotter(ctx context.Context) (snapshot.Snapshotter, error) {
+	iso, kind, err := b.chooseIsolation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if iso == executor.IsolationChroot {
+		b.exec = isolated{exec: b.exec, iso: iso}
+	}
+	sn, err := snapshot.New(kind, snapshot.Options{
 		Dir: b.tmp,
 		Notice: func(msg string) {
 			b.sink.Event(progress.Event{Status: progress.Info, Line: msg, Time: time.Now()})
@@ -27,6 +34,39 @@ func (b *builder) newSnapshotter() (snapshot.Snapshotter, error) {
 		return nil, fmt.Errorf("build: --snapshotter: %w", err)
 	}
 	return sn, nil
+}
+
+// chooseIsolation resolves the isolation and the snapshotter of the build:
+// auto isolation probes the built-in sandbox's namespaces and falls back on
+// chroot isolation, which needs the native snapshotter, and says so once.
+func (b *builder) chooseIsolation(ctx context.Context) (executor.Isolation, snapshot.Kind, error) {
+	iso, kind := b.opts.Isolation, b.opts.Snapshotter
+	why := ""
+	switch iso {
+	case "", executor.IsolationAuto:
+		iso = executor.IsolationNamespaces
+		if _, builtin := b.exec.(sandbox); builtin {
+			if err := executor.Probe(ctx); err != nil {
+				iso, why = executor.IsolationChroot, err.Error()
+			}
+		}
+	case executor.IsolationNamespaces, executor.IsolationChroot:
+	default:
+		return "", "", fmt.Errorf("build: --isolation: %w %q", executor.ErrUnknownIsolation, iso)
+	}
+	if iso != executor.IsolationChroot {
+		return iso, kind, nil
+	}
+	switch kind {
+	case "", snapshot.KindAuto, snapshot.KindNative:
+	default:
+		return "", "", fmt.Errorf("build: --snapshotter %s cannot be used with chroot isolation (no mounts without mount namespaces): use --snapshotter native, or --isolation namespaces where namespaces are allowed", kind)
+	}
+	if why != "" {
+		line := fmt.Sprintf("isolation: chroot (%s); snapshotter: native (no overlay mount without mount namespaces)", why)
+		b.sink.Event(progress.Event{Status: progress.Info, Line: line, Time: time.Now()})
+	}
+	return iso, snapshot.KindNative, nil
 }
 
 // sourceView makes the read-only view of a COPY --from source that the copy

@@ -23,16 +23,27 @@ func startDockerd(t *testing.T) *dockerd {
 	return &dockerd{t: t, Dockerd: testenv.StartDockerd(t, testenv.DockerdOptions{Drivers: []string{"overlay2", "vfs"}})}
 }
 
-// must runs the docker client and fails the test if it fails.
-func (d *dockerd) must(args ...string) string {
-	d.t.Helper()
+// exec runs the docker client with stdin (nil: none) and returns what it
+// printed.
+func (d *dockerd) exec(stdin []byte, args ...string) (stdout, stderr string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := d.Command(ctx, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		d.t.Fatalf("docker %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errb.String())
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
 	}
-	return out.String()
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// must runs the docker client and fails the test if it fails.
+func (d *dockerd) must(args ...string) string {
+	d.t.Helper()
+	out, errs, err := d.exec(nil, args...)
+	if err != nil {
+		d.t.Fatalf("docker %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errs)
+	}
+	return out
 }

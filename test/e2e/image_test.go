@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// containerMounts are what a strata container of the tests gets.
+type containerMounts struct {
+	ctx string // the build context, on /workspace
+	ca  string // the registry's CA, in SSL_CERT_DIR
+}
+
+// containerRun is what a strata container printed and wrote.
+type containerRun struct {
+	stdout, stderr string
+	iid            string // /out/iid, if the script wrote it
+}
+
+// runStrataContainer runs script (sh -c) in a fresh container of
+// strata:e2e, as docker runs one by default: no --privileged, no
+// --security-opt, no --cap-add. --network host: the private dockerd has no
+// bridge, and the registry listens on the machine's loopback.
+func runStrataContainer(t *testing.T, d *dockerd, m containerMounts, script string) (containerRun, time.Duration) {
+	t.Helper()
+	out := t.TempDir()
+	args := []string{"run", "--rm", "--network", "host",
+		"-v", m.ctx + ":/workspace:ro",
+		"-v", m.ca + ":/certs/test-ca.crt:ro", "-e", "SSL_CERT_DIR=/certs",
+		"-v", out + ":/out",
+		"--entrypoint", "sh", "strata:e2e", "-c", script}
+	start := time.Now()
+	stdout, stderr, err := d.exec(nil, args...)
+	took := time.Since(start).Round(100 * time.Millisecond)
+	if err != nil {
+		t.Fatalf("docker %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, stderr)
+	}
+	iid, _ := os.ReadFile(filepath.Join(out, "iid"))
+	return containerRun{stdout: stdout, stderr: stderr, iid: string(iid)}, took
+}
+
+var (
+	stepLine   = regexp.MustCompile(`(?m)^#(\d+) \[[^\]]*\] (RUN|COPY) `)
+	cachedLine = regexp.MustCompile(`(?m)^#(\d+) CACHED$`)
+)
+
+// stepsCached counts the RUN and COPY steps of plain progress output, and
+// those of them reported CACHED.
+func stepsCached(out string) (steps, cached int) {
+	isCached := map[string]bool{}
+	for _, m := range cachedLine.FindAllStringSubmatch(out, -1) {
+		isCached[m[1]] = true
+	}
+	for _, m := range stepLine.FindAllStringSubmatch(out, -1) {
+		steps++
+		if isCached[m[1]] {
+			cached++
+		}
+	}
+	return steps, cached
+}
+
+// helloMulti is a multi-stage hello on busybox (from the registry REG, as
+// a CI runner gets its bases): the first stage makes the program, the
+// second ships only it.
+const helloMulti = `FROM REG/busybox AS compiler
+RUN printf '#!/bin/sh\necho "Hello, world!"\n' > /hello && chmod 755 /hello
+FROM REG/busybox
+COPY --from=compiler /hello /hello
+CMD ["/hello"]
+`
+
+// buildStrataImage builds strata's image from the repository's Dockerfile
+// with the test's store, taking a static strata compiled here
+// (STRATA_FROM=prebuilt), and returns its docker archive.
+func buildStrataImage(t *testing.T, s *strata) string {
+	t.Helper()
+	repo, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(ctx, "strata"), "./cmd/strata")
+	build.Dir = repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building a static strata: %v\n%s", err, out)
+	}
+	for _, f := range []struct{ src, dst string }{
+		{filepath.Join(repo, "Dockerfile"), "Dockerfile"},
+		{"/etc/ssl/certs/ca-certificates.crt", "ca-certificates.crt"},
+	} {
+		b, err := os.ReadFile(f.src)
+		if err != nil {
+			t.Fatalf("the strata image needs %s: %v", f.src, err)
+		}
+		if err := os.WriteFile(filepath.Join(ctx, f.dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.must("import", env.busyboxTar, "strata-base/busybox:local")
+	s.must("build", "-q", "-t", "strata:e2e", "--build-arg", "STRATA_FROM=prebuilt", ctx)
+	tar := filepath.Join(t.TempDir(), "strata-image.tar")
+	s.must("save", "-o", tar, "strata:e2e")
+	return tar
+}
+
+// dockerAuthConfig writes a docker config.json with the registry's
+// credentials (base64 auths, as docker login writes them) into a fresh
+// directory and returns it.
+func dockerAuthConfig(t *testing.T, r *tlsRegistry) string {
+	t.Helper()
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(r.user + ":" + r.pass))
+	conf := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, r.addr, auth)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestImageBuildsUnprivilegedAndPushes is kaniko's use: strata's image run
+// by docker with its defaults (no --privileged, no --security-opt, no
+// --cap-add) builds a multi-stage image from a mounted context, choosing
+// chroot isolation and the native snapshotter on its own, exports its cache
+// to the registry and pushes the image over TLS (a CA of the test's) with a
+// password stored by strata login; a second fresh container with
+// --cache-from gets every step CACHED and the same image; docker pulls the
+// image and it prints "Hello, world!".
+func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
+	s := newStrata(t)
+	image := buildStrataImage(t, s)
+	reg := startTLSRegistry(t)
+	d := startDockerd(t)
+	d.must("load", "-i", image)
+
+	// The base image, pushed with the credentials docker login writes.
+	push := exec.Command(env.bin, "--root", s.root, "push", "busybox:latest", reg.addr+"/busybox:latest")
+	push.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerAuthConfig(t, reg), "SSL_CERT_DIR="+filepath.Dir(reg.caFile))
+	if out, err := push.CombinedOutput(); err != nil {
+		t.Fatalf("pushing the base image: %v\n%s", err, out)
+	}
+	ctxDir := writeContext(t, map[string]string{"Dockerfile": strings.ReplaceAll(helloMulti, "REG", reg.addr)})
+	ref, cache := reg.addr+"/hello:multi", reg.addr+"/hello:buildcache"
+	login := fmt.Sprintf("echo %s | strata login -u %s --password-stdin %s && ", reg.pass, reg.user, reg.addr)
+	mounts := containerMounts{ctx: ctxDir, ca: reg.caFile}
+	first, took1 := runStrataContainer(t, d, mounts, login+
+		"strata build --progress plain -t hello:multi --iidfile /out/iid --cache-to type=registry,ref="+cache+",mode=max /workspace && "+
+		"strata push hello:multi "+ref)
+	if want := "isolation: chroot (namespaces refused: operation not permitted); snapshotter: native"; strings.Count(first.stderr, want) != 1 {
+		t.Errorf("the container's build does not say once %q:\n%s", want, first.stderr)
+	}
+	// A second, fresh runner: every step from the registry cache, the same
+	// image.
+	second, took2 := runStrataContainer(t, d, mounts, login+
+		"strata build --progress plain -t hello:multi --iidfile /out/iid --cache-from type=registry,ref="+cache+" /workspace")
+	t.Logf("unprivileged build and push in docker: %s; a fresh runner with --cache-from: %s", took1, took2)
+	if got, want := second.iid, first.iid; got != want || got == "" {
+		t.Errorf("image from the registry cache: got %q, want the first runner's %q", got, want)
+	}
+	if steps, cached := stepsCached(second.stderr); steps == 0 || cached != steps {
+		t.Errorf("%d of %d RUN and COPY steps CACHED on the fresh runner, want all:\n%s", cached, steps, second.stderr)
+	}
+
+	// docker pulls it over TLS it verifies (certs.d) with the password.
+	certsDir := filepath.Join("/etc/docker/certs.d", reg.addr)
+	if err := os.MkdirAll(certsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(certsDir) })
+	ca, err := os.ReadFile(reg.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(certsDir, "ca.crt"), ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, err := d.exec([]byte(reg.pass), "login", "-u", reg.user, "--password-stdin", reg.addr); err != nil {
+		t.Fatalf("docker login: %v\n%s", err, errs)
+	}
+	d.must("pull", ref)
+	if got := d.must("run", "--rm", "--network", "none", ref); got != "Hello, world!\n" {
+		t.Errorf("the pushed image prints %q, want \"Hello, world!\\n\"", got)
+	}
+}
