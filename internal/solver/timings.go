@@ -21,7 +21,8 @@ type Timings struct {
 	// Layer is the time spent writing and hashing layer tars (diff_ids and
 	// uncompressed blobs).
 	Layer time.Duration
-	// Compress is the time spent compressing layers (a cache export).
+	// Compress is the time spent compressing layers and writing them out
+	// (--cache-to).
 	Compress time.Duration
 	// Export is the time spent assembling, squashing and storing the image.
 	Export time.Duration
