@@ -2,6 +2,8 @@ package solver
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
@@ -260,7 +262,7 @@ type commitOptions struct {
 
 // commit turns an upper dir into a layer dir and, with opts.Blob, a layer
 // blob, which gives its diff_id. Without, nothing is tarred or hashed: the
-// layer is lazy, named by its cache key (lazyLayer) until an image needs
+// layer is lazy, named by its cache key and a nonce (lazyLayer) until an image needs
 // it, when ensureBlobs writes its blob and learns its diff_id.
 func (b *builder) commit(ctx context.Context, s *state, upper string, co commitOptions) (layerInfo, *store.LayerDir, error) {
 	epoch := b.opts.SourceDateEpoch
@@ -270,8 +272,13 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 			return layerInfo{}, nil, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
 		}
 	}
-	l := lazyLayer(co.Key)
-	if co.Blob {
+	var l layerInfo
+	if !co.Blob {
+		var err error
+		if l, err = lazyLayer(co.Key); err != nil {
+			return layerInfo{}, nil, err
+		}
+	} else {
 		start := time.Now()
 		h, size, err := b.st.WriteLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}, nil)
 		b.times.add(layerPart, start)
@@ -295,12 +302,18 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 }
 
 // lazyLayer is the layer a step with cache key key made without a blob:
-// its diff_id and blob are a stand-in derived from the key (no tar hashes
-// to it), which names its layer dir through the chain id, and Lazy marks
-// them so.
-func lazyLayer(key string) layerInfo {
-	h := v1.Hash{Algorithm: "sha256", Hex: hashKey("lazy-layer", key)}
-	return layerInfo{Blob: h, MediaType: types.OCIUncompressedLayer, DiffID: h, Lazy: true}
+// its diff_id and blob are a stand-in derived from the key and a nonce (no
+// tar hashes to it), which names its layer dir through the chain id, and
+// Lazy marks them so. The nonce keeps a step run again (--no-cache, or a
+// RUN whose output differs from run to run) from taking the dir an earlier
+// run of the same key left: the cache record names the dir it made.
+func lazyLayer(key string) (layerInfo, error) {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return layerInfo{}, fmt.Errorf("naming the layer: %w", err)
+	}
+	h := v1.Hash{Algorithm: "sha256", Hex: hashKey("lazy-layer", key, hex.EncodeToString(nonce[:]))}
+	return layerInfo{Blob: h, MediaType: types.OCIUncompressedLayer, DiffID: h, Lazy: true}, nil
 }
 
 // ensureBlobs writes the blob of every layer of s that the store lacks
