@@ -89,3 +89,46 @@ func TestLazyLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestLazyLayersBelowAStage checks a stage built FROM a stage whose layers
+// an earlier build kept lazy: the lazy layers come from the cache and get
+// their real diff_ids in the image, the new step runs once, and a rebuild
+// takes everything from the cache.
+func TestLazyLayersBelowAStage(t *testing.T) {
+	epoch := time.Unix(1700000000, 0)
+	eager := openStore(t)
+	if _, err := fakeBuild(t, eager, &fakeExec{}, lazyDockerfile, nil, Options{Tags: []string{"big:eager"}, Target: "big", SourceDateEpoch: &epoch}); err != nil {
+		t.Fatalf("Build --target big: %v", err)
+	}
+	want := diffIDsOf(t, eager, "big:eager")
+	st := openStore(t)
+	if _, err := fakeBuild(t, st, &fakeExec{}, lazyDockerfile, nil, Options{Tags: []string{"app:test"}, SourceDateEpoch: &epoch}); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	onTop := "FROM scratch AS big\nRUN write big/a 1\nRUN write big/b 2\nFROM big\nRUN write c 3\n"
+	// Steps in order, not a table: the rebuild needs the first build.
+	for _, step := range []struct {
+		name     string
+		wantRuns int
+	}{{"first build on top", 1}, {"rebuild", 0}} {
+		func() {
+			fx := &fakeExec{}
+			if _, err := fakeBuild(t, st, fx, onTop, nil, Options{Tags: []string{"top:test"}, SourceDateEpoch: &epoch}); err != nil {
+				t.Fatalf("%s: Build: %v", step.name, err)
+			}
+			if got := len(fx.scripts()); got != step.wantRuns {
+				t.Errorf("%s: RUNs: got %d, want %d", step.name, got, step.wantRuns)
+			}
+			got := diffIDsOf(t, st, "top:test")
+			if len(got) != 3 {
+				t.Fatalf("%s: got %d layers, want 3", step.name, len(got))
+			}
+			if diff := cmp.Diff(got[:2], want); diff != "" {
+				t.Errorf("%s: diff_ids of the big stage's layers (-got +want):\n%s", step.name, diff)
+			}
+			if diff := cmp.Diff(imageFiles(t, st, "top:test"), map[string]string{"/big/a": "1", "/big/b": "2", "/c": "3"}); diff != "" {
+				t.Errorf("%s: image files (-got +want):\n%s", step.name, diff)
+			}
+		}()
+	}
+}
