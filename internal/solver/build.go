@@ -79,8 +79,8 @@ type Options struct {
 	SourceDateEpoch *time.Time
 	// KeepLayerBlobs stores a blob for every layer the build makes. By
 	// default the layers of stages that reach no image (a compiler stage
-	// used through COPY --from) are kept as layer dirs only, their diff_id
-	// computed but their tar not written: --cache-to mode=max needs them.
+	// used through COPY --from) are kept as layer dirs only, never tarred
+	// nor hashed (lazy): --cache-to mode=max needs them.
 	KeepLayerBlobs bool
 	// Jobs bounds how many stages run at once (default: no bound).
 	Jobs int
@@ -159,6 +159,8 @@ type Result struct {
 	// TargetCacheKeys are the cache keys of the target stage's steps and of
 	// the stages it is built FROM (what mode=min exports).
 	TargetCacheKeys []string
+	// Timings tell where the build's time went.
+	Timings Timings
 }
 
 // builder is one build in progress.
@@ -186,6 +188,7 @@ type builder struct {
 	planOnly bool
 	planned  []PlannedStep // the steps a Plan looked up
 	named    namedContexts
+	times    timer // where the build's time went
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -231,19 +234,9 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	if err != nil {
 		return nil, err
 	}
-	img, err := b.finish(ctx, final)
+	rec, err := b.export(ctx, final)
 	if err != nil {
 		return nil, err
-	}
-	if img, err = b.squash(ctx, img); err != nil {
-		return nil, err
-	}
-	if img, err = b.slim(ctx, img); err != nil {
-		return nil, err
-	}
-	rec, err := st.WriteImage(ctx, img, opts.Tags...)
-	if err != nil {
-		return nil, fmt.Errorf("build: writing the image: %w", err)
 	}
 	res.ImageID, res.Manifest = rec.ID, rec.Manifest
 	for _, t := range opts.Tags { // this build's names, not every name the image has
@@ -253,6 +246,7 @@ func buildImage(ctx context.Context, st *store.Store, opts Options) (_ *Result, 
 	}
 	res.Steps, res.Cached = b.steps, b.cached
 	res.CacheKeys, res.TargetCacheKeys = b.cacheKeys()
+	res.Timings = b.times.get()
 	return res, nil
 }
 
@@ -345,6 +339,28 @@ func openContext(opts Options) (*buildcontext.Context, error) {
 		return nil, fmt.Errorf("build: opening the context: %w", err)
 	}
 	return bctx, nil
+}
+
+// export makes the target stage's final state the image in the store,
+// squashed and slimmed when asked.
+func (b *builder) export(ctx context.Context, final *state) (store.Record, error) {
+	img, err := b.finish(ctx, final)
+	if err != nil {
+		return store.Record{}, err
+	}
+	start := time.Now()
+	defer b.times.add(exportPart, start)
+	if img, err = b.squash(ctx, img); err != nil {
+		return store.Record{}, err
+	}
+	if img, err = b.slim(ctx, img); err != nil {
+		return store.Record{}, err
+	}
+	rec, err := b.st.WriteImage(ctx, img, b.opts.Tags...)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("build: writing the image: %w", err)
+	}
+	return rec, nil
 }
 
 // cacheKeys returns the keys of every stage's steps and of the target's

@@ -73,6 +73,7 @@ func exportCaches(ctx context.Context, st *store.Store, res *Result, specs []cac
 		if err != nil {
 			return err
 		}
+		res.Timings.Compress += time.Since(start)
 		sink.Event(progress.Event{Status: progress.Info, Time: time.Now(),
 			Line: fmt.Sprintf("exporting cache to %s done: %d records, %d layers, %d bytes, %s (%.1fs)", s, stats.Records, stats.Layers, stats.Bytes, stats.Digest, time.Since(start).Seconds())})
 	}

@@ -2,11 +2,12 @@ package solver
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/strata-build/strata/internal/dockerfile"
 	"github.com/strata-build/strata/internal/executor"
-	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/procspec"
@@ -253,11 +253,21 @@ func (b *builder) runNetwork(c *instructions.RunCommand) (string, error) {
 	return n, nil
 }
 
-// commit turns an upper dir into a layer dir and, with blob, a layer blob;
-// without, only the layer's diff_id is computed (the tar is hashed, not
-// stored): ensureBlobs writes the blob if the layer is ever needed in an
-// image.
-func (b *builder) commit(ctx context.Context, s *state, upper string, blob bool) (layerInfo, *store.LayerDir, error) {
+// commitOptions are the choices of commit.
+type commitOptions struct {
+	// Blob writes the layer's blob now: the stage reaches the image (or
+	// --cache-to mode=max wants every layer).
+	Blob bool
+	// Key is the step's cache key, which names a layer made without a
+	// blob.
+	Key string
+}
+
+// commit turns an upper dir into a layer dir and, with opts.Blob, a layer
+// blob, which gives its diff_id. Without, nothing is tarred or hashed: the
+// layer is lazy, named by its cache key and a nonce (lazyLayer) until an image needs
+// it, when ensureBlobs writes its blob and learns its diff_id.
+func (b *builder) commit(ctx context.Context, s *state, upper string, co commitOptions) (layerInfo, *store.LayerDir, error) {
 	epoch := b.opts.SourceDateEpoch
 	if epoch != nil {
 		// The kept layer dir must hold what the tar holds (fsck compares).
@@ -265,56 +275,78 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, blob bool)
 			return layerInfo{}, nil, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
 		}
 	}
-	opts := layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}
-	var h v1.Hash
-	var size int64
-	var err error
-	if blob {
-		h, size, err = b.st.WriteLayerBlob(ctx, upper, opts, nil)
+	var l layerInfo
+	if !co.Blob {
+		var err error
+		if l, err = lazyLayer(co.Key); err != nil {
+			return layerInfo{}, nil, err
+		}
 	} else {
-		h, size, err = hashLayer(ctx, upper, opts)
+		start := time.Now()
+		h, size, err := b.st.WriteLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}, nil)
+		b.times.add(layerPart, start)
+		if err != nil {
+			return layerInfo{}, nil, err
+		}
+		l = layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}
 	}
-	if err != nil {
-		return layerInfo{}, nil, err
-	}
-	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), h)
+	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), l.DiffID)
 	chains := store.ChainIDs(diffIDs)
 	// The sandbox's overlay was volatile: the upper dir's files may still be
 	// in the page cache only; the blob is synced, and the store checks the
 	// dir after a reboot.
-	ld, err := b.st.AddUnsyncedLayerDir(chains[len(chains)-1], h, upper)
+	start := time.Now()
+	ld, err := b.st.AddUnsyncedLayerDir(chains[len(chains)-1], l.DiffID, upper)
+	b.times.add(commitPart, start)
 	if err != nil {
 		return layerInfo{}, nil, fmt.Errorf("keeping the layer's files: %w", err)
 	}
-	return layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, &ld, nil
+	return l, &ld, nil
 }
 
-// hashLayer returns the diff_id and size of dir's layer tar.
-func hashLayer(ctx context.Context, dir string, opts layer.WriteOptions) (v1.Hash, int64, error) {
-	h := sha256.New()
-	cw := &iox.CountWriter{W: h}
-	if _, err := layer.WriteTar(ctx, dir, cw, opts); err != nil {
-		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+// lazyLayer is the layer a step with cache key key made without a blob:
+// its diff_id and blob are a stand-in derived from the key and a nonce (no
+// tar hashes to it), which names its layer dir through the chain id, and
+// Lazy marks them so. The nonce keeps a step run again (--no-cache, or a
+// RUN whose output differs from run to run) from taking the dir an earlier
+// run of the same key left: the cache record names the dir it made.
+func lazyLayer(key string) (layerInfo, error) {
+	var nonce [16]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return layerInfo{}, fmt.Errorf("naming the layer: %w", err)
 	}
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}, cw.N, nil
+	h := v1.Hash{Algorithm: "sha256", Hex: hashKey("lazy-layer", key, hex.EncodeToString(nonce[:]))}
+	return layerInfo{Blob: h, MediaType: types.OCIUncompressedLayer, DiffID: h, Lazy: true}, nil
 }
 
 // ensureBlobs writes the blob of every layer of s that the store lacks
 // (layers of a stage that reached no image until now) from its layer dir,
-// checking that it hashes to the layer's diff_id.
+// checking that it hashes to the layer's diff_id. A lazy layer's blob
+// gives its diff_id, which replaces the stand-in in s.
 func (b *builder) ensureBlobs(ctx context.Context, s *state) error {
-	chains := store.ChainIDs(s.cfg.RootFS.DiffIDs)
+	start := time.Now()
+	defer b.times.add(layerPart, start)
+	chains := store.ChainIDs(s.cfg.RootFS.DiffIDs) // the names of the dirs, before any lazy layer is resolved
 	for i, l := range s.layers {
-		if b.st.HasBlob(l.Blob) {
+		if !l.Lazy && b.st.HasBlob(l.Blob) {
 			continue
 		}
 		ld, ok := b.st.HasLayerDir(chains[i])
 		if !ok {
 			return fmt.Errorf("build: layer %s has neither a blob nor its files any more: build again with --no-cache", l.DiffID)
 		}
-		if err := b.blobFromDir(ctx, ld.Path, l.Blob); err != nil {
-			return err
+		if !l.Lazy {
+			if err := b.blobFromDir(ctx, ld.Path, l.Blob); err != nil {
+				return err
+			}
+			continue
 		}
+		h, size, err := b.st.WriteLayerBlob(ctx, ld.Path, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}, nil)
+		if err != nil {
+			return fmt.Errorf("layer %d: %w", i+1, err)
+		}
+		s.layers[i] = layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}
+		s.cfg.RootFS.DiffIDs[i] = h
 	}
 	return nil
 }

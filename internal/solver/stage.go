@@ -476,6 +476,11 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 	if !ok && !sr.b.st.HasBlob(d.Layer.Blob) {
 		return false, nil // a layer kept without its blob, whose files are gone
 	}
+	if d.Layer.Lazy && (!ok || sr.b.opts.KeepLayerBlobs) {
+		// A lazy layer is its dir; and a cache export of every stage
+		// wants the layer's real diff_id in the record: run the step.
+		return false, nil
+	}
 	if ok && sr.b.opts.KeepLayerBlobs && !sr.b.st.HasBlob(d.Layer.Blob) {
 		// A cache export of every stage needs the blob a build without
 		// one skipped: write it, and let the record name it.

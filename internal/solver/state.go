@@ -14,12 +14,16 @@ import (
 	"github.com/strata-build/strata/internal/store"
 )
 
-// layerInfo is one layer of a state: a blob in the store.
+// layerInfo is one layer of a state: a blob in the store, or a lazy
+// layer's dir.
 type layerInfo struct {
 	Blob      v1.Hash         `json:"blob"`
 	Size      int64           `json:"size"`
 	MediaType types.MediaType `json:"mediaType"`
 	DiffID    v1.Hash         `json:"diffID"`
+	// Lazy marks a layer kept as a layer dir only, never tarred: Blob and
+	// DiffID are stand-ins (lazyLayer) until ensureBlobs resolves them.
+	Lazy bool `json:"lazy,omitempty"`
 }
 
 // state is a stage's image as it is being built.

@@ -108,14 +108,23 @@ func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
 		return err
 	}
 	defer b.snap.Remove(snap)
-	if err := st.exec(ctx, id, snap.Mount()); err != nil {
-		return err
+	part := stepsPart
+	if st.tmpPfx == "run-" {
+		part = runPart
 	}
-	upper, err := b.snap.Commit(ctx, snap)
+	start := time.Now()
+	err = st.exec(ctx, id, snap.Mount())
+	b.times.add(part, start)
 	if err != nil {
 		return err
 	}
-	l, ld, err := b.commit(ctx, sr.s, upper, b.blobsFor(sr.ps.Index))
+	start = time.Now()
+	upper, err := b.snap.Commit(ctx, snap)
+	b.times.add(commitPart, start)
+	if err != nil {
+		return err
+	}
+	l, ld, err := b.commit(ctx, sr.s, upper, commitOptions{Blob: b.blobsFor(sr.ps.Index), Key: st.key})
 	if err != nil {
 		return err
 	}
