@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -44,6 +45,8 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var d interface{ Detail() string }
 	if errors.As(err, &d) {
 		fmt.Fprintln(stderr, d.Detail())
+	} else if strings.HasPrefix(err.Error(), "unknown command") {
+		fmt.Fprintln(stderr, "See 'strata --help'.")
 	}
 	return exitCode(err)
 }
@@ -96,8 +99,10 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
 		newFsckCmd(g),
 		newPruneCmd(g), newDfCmd(g),
 		newVersionCmd(),
+		newImageCmd(g), newBuilderCmd(g), newSystemCmd(g),
 	)
 	addDefaultCommands(root)
+	explainUsage(root)
 	return root
 }
 
