@@ -417,7 +417,7 @@ func TestInspect(t *testing.T) {
 	})
 	t.Run("unknown", func(t *testing.T) {
 		_, err := strata(t, root, nil, "inspect", "nosuch")
-		if err == nil || err.Error() != "store: no such image: nosuch:latest" {
+		if err == nil || err.Error() != "no such image: nosuch:latest" {
 			t.Errorf("inspect nosuch: %v", err)
 		}
 	})
@@ -454,7 +454,7 @@ func TestTagRmi(t *testing.T) {
 		if ee, ok := err.(*exitError); !ok || ee.code != 1 {
 			t.Errorf("rmi returned %v, want exit status 1", err)
 		}
-		if got, want := errb.String(), "strata: store: no such image: nosuch:latest\n"; got != want {
+		if got, want := errb.String(), "strata: no such image: nosuch:latest\n"; got != want {
 			t.Errorf("stderr = %q, want %q", got, want)
 		}
 		if got, want := out.String(), "Untagged: test/img:1\nDeleted: "+rec.ID.String()+"\n"; got != want {

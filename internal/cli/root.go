@@ -41,6 +41,11 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// Ctrl-C: the user knows; "context canceled" would tell nothing.
+		fmt.Fprintln(stderr, "strata: interrupted")
+		return exitCode(err)
+	}
 	fmt.Fprintf(stderr, "strata: %v\n", err)
 	var d interface{ Detail() string }
 	if errors.As(err, &d) {

@@ -34,12 +34,12 @@ func Push(ctx context.Context, img v1.Image, ref string, opts Options) (v1.Hash,
 	}
 	dir, err := os.MkdirTemp(opts.TempDir, "strata-push-")
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("registry: pushing to %s: %w", r, err)
+		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
 	}
 	defer os.RemoveAll(dir)
 	out, err := compressImage(ctx, img, dir, opts)
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("registry: pushing to %s: %w", r, err)
+		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
 	}
 	ro := opts.remoteOptions(ctx)
 	if opts.Progress != nil {
@@ -50,7 +50,7 @@ func Push(ctx context.Context, img v1.Image, ref string, opts Options) (v1.Hash,
 	}
 	dg, err := out.Digest()
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("registry: pushing to %s: %w", r, err)
+		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
 	}
 	return dg, nil
 }
@@ -119,7 +119,7 @@ func compressImage(ctx context.Context, img v1.Image, dir string, opts Options) 
 		false: {layer.Gzip: types.DockerLayer},
 	}[oci][alg]
 	if layerType == "" {
-		return nil, fmt.Errorf("registry: unknown compression %q", alg)
+		return nil, fmt.Errorf("unknown compression %q", alg)
 	}
 
 	var mu sync.Mutex

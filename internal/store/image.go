@@ -30,7 +30,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 		return Record{}, fmt.Errorf("reading image media type: %w", err)
 	}
 	if !mt.IsImage() {
-		return Record{}, fmt.Errorf("store: cannot store %s: only image manifests are stored, pick a platform first", mt)
+		return Record{}, fmt.Errorf("cannot store %s: only image manifests are stored, pick a platform first", mt)
 	}
 	full := make([]string, 0, len(names))
 	for _, n := range names {
@@ -52,7 +52,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 	}
 	for _, f := range full {
 		if i := strings.IndexByte(f, '@'); i >= 0 && f[i+1:] != digest.String() {
-			return Record{}, fmt.Errorf("store: cannot name image %s %s: the digest does not match", digest, FamiliarName(f))
+			return Record{}, fmt.Errorf("cannot name image %s %s: the digest does not match", digest, FamiliarName(f))
 		}
 	}
 	m, err := img.Manifest()
@@ -64,7 +64,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 		return Record{}, fmt.Errorf("reading layers: %w", err)
 	}
 	if len(layers) != len(m.Layers) {
-		return Record{}, fmt.Errorf("store: image has %d layers but its manifest lists %d", len(layers), len(m.Layers))
+		return Record{}, fmt.Errorf("image has %d layers but its manifest lists %d", len(layers), len(m.Layers))
 	}
 	sizes, err := s.writeLayers(ctx, layers, m.Layers)
 	if err != nil {
@@ -285,7 +285,7 @@ func (s *Store) resolve(idx *v1.IndexManifest, ref string) (Record, v1.Descripto
 				return r, descs[r.Manifest], nil
 			}
 		}
-		return Record{}, v1.Descriptor{}, notFound("store: no such image: %s", ref)
+		return Record{}, v1.Descriptor{}, notFound("no such image: %s", ref)
 	}
 	full, nameErr := Normalize(ref)
 	if nameErr == nil {
@@ -330,7 +330,7 @@ func (s *Store) resolve(idx *v1.IndexManifest, ref string) (Record, v1.Descripto
 	if nameErr != nil {
 		return Record{}, v1.Descriptor{}, nameErr
 	}
-	return Record{}, v1.Descriptor{}, notFound("store: no such image: %s", FamiliarName(full))
+	return Record{}, v1.Descriptor{}, notFound("no such image: %s", FamiliarName(full))
 }
 
 // storeImage is a partial.CompressedImageCore reading from the store.
@@ -426,7 +426,7 @@ func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 		}
 		return l, nil
 	}
-	return nil, notFound("store: image %s has no layer %s", i.desc.Digest, h)
+	return nil, notFound("image %s has no layer %s", i.desc.Digest, h)
 }
 
 // storeLayer is a partial.CompressedLayer over a stored blob. The blob may

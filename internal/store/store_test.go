@@ -114,10 +114,10 @@ func TestImageLookup(t *testing.T) {
 		})
 	}
 	for _, tc := range []struct{ ref, msg string }{
-		{"nope", "store: no such image: nope:latest"},
-		{"foo", "store: no such image: foo:latest"},
-		{"other@" + digest.String(), "store: no such image: other@" + digest.String()},
-		{"sha256:" + strings.Repeat("0", 64), "store: no such image: sha256:" + strings.Repeat("0", 64)},
+		{"nope", "no such image: nope:latest"},
+		{"foo", "no such image: foo:latest"},
+		{"other@" + digest.String(), "no such image: other@" + digest.String()},
+		{"sha256:" + strings.Repeat("0", 64), "no such image: sha256:" + strings.Repeat("0", 64)},
 	} {
 		t.Run("missing "+tc.ref, func(t *testing.T) {
 			_, _, err := s.Image(tc.ref)
@@ -338,7 +338,7 @@ func TestBlobs(t *testing.T) {
 		must(t, err)
 		defer rc.Close()
 		_, err = io.ReadAll(rc)
-		if err == nil || !strings.Contains(err.Error(), "store: blob "+h.String()+" is corrupt (content hashes to sha256:") ||
+		if err == nil || !strings.Contains(err.Error(), "blob "+h.String()+" is corrupt (content hashes to sha256:") ||
 			!strings.HasSuffix(err.Error(), "pull, load or build it again") {
 			t.Errorf("got %v, want a corruption error", err)
 		}
@@ -404,7 +404,7 @@ func TestTagUntagRemove(t *testing.T) {
 	}
 
 	must(t, s.Untag("a:2"))
-	if err := s.Untag("a:2"); !errors.Is(err, ErrNotFound) || err.Error() != "store: no such image: a:2" {
+	if err := s.Untag("a:2"); !errors.Is(err, ErrNotFound) || err.Error() != "no such image: a:2" {
 		t.Errorf("second Untag: got %v", err)
 	}
 
