@@ -76,6 +76,13 @@ type RunSpec struct {
 	// Signals, when not nil, are forwarded to the sandbox's init, which
 	// passes them on to the command, as docker run's --sig-proxy does.
 	Signals <-chan os.Signal
+	// ReadOnlyRoot mounts the root read-only once the sandbox's own
+	// mounts are made (docker run --read-only); the mounts on it stay
+	// as they are.
+	ReadOnlyRoot bool
+	// Tty makes the command's stdin, a terminal, its controlling terminal
+	// (docker run -t), so that the terminal's Ctrl-C reaches it.
+	Tty bool
 }
 
 // The security modes of a RunSpec, named as BuildKit's RUN --security.

@@ -44,6 +44,8 @@ type childConfig struct {
 	HostsFile   string
 	ResolvConf  string
 	Insecure    bool // SecurityInsecure
+	ReadOnly    bool // the root is made read-only after the mounts
+	Tty         bool // stdin is the command's controlling terminal
 
 	// Do mode.
 	Op  string
@@ -128,6 +130,8 @@ func Run(ctx context.Context, spec RunSpec) (int, error) {
 		HostsFile:   spec.HostsFile,
 		ResolvConf:  spec.ResolvConf,
 		Insecure:    insecure,
+		ReadOnly:    spec.ReadOnlyRoot,
+		Tty:         spec.Tty,
 	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	if none {

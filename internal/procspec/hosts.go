@@ -19,6 +19,13 @@ const loopbackHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-lo
 // is written whole and renamed into place, so concurrent callers sharing
 // dir see either no file or a complete one.
 func HostFiles(dir, network string) (hosts, resolv string, err error) {
+	return HostFilesFor(dir, network, Hostname)
+}
+
+// HostFilesFor is HostFiles for a process whose hostname is not Hostname
+// (strata run's container): its hosts file names hostname, and is kept
+// apart ("hosts-NETWORK-HOSTNAME").
+func HostFilesFor(dir, network, hostname string) (hosts, resolv string, err error) {
 	if err := checkNetwork(network); err != nil {
 		return "", "", err
 	}
@@ -26,6 +33,9 @@ func HostFiles(dir, network string) (hosts, resolv string, err error) {
 		return "", "", errors.New("procspec: no directory for the hosts files")
 	}
 	hosts = filepath.Join(dir, "hosts-"+network)
+	if hostname != Hostname {
+		hosts += "-" + hostname
+	}
 	resolv = filepath.Join(dir, "resolv.conf-"+network)
 	h := []byte(loopbackHosts)
 	var r []byte
@@ -43,7 +53,7 @@ func HostFiles(dir, network string) (hosts, resolv string, err error) {
 			return "", "", fmt.Errorf("reading the host's /etc/resolv.conf: %w", err)
 		}
 	}
-	h = append(h, "127.0.1.1\t"+Hostname+"\n"...)
+	h = append(h, "127.0.1.1\t"+hostname+"\n"...)
 	if err := writeOnce(hosts, h); err != nil {
 		return "", "", err
 	}
