@@ -106,6 +106,7 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
 		newVersionCmd(),
 		newImageCmd(g), newBuilderCmd(g), newSystemCmd(g),
 	)
+	root.AddCommand(newNoContainerCmds()...)
 	addDefaultCommands(root)
 	explainUsage(root)
 	return root
