@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/store"
@@ -18,6 +19,7 @@ type pruneKind struct {
 	opts, allOpts       store.PruneOptions
 	warn, allWarn       string
 	allHelp             string
+	keepStorage         bool // has --keep-storage
 }
 
 func newPruneCmd(g *globals) *cobra.Command {
@@ -52,13 +54,15 @@ func newBuilderPruneCmd(g *globals) *cobra.Command {
 		opts:    store.PruneOptions{Cache: true},
 		allOpts: store.PruneOptions{Cache: true, Mounts: true},
 		warn:    "all build cache records", allWarn: "all build cache records and cache mounts",
-		allHelp: "also remove the RUN --mount=type=cache directories",
+		allHelp:     "also remove the RUN --mount=type=cache directories",
+		keepStorage: true,
 	})
 }
 
 func newPruneKindCmd(g *globals, k pruneKind) *cobra.Command {
 	var all, force bool
 	var filters []string
+	var keepStorage string
 	cmd := &cobra.Command{
 		Use:     k.use + " [flags]",
 		Short:   k.short,
@@ -74,6 +78,11 @@ func newPruneKindCmd(g *globals, k pruneKind) *cobra.Command {
 				return err
 			}
 			opts.Until = until
+			if keepStorage != "" {
+				if opts.KeepStorage, err = units.RAMInBytes(keepStorage); err != nil || opts.KeepStorage < 0 {
+					return fmt.Errorf("--keep-storage %q: want a size such as 500MB or 2GB", keepStorage)
+				}
+			}
 			if !force && !confirm(cmd, what) {
 				return nil
 			}
@@ -90,6 +99,9 @@ func newPruneKindCmd(g *globals, k pruneKind) *cobra.Command {
 	fl.BoolVarP(&all, "all", "a", false, k.allHelp)
 	fl.BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	fl.StringArrayVar(&filters, "filter", nil, "until=DURATION: keep what is younger (24h, 90m)")
+	if k.keepStorage {
+		fl.StringVar(&keepStorage, "keep-storage", "", "keep the newest cache records that fit in this size (500MB, 2GB)")
+	}
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -40,6 +41,9 @@ type PruneOptions struct {
 	Until time.Duration
 	// Now is the time Until counts back from (zero: time.Now()).
 	Now time.Time
+	// KeepStorage, with Cache, keeps the newest cache records whose bytes
+	// (as DiskUsage.BuildCache counts them) fit in it; 0 keeps none.
+	KeepStorage int64
 }
 
 // PruneStats tell what Prune removed.
@@ -81,7 +85,11 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneStats, error
 	}
 	idxBefore := fileSize(s.path("index.json"))
 	if opts.Cache {
-		if err := s.pruneCache(ctx, old, &st); err != nil {
+		keep, err := s.cacheToKeep(before, opts.KeepStorage)
+		if err != nil {
+			return st, err
+		}
+		if err := s.pruneCache(ctx, func(r CacheRecord) bool { return !keep[r.Key] && old(r.Created) }, &st); err != nil {
 			return st, err
 		}
 	}
@@ -113,8 +121,63 @@ func fileSize(p string) int64 {
 	return fi.Size()
 }
 
-// pruneCache removes the cache records old accepts.
-func (s *Store) pruneCache(ctx context.Context, old func(time.Time) bool, st *PruneStats) error {
+// cacheToKeep returns the keys of the newest cache records whose bytes
+// fit in limit: their record files and the blobs and layer dirs only they
+// (of all records) and no image need.
+func (s *Store) cacheToKeep(dm *diskMap, limit int64) (map[string]bool, error) {
+	keep := map[string]bool{}
+	if limit <= 0 {
+		return keep, nil
+	}
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	imgBlobs, imgChains, err := s.rootsOf(idx.Manifests, nil)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.CacheRecords()
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(recs, func(i, j int) bool { return recs[i].Created.After(recs[j].Created) })
+	bytes := map[unit]int64{}
+	dm.byUnit(func(u unit, n int64) { bytes[u] += n })
+	counted := map[unit]bool{}
+	var total int64
+	for _, r := range recs {
+		units := []unit{{unitCache, r.Key}}
+		for _, h := range r.Blobs {
+			if !imgBlobs[h.Hex] {
+				units = append(units, unit{unitBlob, h.Hex}, unit{unitSize, h.Hex})
+			}
+		}
+		for _, h := range r.Chains {
+			if !imgChains[h.Hex] {
+				units = append(units, unit{unitLayer, h.Hex})
+			}
+		}
+		var n int64
+		for _, u := range units {
+			if !counted[u] {
+				n += bytes[u]
+			}
+		}
+		if total+n > limit {
+			break
+		}
+		total += n
+		for _, u := range units {
+			counted[u] = true
+		}
+		keep[r.Key] = true
+	}
+	return keep, nil
+}
+
+// pruneCache removes the cache records del accepts.
+func (s *Store) pruneCache(ctx context.Context, del func(CacheRecord) bool, st *PruneStats) error {
 	recs, err := s.CacheRecords()
 	if err != nil {
 		return err
@@ -123,7 +186,7 @@ func (s *Store) pruneCache(ctx context.Context, old func(time.Time) bool, st *Pr
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !old(r.Created) {
+		if !del(r) {
 			continue
 		}
 		if err := s.DeleteCache(r.Key); err != nil && !errors.Is(err, ErrNotFound) {

@@ -91,3 +91,35 @@ func TestDfMatchesDu(t *testing.T) {
 		t.Errorf("image prune -a left images:\n%s", got)
 	}
 }
+
+// TestBuilderPruneKeepStorage: builder prune --keep-storage keeps the
+// newest cache records that fit in the size, and df's build cache then
+// fits in it.
+func TestBuilderPruneKeepStorage(t *testing.T) {
+	s := newStrata(t)
+	for _, kb := range []string{"300", "200"} { // the older one is the larger
+		s.must("build", "-q", "-t", "c:"+kb, bldContext(t, "FROM busybox\nRUN dd if=/dev/zero of=/f bs=1k count="+kb+" 2>/dev/null\n", nil))
+		s.must("rmi", "c:"+kb) // its layer is now the cache's alone
+	}
+	cache := func() int64 {
+		var d dfJSON
+		if err := json.Unmarshal([]byte(s.must("df", "--json").stdout), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Disk["buildCache"]
+	}
+	before := cache()
+	const keep = 600 << 10
+	s.must("builder", "prune", "-f", "--keep-storage", "600KB")
+	after := cache()
+	if after <= 0 || after > keep || after >= before {
+		t.Errorf("build cache %d bytes before, %d after --keep-storage 600KB (%d): want the newest records kept, within it", before, after, keep)
+	}
+	s.must("builder", "prune", "-f", "--keep-storage", "1KB")
+	if got := cache(); got != 0 {
+		t.Errorf("--keep-storage 1KB left %d bytes of build cache", got)
+	}
+	if r := s.run("builder", "prune", "-f", "--keep-storage", "lots"); r.code == 0 || !strings.Contains(r.stderr, `--keep-storage "lots": want a size`) {
+		t.Errorf("--keep-storage lots: exit %d, %s", r.code, r.stderr)
+	}
+}
