@@ -54,6 +54,10 @@ type Options struct {
 	// (layer.Compress); empty means gzip, layer.Uncompressed pushes them as
 	// they are.
 	Compression layer.Compression
+	// LayerExists, when set, is called by Push with the index of each
+	// layer the registry already has (docker push's "Layer already
+	// exists"), before the upload starts.
+	LayerExists func(layer int)
 	// CompressionLevel is the level handed to the compressor; 0 means the
 	// algorithm's default.
 	CompressionLevel int
