@@ -80,14 +80,14 @@ tr:nth-child(even) { background: #f4f4f4; }
 <h1>strata analyze {{.Image}}</h1>
 {{with .Report}}
 <p>Size <b>{{size .Size}}</b> in {{.Layers}} layers{{if .CompressedSize}} ({{size .CompressedSize}} compressed){{end}};
-wasted <b class="wasted">{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}</b>.</p>
+wasted <b{{if .Wasted}} class="wasted"{{end}}>{{size .Wasted}}</b>, efficiency <b>{{pct .Efficiency}}</b>.</p>
 
 <h2>Layers</h2>
 <svg id="layer-chart" width="900" height="260" role="img" aria-label="layer sizes"></svg>
 <div class="legend" id="layer-legend"><span class="item"><i style="background:#4e79a7"></i>layer size (uncompressed tar)</span><span class="item"><i style="background:#e15759"></i>bytes of the layer that later layers delete or overwrite (wasted)</span></div>
 <table>
 <tr><th>layer</th>{{if .Dockerfile}}<th>line</th>{{end}}<th class="ins">created by</th><th>size</th><th>image size</th><th>compressed</th><th>added</th><th>changed</th><th>removed</th><th>wasted</th></tr>
-{{range .Rows}}<tr><td>{{if ge .Layer 0}}{{.Layer}}{{else}}-{{end}}</td>{{if $.Report.Dockerfile}}<td>{{if .Line}}{{.Line}}{{else}}-{{end}}</td>{{end}}<td class="ins">{{.Instruction}}</td><td>{{size .Size}}</td><td>{{size .ImageSize}}</td>{{if ge .Layer 0}}<td>{{dash .CompressedSize}}</td><td>{{.Added}}</td><td>{{.Changed}}</td><td>{{.Removed}}</td><td class="wasted">{{size .Wasted}}</td>{{else}}<td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>{{end}}</tr>
+{{range .Rows}}<tr><td>{{if ge .Layer 0}}{{.Layer}}{{else}}-{{end}}</td>{{if $.Report.Dockerfile}}<td>{{if .Line}}{{.Line}}{{else}}-{{end}}</td>{{end}}<td class="ins">{{.Instruction}}</td><td>{{size .Size}}</td><td>{{size .ImageSize}}</td>{{if ge .Layer 0}}<td>{{dash .CompressedSize}}</td><td>{{.Added}}</td><td>{{.Changed}}</td><td>{{.Removed}}</td><td{{if .Wasted}} class="wasted"{{end}}>{{size .Wasted}}</td>{{else}}<td>-</td><td>-</td><td>-</td><td>-</td><td>-</td>{{end}}</tr>
 {{end}}</table>
 
 <h2>Findings</h2>

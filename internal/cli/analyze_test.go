@@ -94,9 +94,18 @@ func TestWriteHTMLReport(t *testing.T) {
 		`<svg id="treemap"`,
 		`"instruction":"RUN rm /big"`,
 		"[layer 2, Dockerfile:3] RUN rm /big saves nothing",
+		`id="layer-legend"`,
+		`<td class="wasted">5.24MB</td>`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	// Only waste is red: a layer that wastes nothing shows 0B in black.
+	if strings.Contains(got, `class="wasted">0B`) {
+		t.Error("the page shows a wasted 0B in red")
+	}
+	if !strings.Contains(got, `<td>0B</td>`) {
+		t.Error("the page has no plain 0B wasted cell")
 	}
 }

@@ -47,7 +47,7 @@ type buildFlags struct {
 	slimProbes  []string
 	slimHTTP    []string
 	slim        *buildSlimmer // made by build when --slim-probe asks
-	run         runFlags
+	run         runSettingFlags
 	contexts    []string
 	isolation   string
 }

@@ -11,16 +11,16 @@ import (
 	"github.com/strata-build/strata/internal/solver"
 )
 
-// runFlags are the build flags that shape every RUN's sandbox, as docker
+// runSettingFlags are the build flags that shape every RUN's sandbox, as docker
 // build's.
-type runFlags struct {
+type runSettingFlags struct {
 	addHosts     []string
 	shmSize      string
 	ulimits      []string
 	cgroupParent string
 }
 
-func (r *runFlags) add(fl *pflag.FlagSet) {
+func (r *runSettingFlags) add(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&r.addHosts, "add-host", nil, "add NAME:IP to the /etc/hosts of every RUN; repeatable")
 	fl.StringVar(&r.shmSize, "shm-size", "", "size of /dev/shm in every RUN, such as 128m or 1g (default 64m)")
 	fl.StringArrayVar(&r.ulimits, "ulimit", nil, "resource limit of every RUN's command, NAME=SOFT[:HARD] such as nofile=1024:2048; repeatable")
@@ -28,7 +28,7 @@ func (r *runFlags) add(fl *pflag.FlagSet) {
 }
 
 // apply checks the flags and sets them in opts.
-func (r *runFlags) apply(opts *solver.Options) error {
+func (r *runSettingFlags) apply(opts *solver.Options) error {
 	if r.cgroupParent != "" {
 		return fmt.Errorf("--cgroup-parent %q: strata runs RUN steps in the cgroup of strata itself and makes none of its own; start strata in that cgroup instead (systemd-run --slice, or cgexec)", r.cgroupParent)
 	}

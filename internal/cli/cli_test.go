@@ -417,7 +417,7 @@ func TestInspect(t *testing.T) {
 	})
 	t.Run("unknown", func(t *testing.T) {
 		_, err := strata(t, root, nil, "inspect", "nosuch")
-		if err == nil || err.Error() != "store: no such image: nosuch:latest" {
+		if err == nil || err.Error() != "no such image: nosuch:latest" {
 			t.Errorf("inspect nosuch: %v", err)
 		}
 	})
@@ -454,7 +454,7 @@ func TestTagRmi(t *testing.T) {
 		if ee, ok := err.(*exitError); !ok || ee.code != 1 {
 			t.Errorf("rmi returned %v, want exit status 1", err)
 		}
-		if got, want := errb.String(), "strata: store: no such image: nosuch:latest\n"; got != want {
+		if got, want := errb.String(), "strata: no such image: nosuch:latest\n"; got != want {
 			t.Errorf("stderr = %q, want %q", got, want)
 		}
 		if got, want := out.String(), "Untagged: test/img:1\nDeleted: "+rec.ID.String()+"\n"; got != want {
@@ -798,23 +798,22 @@ func TestDockerHabits(t *testing.T) {
 	}
 }
 
-// TestRunRefusesWhatItLacks checks that each docker run flag strata does not
-// implement is refused with what it is and why, never ignored.
+// TestRunRefusesWhatItLacks checks that each docker run flag or flag value
+// strata does not implement is refused with what it is and why, never
+// ignored.
 func TestRunRefusesWhatItLacks(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"-t"}, "-t, --tty is not supported: strata run has no pseudo-terminal"},
-		{[]string{"-it"}, "-t, --tty is not supported"},
 		{[]string{"-d"}, "-d, --detach is not supported"},
-		{[]string{"-p", "8080:80"}, "-p, --publish is not supported"},
-		{[]string{"-v", "/tmp:/x"}, "-v, --volume is not supported"},
-		{[]string{"--mount", "type=bind,src=/tmp,dst=/x"}, "--mount is not supported"},
-		{[]string{"--name", "web"}, "--name is not supported"},
-		{[]string{"--init"}, "--init is not supported"},
-		{[]string{"--read-only"}, "--read-only is not supported"},
-		{[]string{"--tmpfs", "/run"}, "--tmpfs is not supported"},
+		{[]string{"--network", "none", "-p", "8080:80"}, "-p is not supported with --network none"},
+		{[]string{"-v", "data:/x"}, `-v "data:/x": named volumes are not supported`},
+		{[]string{"-v", "/tmp:/x:z"}, `-v "/tmp:/x:z": option "z" is not supported: use ro or rw`},
+		{[]string{"--mount", "type=volume,dst=/x"}, `--mount "type=volume,dst=/x": type=volume is not supported`},
+		{[]string{"--mount", "type=bind,src=/nonexistent-strata,dst=/x"}, "bind source path does not exist: /nonexistent-strata"},
+		{[]string{"--mount", "type=bind,src=/tmp,dst=/x,bind-propagation=shared"}, `key "bind-propagation" is not supported`},
+		{[]string{"--tmpfs", "run"}, `--tmpfs "run": the target must be an absolute path`},
 		{[]string{"-e", "=x"}, `-e "=x": want KEY=VALUE or KEY`},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {

@@ -17,6 +17,7 @@ type historyFlags struct {
 	human   bool
 	format  string
 	json    bool
+	quiet   bool
 }
 
 // historyRow is one line of `strata history`, with the fields docker's
@@ -58,7 +59,8 @@ func newHistoryCmd(g *globals) *cobra.Command {
 		Short: "Show the history of an image, one line per instruction with its layer size",
 		Example: `  strata history hello:multi
   strata history --no-trunc --format '{{.Size}}\t{{.CreatedBy}}' hello:multi
-  strata history --json busybox`,
+  strata history --json busybox
+  strata history -q busybox`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := g.openStore()
@@ -88,12 +90,16 @@ func newHistoryCmd(g *globals) *cobra.Command {
 			if f.json {
 				return writeJSON(out, entries)
 			}
+			format := f.format
+			if f.quiet {
+				format = "{{.ID}}"
+			}
 			rows := make([]any, len(entries))
 			now := time.Now()
 			for i, e := range entries {
 				rows[i] = historyRowOf(e, !f.noTrunc, f.human, now)
 			}
-			return historyListing.render(out, f.format, rows)
+			return historyListing.render(out, format, rows)
 		},
 	}
 	fl := cmd.Flags()
@@ -101,6 +107,7 @@ func newHistoryCmd(g *globals) *cobra.Command {
 	fl.BoolVarP(&f.human, "human", "H", true, "print sizes and dates in human readable form")
 	fl.StringVar(&f.format, "format", "", "Go template for each entry, 'table TEMPLATE' for columns, or 'json'")
 	fl.BoolVar(&f.json, "json", false, "print a JSON array of the entries")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the layer IDs (<missing> for those docker has none for)")
 	return cmd
 }
 

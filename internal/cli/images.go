@@ -18,6 +18,7 @@ type imagesFlags struct {
 	noTrunc bool
 	quiet   bool
 	shared  bool
+	filters []string
 }
 
 // imageRow is one line of `strata images`, with the fields docker's
@@ -77,7 +78,9 @@ func newImagesCmd(g *globals) *cobra.Command {
 		Example: `  strata images
   strata images busybox
   strata images --format '{{.Repository}}:{{.Tag}} {{.Size}}'
-  strata images -q`,
+  strata images -q
+  strata images --filter dangling=true -q
+  strata images --filter reference='busy*' --filter since=busybox`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := g.openStore()
@@ -90,6 +93,15 @@ func newImagesCmd(g *globals) *cobra.Command {
 			}
 			if len(args) == 1 {
 				recs = filterImages(recs, args[0])
+			}
+			if len(f.filters) > 0 {
+				filter, err := parseImageFilters(st, f.filters)
+				if err != nil {
+					return err
+				}
+				if recs, err = filter.apply(st, recs); err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if f.shared {
@@ -120,6 +132,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 	fl.BoolVar(&f.json, "json", false, "print a JSON array of the image records")
 	fl.BoolVar(&f.noTrunc, "no-trunc", false, "show full image IDs")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only image IDs")
+	fl.StringArrayVarP(&f.filters, "filter", "f", nil, "keep the images that match: dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]")
 	fl.BoolVar(&f.shared, "shared", false, "add SHARED SIZE (in layers other images use too) and UNIQUE SIZE columns")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -12,11 +13,13 @@ import (
 
 func newImportCmd(g *globals) *cobra.Command {
 	var changes []string
+	var message string
 	cmd := &cobra.Command{
-		Use:   "import [--change INSTR]... TARBALL|- [NAME]",
+		Use:   "import [flags] TARBALL|- [NAME]",
 		Short: "Make a one-layer image from a root filesystem tarball (docker import)",
 		Example: `  strata import rootfs.tar.gz debian:bookworm
-  strata export app | strata import --change 'CMD ["/app"]' - app:flat`,
+  strata export app | strata import --change 'CMD ["/app"]' - app:flat
+  strata import -m "base from the vendor" rootfs.tar vendor:1`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := g.openStore()
@@ -32,7 +35,8 @@ func newImportCmd(g *globals) *cobra.Command {
 				defer f.Close()
 				r = f
 			}
-			opts := rootfs.ImportOptions{Changes: changes, Source: args[0]}
+			// The history names the file, never the host path it was at.
+			opts := rootfs.ImportOptions{Changes: changes, Source: filepath.Base(args[0]), Message: message}
 			if len(args) == 2 {
 				opts.Names = []string{args[1]}
 			}
@@ -45,5 +49,6 @@ func newImportCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, ...)")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "history comment of the image (default \"Imported from FILE\")")
 	return cmd
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -93,49 +95,65 @@ func newInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// As docker: print what was found, then an error for each
+			// name that was not.
 			var list []inspectImage
+			var errs []error
 			for _, ref := range args {
 				img, rec, err := st.Image(ref)
-				if err != nil {
-					return err
-				}
-				ii, err := inspectOf(img, rec)
-				if err != nil {
-					return fmt.Errorf("inspecting %s: %w", ref, err)
-				}
-				list = append(list, ii)
-			}
-			out := cmd.OutOrStdout()
-			if format == "" {
-				return writeJSON(out, list)
-			}
-			t, err := parseTemplate(format)
-			if err != nil {
-				return err
-			}
-			for _, ii := range list {
-				var buf bytes.Buffer
-				if err := t.Execute(&buf, ii); err != nil {
-					// Like docker, fall back to the raw JSON, so that
-					// templates written for docker's generic maps work.
-					raw, _ := json.Marshal(ii)
-					var generic map[string]any
-					_ = json.Unmarshal(raw, &generic)
-					buf.Reset()
-					if err2 := t.Execute(&buf, generic); err2 != nil {
-						return fmt.Errorf("--format: %w", err)
+				if err == nil {
+					var ii inspectImage
+					if ii, err = inspectOf(img, rec); err == nil {
+						list = append(list, ii)
+						continue
 					}
+					err = fmt.Errorf("inspecting %s: %w", ref, err)
 				}
-				buf.WriteByte('\n')
-				if _, err := out.Write(buf.Bytes()); err != nil {
+				errs = append(errs, err)
+			}
+			if len(list) > 0 || len(errs) == 0 {
+				if err := printInspect(cmd.OutOrStdout(), list, format); err != nil {
 					return err
 				}
 			}
-			return nil
+			return errors.Join(errs...)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Go template applied to each image")
 	return cmd
+}
+
+// printInspect prints list as JSON, or each element through format.
+func printInspect(out io.Writer, list []inspectImage, format string) error {
+	if format == "" {
+		if list == nil {
+			list = []inspectImage{}
+		}
+		return writeJSON(out, list)
+	}
+	t, err := parseTemplate(format)
+	if err != nil {
+		return err
+	}
+	for _, ii := range list {
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, ii); err != nil {
+			// Like docker, fall back to the raw JSON, so that
+			// templates written for docker's generic maps work.
+			raw, _ := json.Marshal(ii)
+			var generic map[string]any
+			_ = json.Unmarshal(raw, &generic)
+			buf.Reset()
+			if err2 := t.Execute(&buf, generic); err2 != nil {
+				return fmt.Errorf("--format: %w", err)
+			}
+		}
+		buf.WriteByte('\n')
+		if _, err := out.Write(buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // inspectOf builds docker's inspect object for the stored image img.

@@ -82,6 +82,8 @@ func newPushCmd(g *globals) *cobra.Command {
 func (f *pushFlags) push(ctx context.Context, out io.Writer, img v1.Image, dest string, opts registry.Options) (v1.Hash, error) {
 	var bars *progress.Bars
 	var drained chan struct{}
+	existed := map[int]bool{}
+	opts.LayerExists = func(i int) { existed[i] = true }
 	if !f.quiet {
 		bars = progress.NewBars(out, isTerminal(out))
 		if isTerminal(out) {
@@ -94,7 +96,7 @@ func (f *pushFlags) push(ctx context.Context, out io.Writer, img v1.Image, dest 
 	}
 	if bars != nil {
 		if err == nil {
-			pushedLines(bars, img, drained != nil)
+			pushedLines(bars, img, existed, drained != nil)
 		}
 		bars.Close()
 	}
@@ -195,13 +197,18 @@ func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, in
 	return desc.Size, nil
 }
 
-// pushedLines gives every layer of img its final "Pushed" status as docker
-// prints it, and on a terminal the transfer bar too.
-func pushedLines(bars *progress.Bars, img v1.Image, tty bool) {
+// pushedLines gives every layer of img its final status as docker prints
+// it, "Pushed" or "Layer already exists" for those existed holds (by
+// index), and on a terminal the transfer bar too.
+func pushedLines(bars *progress.Bars, img v1.Image, existed map[int]bool, tty bool) {
 	if cfg, err := img.ConfigFile(); err == nil {
 		ids := cfg.RootFS.DiffIDs
 		for i := len(ids) - 1; i >= 0; i-- { // docker lists the top layer first
-			bars.Done(shortID(ids[i].String()), "Pushed")
+			status := "Pushed"
+			if existed[i] {
+				status = "Layer already exists"
+			}
+			bars.Done(shortID(ids[i].String()), status)
 		}
 	}
 	if tty {

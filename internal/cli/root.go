@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,10 +41,17 @@ func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// Ctrl-C: the user knows; "context canceled" would tell nothing.
+		fmt.Fprintln(stderr, "strata: interrupted")
+		return exitCode(err)
+	}
 	fmt.Fprintf(stderr, "strata: %v\n", err)
 	var d interface{ Detail() string }
 	if errors.As(err, &d) {
 		fmt.Fprintln(stderr, d.Detail())
+	} else if strings.HasPrefix(err.Error(), "unknown command") {
+		fmt.Fprintln(stderr, "See 'strata --help'.")
 	}
 	return exitCode(err)
 }
@@ -98,8 +106,11 @@ RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`
 		newFsckCmd(g),
 		newPruneCmd(g), newDfCmd(g),
 		newVersionCmd(),
+		newImageCmd(g), newBuilderCmd(g), newSystemCmd(g),
 	)
+	root.AddCommand(newNoContainerCmds()...)
 	addDefaultCommands(root)
+	explainUsage(root)
 	return root
 }
 

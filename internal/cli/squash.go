@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -57,7 +60,7 @@ merges the rest; --all makes one layer of everything.`,
 			if err != nil {
 				return err
 			}
-			res, err := squash.Image(cmd.Context(), st, img, squash.Options{From: from})
+			res, err := squash.Image(cmd.Context(), st, img, squash.Options{From: from, Created: squashTime()})
 			if err != nil {
 				return err
 			}
@@ -90,6 +93,15 @@ merges the rest; --all makes one layer of everything.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the new image ID")
 	cmd.MarkFlagsMutuallyExclusive("from", "all")
 	return cmd
+}
+
+// squashTime is the squashed image's creation time: $SOURCE_DATE_EPOCH
+// when set (reproducible), else now.
+func squashTime() time.Time {
+	if sec, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64); err == nil {
+		return time.Unix(sec, 0)
+	}
+	return time.Now()
 }
 
 // keep returns how many layers the squash keeps, and how, for its message.

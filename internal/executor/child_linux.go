@@ -176,6 +176,12 @@ func setupRun(cfg *childConfig, st *stubMaker) error {
 	if err := os.Chdir(cfg.Dir); err != nil {
 		return fmt.Errorf("entering working dir: %w", err)
 	}
+	if cfg.ReadOnly {
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(unix.AT_FDCWD, "/", 0, attr); err != nil {
+			return fmt.Errorf("making the root read-only: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -221,6 +227,7 @@ func runCommand(cfg *childConfig) (int, *childMsg) {
 			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: groups},
 			Setsid:     true,
 			Ptrace:     cfg.Trace != nil,
+			Setctty:    cfg.Tty, // Ctty 0: stdin
 		},
 	}
 	if cfg.Chroot {

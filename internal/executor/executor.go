@@ -124,6 +124,13 @@ type RunSpec struct {
 	// Rlimits are set on the command before it starts (--ulimit); the
 	// others are the sandbox's own.
 	Rlimits []Rlimit
+	// ReadOnlyRoot mounts the root read-only once the sandbox's own
+	// mounts are made (docker run --read-only); the mounts on it stay
+	// as they are.
+	ReadOnlyRoot bool
+	// Tty makes the command's stdin, a terminal, its controlling terminal
+	// (docker run -t), so that the terminal's Ctrl-C reaches it.
+	Tty bool
 }
 
 // DefaultShmSize is the size of /dev/shm when RunSpec.ShmSize is 0, as in

@@ -48,6 +48,8 @@ type childConfig struct {
 	ShmSize     int64
 	Rlimits     []Rlimit
 	Chroot      bool // IsolationChroot: no namespaces, no mounts
+	ReadOnly    bool // the root is made read-only after the mounts
+	Tty         bool // stdin is the command's controlling terminal
 
 	// Do mode.
 	Op  string
@@ -156,6 +158,8 @@ func runSandbox(ctx context.Context, spec RunSpec, tr *TraceSpec) (result, error
 		Trace:       tr,
 		ShmSize:     spec.ShmSize,
 		Rlimits:     spec.Rlimits,
+		ReadOnly:    spec.ReadOnlyRoot,
+		Tty:         spec.Tty,
 	}
 	flags := syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 	if none {

@@ -14,7 +14,7 @@ import (
 // OCI-layout tars) any bytes, then reads every image it accepts the way
 // load does: manifest, config, and each layer's uncompressed stream to the
 // end. Nothing may panic, every error must be one of ReadArchive's own
-// ("output: ..."), and an accepted layer must either read to its diff_id or
+// ("reading archive ..."), and an accepted layer must either read to its diff_id or
 // fail. The seed corpus is testdata/fuzz/FuzzReadArchive (a docker archive,
 // an OCI archive and a docker archive with gzip layers).
 func FuzzReadArchive(f *testing.F) {
@@ -27,7 +27,7 @@ func FuzzReadArchive(f *testing.F) {
 		defer cancel()
 		imgs, err := ReadArchive(ctx, p)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "output: ") {
+			if !strings.HasPrefix(err.Error(), "reading archive ") {
 				t.Fatalf("error without the package's prefix: %v", err)
 			}
 			return

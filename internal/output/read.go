@@ -45,7 +45,7 @@ const maxJSON = 64 << 20
 func ReadArchive(ctx context.Context, path string) ([]NamedImage, error) {
 	f, err := openArchive(path)
 	if err != nil {
-		return nil, fmt.Errorf("output: reading archive %s: %w", path, err)
+		return nil, fmt.Errorf("reading archive %s: %w", path, err)
 	}
 	imgs, err := readArchive(ctx, f)
 	if err == nil {
@@ -53,7 +53,7 @@ func ReadArchive(ctx context.Context, path string) ([]NamedImage, error) {
 	}
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("output: reading archive %s: %w", path, err)
+		return nil, fmt.Errorf("reading archive %s: %w", path, err)
 	}
 	return imgs, nil
 }
@@ -570,7 +570,7 @@ func (i *archiveImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error)
 	if l, ok := i.layers[h]; ok {
 		return l, nil
 	}
-	return nil, fmt.Errorf("output: no layer %s in the archive", h)
+	return nil, fmt.Errorf("no layer %s in the archive", h)
 }
 
 // image completes i into a v1.Image whose layers are i's own, so that their
@@ -612,7 +612,7 @@ func (i *layeredImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
 	if l, ok := i.core.layers[h]; ok {
 		return l, nil
 	}
-	return nil, fmt.Errorf("output: no layer %s in the archive", h)
+	return nil, fmt.Errorf("no layer %s in the archive", h)
 }
 
 // LayerByDiffID implements v1.Image.
@@ -622,7 +622,7 @@ func (i *layeredImage) LayerByDiffID(h v1.Hash) (v1.Layer, error) {
 			return l, nil
 		}
 	}
-	return nil, fmt.Errorf("output: no layer with diff_id %s in the archive", h)
+	return nil, fmt.Errorf("no layer with diff_id %s in the archive", h)
 }
 
 var _ v1.Layer = (*archiveLayer)(nil)
@@ -667,18 +667,18 @@ func (l *archiveLayer) Uncompressed() (io.ReadCloser, error) {
 	case "gzip":
 		zr, err := gzip.NewReader(rc)
 		if err != nil {
-			return nil, fmt.Errorf("output: layer %q: %w", l.name, err)
+			return nil, fmt.Errorf("layer %q: %w", l.name, err)
 		}
 		return newVerifier(zr, l.diffID, -1, l.name+" (uncompressed)"), nil
 	case "zstd":
 		zr, err := zstd.NewReader(rc)
 		if err != nil {
-			return nil, fmt.Errorf("output: layer %q: %w", l.name, err)
+			return nil, fmt.Errorf("layer %q: %w", l.name, err)
 		}
 		return newVerifier(zr.IOReadCloser(), l.diffID, -1, l.name+" (uncompressed)"), nil
 	}
 	if l.digest != l.diffID {
-		return nil, fmt.Errorf("output: layer %q: uncompressed but its digest %s is not its diff_id %s", l.name, l.digest, l.diffID)
+		return nil, fmt.Errorf("layer %q: uncompressed but its digest %s is not its diff_id %s", l.name, l.digest, l.diffID)
 	}
 	return rc, nil
 }
@@ -704,10 +704,10 @@ func (v *verifier) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	if err == io.EOF {
 		if v.size >= 0 && v.n != v.size {
-			return n, fmt.Errorf("output: %q: %d bytes, want %d", v.name, v.n, v.size)
+			return n, fmt.Errorf("%q: %d bytes, want %d", v.name, v.n, v.size)
 		}
 		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex {
-			return n, fmt.Errorf("output: %q: content has digest sha256:%s, want %s (the archive is corrupt or was tampered with)", v.name, got, v.want)
+			return n, fmt.Errorf("%q: content has digest sha256:%s, want %s (the archive is corrupt or was tampered with)", v.name, got, v.want)
 		}
 	}
 	return n, err

@@ -195,25 +195,25 @@ func parseNames(images []NamedImage) ([][]imageName, error) {
 func WriteOCIArchive(ctx context.Context, w io.Writer, images []NamedImage) error {
 	names, err := parseNames(images)
 	if err != nil {
-		return fmt.Errorf("output: writing OCI archive: %w", err)
+		return fmt.Errorf("writing OCI archive: %w", err)
 	}
 	a := newArchive()
 	var index []v1.Descriptor
 	for i, ni := range images {
 		desc, err := addStoredImage(a, ni.Image)
 		if err != nil {
-			return fmt.Errorf("output: writing OCI archive: image %d: %w", i, err)
+			return fmt.Errorf("writing OCI archive: image %d: %w", i, err)
 		}
 		index = append(index, indexFor(desc, names[i])...)
 	}
 	idx, err := ociIndex(index)
 	if err != nil {
-		return fmt.Errorf("output: writing OCI archive: %w", err)
+		return fmt.Errorf("writing OCI archive: %w", err)
 	}
 	a.files["index.json"] = idx
 	a.files["oci-layout"] = []byte(ociLayoutFile)
 	if err := a.write(ctx, w); err != nil {
-		return fmt.Errorf("output: writing OCI archive: %w", err)
+		return fmt.Errorf("writing OCI archive: %w", err)
 	}
 	return nil
 }
@@ -278,11 +278,11 @@ type dockerManifest struct {
 func WriteDockerArchive(ctx context.Context, w io.Writer, images []NamedImage) error {
 	names, err := parseNames(images)
 	if err != nil {
-		return fmt.Errorf("output: writing docker archive: %w", err)
+		return fmt.Errorf("writing docker archive: %w", err)
 	}
 	tmp, err := os.MkdirTemp("", "strata-save-")
 	if err != nil {
-		return fmt.Errorf("output: writing docker archive: %w", err)
+		return fmt.Errorf("writing docker archive: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 
@@ -293,7 +293,7 @@ func WriteDockerArchive(ctx context.Context, w io.Writer, images []NamedImage) e
 	for i, ni := range images {
 		desc, dm, err := addDockerImage(ctx, a, ni.Image, tmp)
 		if err != nil {
-			return fmt.Errorf("output: writing docker archive: image %d: %w", i, err)
+			return fmt.Errorf("writing docker archive: image %d: %w", i, err)
 		}
 		index = append(index, indexFor(desc, names[i])...)
 		for _, n := range names[i] {
@@ -309,22 +309,22 @@ func WriteDockerArchive(ctx context.Context, w io.Writer, images []NamedImage) e
 	}
 	idx, err := ociIndex(index)
 	if err != nil {
-		return fmt.Errorf("output: writing docker archive: %w", err)
+		return fmt.Errorf("writing docker archive: %w", err)
 	}
 	mj, err := json.Marshal(manifests)
 	if err != nil {
-		return fmt.Errorf("output: writing docker archive: %w", err)
+		return fmt.Errorf("writing docker archive: %w", err)
 	}
 	rj, err := json.Marshal(repositories)
 	if err != nil {
-		return fmt.Errorf("output: writing docker archive: %w", err)
+		return fmt.Errorf("writing docker archive: %w", err)
 	}
 	a.files["index.json"] = idx
 	a.files["manifest.json"] = append(mj, '\n')
 	a.files["oci-layout"] = []byte(ociLayoutFile)
 	a.files["repositories"] = append(rj, '\n')
 	if err := a.write(ctx, w); err != nil {
-		return fmt.Errorf("output: writing docker archive: %w", err)
+		return fmt.Errorf("writing docker archive: %w", err)
 	}
 	return nil
 }

@@ -65,6 +65,13 @@ const loopbackHosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-lo
 // end the hosts file, "IP\tNAME" each, as BuildKit writes them; each set
 // of them has a file of its own.
 func HostFiles(dir, network string, extra ...ExtraHost) (hosts, resolv string, err error) {
+	return HostFilesFor(dir, network, Hostname, extra...)
+}
+
+// HostFilesFor is HostFiles for a process whose hostname is not Hostname
+// (strata run's container): its hosts file names hostname, and is kept
+// apart ("hosts-NETWORK[-EXTRA]-HOSTNAME").
+func HostFilesFor(dir, network, hostname string, extra ...ExtraHost) (hosts, resolv string, err error) {
 	if err := checkNetwork(network); err != nil {
 		return "", "", err
 	}
@@ -72,6 +79,9 @@ func HostFiles(dir, network string, extra ...ExtraHost) (hosts, resolv string, e
 		return "", "", errors.New("procspec: no directory for the hosts files")
 	}
 	hosts = filepath.Join(dir, "hosts-"+network+hostsSuffix(extra))
+	if hostname != Hostname {
+		hosts += "-" + hostname
+	}
 	resolv = filepath.Join(dir, "resolv.conf-"+network)
 	h := []byte(loopbackHosts)
 	var r []byte
@@ -89,7 +99,7 @@ func HostFiles(dir, network string, extra ...ExtraHost) (hosts, resolv string, e
 			return "", "", fmt.Errorf("reading the host's /etc/resolv.conf: %w", err)
 		}
 	}
-	h = append(h, "127.0.1.1\t"+Hostname+"\n"...)
+	h = append(h, "127.0.1.1\t"+hostname+"\n"...)
 	for _, e := range extra {
 		h = append(h, e.IP+"\t"+e.Name+"\n"...)
 	}

@@ -45,6 +45,8 @@ type Spec struct {
 	WorkingDir string
 	// Network is NetworkHost (the default when empty) or NetworkNone.
 	Network string
+	// Hostname is the process's host name; empty means Hostname.
+	Hostname string
 	// HostsDir is the directory the hosts and resolv.conf files are kept
 	// in, one pair per network, written on first use.
 	HostsDir string
@@ -85,7 +87,11 @@ func Resolve(spec Spec) (Process, error) {
 	if err != nil {
 		return Process{}, err
 	}
-	hosts, resolv, err := HostFiles(spec.HostsDir, network, spec.ExtraHosts...)
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = Hostname
+	}
+	hosts, resolv, err := HostFilesFor(spec.HostsDir, network, hostname, spec.ExtraHosts...)
 	if err != nil {
 		return Process{}, err
 	}
@@ -106,7 +112,7 @@ func Resolve(spec Spec) (Process, error) {
 		Groups:     u.Groups,
 		Home:       u.Home,
 		Network:    network,
-		Hostname:   Hostname,
+		Hostname:   hostname,
 		HostsFile:  hosts,
 		ResolvConf: resolv,
 	}, nil

@@ -63,6 +63,10 @@ type Plain struct {
 	start map[int]time.Time
 }
 
+// Canceled is the Err of a Failed event whose step was interrupted (Ctrl-C):
+// BuildKit's plain output shows "#5 CANCELED" for it.
+const Canceled = "canceled"
+
 // NewPlain returns a plain renderer writing to w.
 func NewPlain(w io.Writer) *Plain { return &Plain{w: w, start: map[int]time.Time{}} }
 
@@ -85,6 +89,10 @@ func (p *Plain) Event(e Event) {
 		}
 		fmt.Fprintf(p.w, "#%d CACHED\n", e.ID)
 	case Failed:
+		if e.Err == Canceled {
+			fmt.Fprintf(p.w, "#%d CANCELED\n", e.ID)
+			break
+		}
 		fmt.Fprintf(p.w, "#%d ERROR: %s\n", e.ID, e.Err)
 	case Info:
 		fmt.Fprintf(p.w, "%s\n", e.Line)

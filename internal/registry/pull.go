@@ -29,7 +29,7 @@ func Pull(ctx context.Context, ref string, opts Options) (v1.Image, name.Digest,
 	}
 	out, err := partial.CompressedToImage(&resumingImage{Image: img, ctx: ctx, opts: opts})
 	if err != nil {
-		return nil, name.Digest{}, fmt.Errorf("registry: pulling %s: %w", r, err)
+		return nil, name.Digest{}, fmt.Errorf("pulling %s: %w", r, err)
 	}
 	return out, r.Context().Digest(dg.String()), nil
 }
@@ -91,7 +91,7 @@ func (l *resumingLayer) DiffID() (v1.Hash, error) {
 	if d, ok := l.CompressedLayer.(partial.WithDiffID); ok {
 		return d.DiffID()
 	}
-	return v1.Hash{}, fmt.Errorf("registry: layer has no diff_id")
+	return v1.Hash{}, fmt.Errorf("layer has no diff_id")
 }
 
 // Descriptor keeps the manifest's descriptor (annotations, urls).

@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -34,14 +35,19 @@ func Push(ctx context.Context, img v1.Image, ref string, opts Options) (v1.Hash,
 	}
 	dir, err := os.MkdirTemp(opts.TempDir, "strata-push-")
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("registry: pushing to %s: %w", r, err)
+		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
 	}
 	defer os.RemoveAll(dir)
 	out, err := compressImage(ctx, img, dir, opts)
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("registry: pushing to %s: %w", r, err)
+		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
 	}
 	ro := opts.remoteOptions(ctx)
+	if opts.LayerExists != nil {
+		if err := reportExisting(r, out, ro, opts.LayerExists); err != nil {
+			return v1.Hash{}, explain("pushing to", r, err)
+		}
+	}
 	if opts.Progress != nil {
 		ro = append(ro, remote.WithProgress(opts.Progress))
 	}
@@ -50,9 +56,36 @@ func Push(ctx context.Context, img v1.Image, ref string, opts Options) (v1.Hash,
 	}
 	dg, err := out.Digest()
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("registry: pushing to %s: %w", r, err)
+		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
 	}
 	return dg, nil
+}
+
+// reportExisting calls exists with the index of each layer of img that the
+// repository of r already has.
+func reportExisting(r name.Reference, img v1.Image, ro []remote.Option, exists func(int)) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("reading layers: %w", err)
+	}
+	for i, l := range layers {
+		dg, err := l.Digest()
+		if err != nil {
+			return fmt.Errorf("reading layer digest: %w", err)
+		}
+		rl, err := remote.Layer(r.Context().Digest(dg.String()), ro...)
+		if err != nil {
+			return err
+		}
+		ok, err := partial.Exists(rl)
+		if err != nil {
+			return err
+		}
+		if ok {
+			exists(i)
+		}
+	}
+	return nil
 }
 
 // uncompressedTypes are the layer media types Push compresses.
@@ -119,7 +152,7 @@ func compressImage(ctx context.Context, img v1.Image, dir string, opts Options) 
 		false: {layer.Gzip: types.DockerLayer},
 	}[oci][alg]
 	if layerType == "" {
-		return nil, fmt.Errorf("registry: unknown compression %q", alg)
+		return nil, fmt.Errorf("unknown compression %q", alg)
 	}
 
 	var mu sync.Mutex

@@ -54,6 +54,10 @@ type Options struct {
 	// (layer.Compress); empty means gzip, layer.Uncompressed pushes them as
 	// they are.
 	Compression layer.Compression
+	// LayerExists, when set, is called by Push with the index of each
+	// layer the registry already has (docker push's "Layer already
+	// exists"), before the upload starts.
+	LayerExists func(layer int)
 	// CompressionLevel is the level handed to the compressor; 0 means the
 	// algorithm's default.
 	CompressionLevel int
@@ -218,7 +222,7 @@ func (o Options) remoteOptions(ctx context.Context) []remote.Option {
 func (o Options) parseRef(ref string) (name.Reference, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return nil, fmt.Errorf("registry: parsing reference %q: %w", ref, err)
+		return nil, fmt.Errorf("parsing reference %q: %w", ref, err)
 	}
 	if !o.PlainHTTP(r.Context().RegistryStr()) {
 		return r, nil
@@ -269,24 +273,24 @@ func explain(op string, ref name.Reference, err error) error {
 		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
 			hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
 			return &opError{
-				msg:  fmt.Sprintf("registry: %s %s: unauthorized: run \"docker login %s\" or check credentials", op, ref, reg),
+				msg:  fmt.Sprintf("%s %s: unauthorized: run \"docker login %s\" or check credentials", op, ref, reg),
 				errs: []error{ErrUnauthorized, err},
 			}
 		case op == "pulling" && (te.StatusCode == http.StatusNotFound ||
 			hasCode(te, transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode)):
 			return &opError{
-				msg:  fmt.Sprintf("registry: %s: manifest unknown (no such image or tag)", ref),
+				msg:  fmt.Sprintf("%s: manifest unknown (no such image or tag)", ref),
 				errs: []error{ErrManifestUnknown, err},
 			}
 		}
 	}
 	if errors.Is(err, syscall.ECONNREFUSED) {
 		return &opError{
-			msg:  fmt.Sprintf("registry: %s %s: connection refused by %s (is the registry running?)", op, ref, reg),
+			msg:  fmt.Sprintf("%s %s: connection refused by %s (is the registry running?)", op, ref, reg),
 			errs: []error{ErrConnectionRefused, err},
 		}
 	}
-	return fmt.Errorf("registry: %s %s: %w", op, ref, err)
+	return fmt.Errorf("%s %s: %w", op, ref, err)
 }
 
 func hasCode(te *transport.Error, codes ...transport.ErrorCode) bool {

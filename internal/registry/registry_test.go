@@ -542,7 +542,7 @@ func TestErrors(t *testing.T) {
 				return err
 			},
 			want:    ErrUnauthorized,
-			wantMsg: fmt.Sprintf(`registry: pushing to %s/test/a:v1: unauthorized: run "docker login %s" or check credentials`, host, host),
+			wantMsg: fmt.Sprintf(`pushing to %s/test/a:v1: unauthorized: run "docker login %s" or check credentials`, host, host),
 		},
 		{
 			name:      "pull-unauthorized",
@@ -561,7 +561,7 @@ func TestErrors(t *testing.T) {
 				return err
 			},
 			want:    ErrManifestUnknown,
-			wantMsg: fmt.Sprintf("registry: %s/test/nothing:v1: manifest unknown (no such image or tag)", host),
+			wantMsg: fmt.Sprintf("%s/test/nothing:v1: manifest unknown (no such image or tag)", host),
 		},
 		{
 			name: "pull-refused",
@@ -587,7 +587,7 @@ func TestErrors(t *testing.T) {
 				_, _, err := Pull(ctx, "UPPER/Case:v1", testOptions())
 				return err
 			},
-			wantMsg: "registry: parsing reference",
+			wantMsg: "parsing reference",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

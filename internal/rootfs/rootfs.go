@@ -33,6 +33,9 @@ type ImportOptions struct {
 	Changes []string
 	// Source is recorded in the history comment ("-" for stdin).
 	Source string
+	// Message is the history comment instead of "Imported from SOURCE"
+	// (docker import -m).
+	Message string
 	// Created is the image's creation time (default now).
 	Created time.Time
 }
@@ -98,7 +101,11 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	}
 	cfg.Created = v1.Time{Time: created}
 	cfg.RootFS.DiffIDs = []v1.Hash{h}
-	cfg.History = []v1.History{{Created: v1.Time{Time: created}, Comment: "Imported from " + src}}
+	comment := "Imported from " + src
+	if opts.Message != "" {
+		comment = opts.Message
+	}
+	cfg.History = []v1.History{{Created: v1.Time{Time: created}, Comment: comment}}
 	img, err := st.NewImage(cfg, []v1.Descriptor{{MediaType: types.OCIUncompressedLayer, Size: size, Digest: h}}, store.NewImageOptions{})
 	if err != nil {
 		return store.Record{}, fmt.Errorf("import: %w", err)

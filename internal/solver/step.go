@@ -83,6 +83,8 @@ func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 		var ee *exitError
 		if errors.As(err, &ee) {
 			msg = fmt.Sprintf("exit code %d", ee.code)
+		} else if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			msg = progress.Canceled
 		}
 		b.sink.Event(progress.Event{ID: id, Status: progress.Failed, Err: msg, Time: time.Now()})
 		return err

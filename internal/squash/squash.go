@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -25,6 +26,10 @@ type Options struct {
 	// they are (and shared with the images that have them), From..end become
 	// one layer. From 0 makes one layer of the whole image.
 	From int
+	// Created, when not zero, is the new image's creation time: a squash
+	// makes a new image, as docker's own squash gives it its own time.
+	// Zero keeps the image's.
+	Created time.Time
 }
 
 // Result is a squashed image, stored as blobs but not named yet.
@@ -109,6 +114,9 @@ func Image(ctx context.Context, st *store.Store, img v1.Image, opts Options) (*R
 	}
 	nc := cfg.DeepCopy()
 	nc.RootFS.DiffIDs = diffIDs
+	if !opts.Created.IsZero() && res.Merged > 0 {
+		nc.Created = v1.Time{Time: opts.Created.UTC()}
+	}
 	nc.History, err = History(cfg.History, opts.From, n, stats.Entries > 0)
 	if err != nil {
 		return nil, err

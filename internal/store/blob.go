@@ -130,7 +130,7 @@ func (w *BlobWriter) Commit(expected *v1.Hash) (v1.Hash, int64, error) {
 	}
 	if expected != nil && *expected != got {
 		os.Remove(w.f.Name())
-		return v1.Hash{}, 0, fmt.Errorf("store: blob content hashes to %s, expected %s", got, *expected)
+		return v1.Hash{}, 0, fmt.Errorf("blob content hashes to %s, expected %s", got, *expected)
 	}
 	dst := w.s.blobPath(got)
 	if _, err := os.Lstat(dst); err == nil {
@@ -202,7 +202,7 @@ func (s *Store) BlobSize(h v1.Hash) (int64, error) {
 	}
 	fi, err := os.Lstat(s.blobPath(h))
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, notFound("store: no such blob: %s", h)
+		return 0, notFound("no such blob: %s", h)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading blob %s: %w", h, err)
@@ -219,7 +219,7 @@ func (s *Store) OpenBlob(h v1.Hash) (io.ReadCloser, error) {
 	}
 	f, err := os.Open(s.blobPath(h))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, notFound("store: no such blob: %s", h)
+		return nil, notFound("no such blob: %s", h)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening blob %s: %w", h, err)
@@ -238,7 +238,7 @@ func (s *Store) readBlob(h v1.Hash) ([]byte, error) {
 
 func checkHash(h v1.Hash) error {
 	if h.Algorithm != "sha256" || len(h.Hex) != 64 || !isHex(h.Hex) {
-		return fmt.Errorf("store: unsupported digest %q", h.String())
+		return fmt.Errorf("unsupported digest %q", h.String())
 	}
 	return nil
 }
@@ -261,7 +261,7 @@ func (r *verifyingReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(r.h.Sum(nil))}
 		if got != r.want {
-			r.err = fmt.Errorf("store: blob %s is corrupt (content hashes to %s): remove the image and pull, load or build it again", r.want, got)
+			r.err = fmt.Errorf("blob %s is corrupt (content hashes to %s): remove the image and pull, load or build it again", r.want, got)
 			if n > 0 {
 				return n, nil
 			}

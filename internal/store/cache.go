@@ -25,7 +25,7 @@ type CacheRecord struct {
 
 func (s *Store) cachePath(key string) (string, error) {
 	if !isHex(key) || len(key) > 128 {
-		return "", fmt.Errorf("store: invalid cache key %q: want lower-case hex", key)
+		return "", fmt.Errorf("invalid cache key %q: want lower-case hex", key)
 	}
 	return s.path("cache", key+".json"), nil
 }
@@ -109,7 +109,7 @@ func (s *Store) DeleteCache(key string) error {
 		return err
 	}
 	if err := os.Remove(p); errors.Is(err, os.ErrNotExist) {
-		return notFound("store: no such cache record: %s", key)
+		return notFound("no such cache record: %s", key)
 	} else if err != nil {
 		return fmt.Errorf("deleting cache record %s: %w", key, err)
 	}

@@ -60,11 +60,21 @@ func (s *Store) GC(ctx context.Context) (GCStats, error) {
 // manifest or config that cannot be read stops the collection: deleting
 // around a damaged image could lose what is left of it.
 func (s *Store) roots() (blobs, chains map[string]bool, err error) {
-	blobs, chains = map[string]bool{}, map[string]bool{}
 	idx, err := s.readIndex()
 	if err != nil {
 		return nil, nil, err
 	}
+	recs, err := s.CacheRecords()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.rootsOf(idx.Manifests, recs)
+}
+
+// rootsOf returns the blobs and chain ids (hex) that the index entries
+// manifests and the cache records recs need.
+func (s *Store) rootsOf(manifests []v1.Descriptor, recs []CacheRecord) (blobs, chains map[string]bool, err error) {
+	blobs, chains = map[string]bool{}, map[string]bool{}
 	var walk func(d v1.Descriptor) error
 	walk = func(d v1.Descriptor) error {
 		if blobs[d.Digest.Hex] {
@@ -106,14 +116,10 @@ func (s *Store) roots() (blobs, chains map[string]bool, err error) {
 		}
 		return nil
 	}
-	for _, d := range idx.Manifests {
+	for _, d := range manifests {
 		if err := walk(d); err != nil {
-			return nil, nil, fmt.Errorf("store: cannot collect garbage: image %s: %w", d.Digest, err)
+			return nil, nil, fmt.Errorf("cannot collect garbage: image %s: %w", d.Digest, err)
 		}
-	}
-	recs, err := s.CacheRecords()
-	if err != nil {
-		return nil, nil, err
 	}
 	for _, r := range recs {
 		for _, h := range r.Blobs {
@@ -124,6 +130,25 @@ func (s *Store) roots() (blobs, chains map[string]bool, err error) {
 		}
 	}
 	return blobs, chains, nil
+}
+
+// collects returns the units GC removes when blobs and chains are kept:
+// other blobs with their size caches, other layer dirs, and tmp/ entries
+// older than staleTemp at now.
+func collects(blobs, chains map[string]bool, tempMod map[string]time.Time, now time.Time) func(unit) bool {
+	cutoff := now.Add(-staleTemp)
+	return func(u unit) bool {
+		switch u.kind {
+		case unitBlob, unitSize:
+			return !blobs[u.name]
+		case unitLayer:
+			return !chains[u.name]
+		case unitTemp:
+			t, ok := tempMod[u.name]
+			return ok && !t.After(cutoff)
+		}
+		return false
+	}
 }
 
 func (s *Store) sweepBlobs(ctx context.Context, keep map[string]bool, st *GCStats) error {

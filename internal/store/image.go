@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 		return Record{}, fmt.Errorf("reading image media type: %w", err)
 	}
 	if !mt.IsImage() {
-		return Record{}, fmt.Errorf("store: cannot store %s: only image manifests are stored, pick a platform first", mt)
+		return Record{}, fmt.Errorf("cannot store %s: only image manifests are stored, pick a platform first", mt)
 	}
 	full := make([]string, 0, len(names))
 	for _, n := range names {
@@ -52,7 +53,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 	}
 	for _, f := range full {
 		if i := strings.IndexByte(f, '@'); i >= 0 && f[i+1:] != digest.String() {
-			return Record{}, fmt.Errorf("store: cannot name image %s %s: the digest does not match", digest, FamiliarName(f))
+			return Record{}, fmt.Errorf("cannot name image %s %s: the digest does not match", digest, FamiliarName(f))
 		}
 	}
 	m, err := img.Manifest()
@@ -64,7 +65,7 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 		return Record{}, fmt.Errorf("reading layers: %w", err)
 	}
 	if len(layers) != len(m.Layers) {
-		return Record{}, fmt.Errorf("store: image has %d layers but its manifest lists %d", len(layers), len(m.Layers))
+		return Record{}, fmt.Errorf("image has %d layers but its manifest lists %d", len(layers), len(m.Layers))
 	}
 	sizes, err := s.writeLayers(ctx, layers, m.Layers)
 	if err != nil {
@@ -250,8 +251,8 @@ func (s *Store) imageMeta(digest v1.Hash) (imageMeta, error) {
 
 // Image returns the image ref names and its Record. ref is a name
 // ("busybox", "img:tag", "reg:5000/x/y:t", "x@sha256:…"), a full image ID
-// ("sha256:<hex>" or the bare hex) or an unambiguous prefix of one (at least
-// 4 hex digits). The image reads its blobs from the store, verifying them.
+// ("sha256:<hex>" or the bare hex) or an unambiguous prefix of one (any
+// number of hex digits, as docker takes them, when no name matches). The image reads its blobs from the store, verifying them.
 // An unknown ref gives an error wrapping ErrNotFound.
 func (s *Store) Image(ref string) (v1.Image, Record, error) {
 	idx, err := s.readIndex()
@@ -269,7 +270,22 @@ func (s *Store) Image(ref string) (v1.Image, Record, error) {
 	return img, rec, nil
 }
 
-var errAmbiguous = errors.New("store: ambiguous image ID prefix")
+var errAmbiguous = errors.New("ambiguous image ID prefix")
+
+// candidates lists the images an ambiguous prefix matches: short ID and
+// first name.
+func candidates(recs []Record) string {
+	var parts []string
+	for _, r := range recs {
+		name := "<none>"
+		if len(r.Names) > 0 {
+			name = FamiliarName(r.Names[0])
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", r.ID.Hex[:12], name))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
 
 // resolve finds the image ref names in idx, the way docker does: a full ID
 // first, then a name, then an ID prefix.
@@ -285,7 +301,7 @@ func (s *Store) resolve(idx *v1.IndexManifest, ref string) (Record, v1.Descripto
 				return r, descs[r.Manifest], nil
 			}
 		}
-		return Record{}, v1.Descriptor{}, notFound("store: no such image: %s", ref)
+		return Record{}, v1.Descriptor{}, notFound("no such image: %s", ref)
 	}
 	full, nameErr := Normalize(ref)
 	if nameErr == nil {
@@ -311,7 +327,7 @@ func (s *Store) resolve(idx *v1.IndexManifest, ref string) (Record, v1.Descripto
 			}
 		}
 	}
-	if len(hexPart) >= 4 && isHex(hexPart) {
+	if hexPart != "" && isHex(hexPart) {
 		var match []Record
 		seen := map[v1.Hash]bool{}
 		for _, r := range recs {
@@ -321,7 +337,7 @@ func (s *Store) resolve(idx *v1.IndexManifest, ref string) (Record, v1.Descripto
 			}
 		}
 		if len(match) > 1 {
-			return Record{}, v1.Descriptor{}, fmt.Errorf("%w %s: it matches %d images", errAmbiguous, ref, len(match))
+			return Record{}, v1.Descriptor{}, fmt.Errorf("%w: %s matches %s: type more of the ID", errAmbiguous, ref, candidates(match))
 		}
 		if len(match) == 1 {
 			return match[0], descs[match[0].Manifest], nil
@@ -330,7 +346,7 @@ func (s *Store) resolve(idx *v1.IndexManifest, ref string) (Record, v1.Descripto
 	if nameErr != nil {
 		return Record{}, v1.Descriptor{}, nameErr
 	}
-	return Record{}, v1.Descriptor{}, notFound("store: no such image: %s", FamiliarName(full))
+	return Record{}, v1.Descriptor{}, notFound("no such image: %s", FamiliarName(full))
 }
 
 // storeImage is a partial.CompressedImageCore reading from the store.
@@ -426,7 +442,7 @@ func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 		}
 		return l, nil
 	}
-	return nil, notFound("store: image %s has no layer %s", i.desc.Digest, h)
+	return nil, notFound("image %s has no layer %s", i.desc.Digest, h)
 }
 
 // storeLayer is a partial.CompressedLayer over a stored blob. The blob may

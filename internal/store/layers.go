@@ -217,7 +217,7 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, chainID, diffID v1
 	}
 	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 	if got != diffID {
-		return LayerDir{}, fmt.Errorf("store: layer content hashes to %s, the config says %s", got, diffID)
+		return LayerDir{}, fmt.Errorf("layer content hashes to %s, the config says %s", got, diffID)
 	}
 	ok = true // commitLayerDir removes tmp itself when it fails
 	return s.commitLayerDir(tmp, chainID, diffID)

@@ -37,14 +37,14 @@ func ReadImageParts(img v1.Image) (*ImageParts, error) {
 		return nil, fmt.Errorf("reading layers: %w", err)
 	}
 	if len(layers) != len(m.Layers) {
-		return nil, fmt.Errorf("store: image has %d layers but its manifest lists %d", len(layers), len(m.Layers))
+		return nil, fmt.Errorf("image has %d layers but its manifest lists %d", len(layers), len(m.Layers))
 	}
 	return &ImageParts{Manifest: m, Config: cfg, Layers: layers}, nil
 }
 
 func checkDiffIDs(layers int, cfg *v1.ConfigFile) error {
 	if n := len(cfg.RootFS.DiffIDs); n != layers {
-		return fmt.Errorf("store: image has %d layers but %d diff_ids", layers, n)
+		return fmt.Errorf("image has %d layers but %d diff_ids", layers, n)
 	}
 	return nil
 }
@@ -135,5 +135,5 @@ func (i *newImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 		}
 		return &storeLayerWithDiffID{storeLayer: &storeLayer{s: i.s, desc: d}, diffID: i.diffIDs[n]}, nil
 	}
-	return nil, notFound("store: the image has no layer %s", h)
+	return nil, notFound("the image has no layer %s", h)
 }

@@ -88,7 +88,7 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("reading %s: %w", s.path("oci-layout"), err)
 	}
 	if lay.Version != layoutVersion {
-		return nil, fmt.Errorf("store: %s has OCI layout version %q, strata supports %q", abs, lay.Version, layoutVersion)
+		return nil, fmt.Errorf("%s has OCI layout version %q, strata supports %q", abs, lay.Version, layoutVersion)
 	}
 	emptyIndex, _ := json.Marshal(v1.IndexManifest{
 		SchemaVersion: 2,

@@ -114,10 +114,10 @@ func TestImageLookup(t *testing.T) {
 		})
 	}
 	for _, tc := range []struct{ ref, msg string }{
-		{"nope", "store: no such image: nope:latest"},
-		{"foo", "store: no such image: foo:latest"},
-		{"other@" + digest.String(), "store: no such image: other@" + digest.String()},
-		{"sha256:" + strings.Repeat("0", 64), "store: no such image: sha256:" + strings.Repeat("0", 64)},
+		{"nope", "no such image: nope:latest"},
+		{"foo", "no such image: foo:latest"},
+		{"other@" + digest.String(), "no such image: other@" + digest.String()},
+		{"sha256:" + strings.Repeat("0", 64), "no such image: sha256:" + strings.Repeat("0", 64)},
 	} {
 		t.Run("missing "+tc.ref, func(t *testing.T) {
 			_, _, err := s.Image(tc.ref)
@@ -338,7 +338,7 @@ func TestBlobs(t *testing.T) {
 		must(t, err)
 		defer rc.Close()
 		_, err = io.ReadAll(rc)
-		if err == nil || !strings.Contains(err.Error(), "store: blob "+h.String()+" is corrupt (content hashes to sha256:") ||
+		if err == nil || !strings.Contains(err.Error(), "blob "+h.String()+" is corrupt (content hashes to sha256:") ||
 			!strings.HasSuffix(err.Error(), "pull, load or build it again") {
 			t.Errorf("got %v, want a corruption error", err)
 		}
@@ -375,8 +375,8 @@ func TestTagUntagRemove(t *testing.T) {
 
 	must(t, s.Tag("a:1", "a:2"))
 	must(t, s.Tag(recA.ID.Hex[:8], "other/a"))
-	// "a" is a:latest, which does not exist (and too short for an ID prefix).
-	if err := s.Tag("a", "localhost:5000/b:1"); !errors.Is(err, ErrNotFound) {
+	// "zz" is zz:latest, which does not exist (and is no ID prefix).
+	if err := s.Tag("zz", "localhost:5000/b:1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Tag of a:latest: got %v", err)
 	}
 	// Moving a name: b:1 now points at a, and b has no name left.
@@ -404,7 +404,7 @@ func TestTagUntagRemove(t *testing.T) {
 	}
 
 	must(t, s.Untag("a:2"))
-	if err := s.Untag("a:2"); !errors.Is(err, ErrNotFound) || err.Error() != "store: no such image: a:2" {
+	if err := s.Untag("a:2"); !errors.Is(err, ErrNotFound) || err.Error() != "no such image: a:2" {
 		t.Errorf("second Untag: got %v", err)
 	}
 
@@ -754,5 +754,42 @@ func TestDanglingImage(t *testing.T) {
 	}
 	if recs, _ = s.Images(); len(recs) != 0 {
 		t.Fatalf("after rmi by ID: %+v", recs)
+	}
+}
+
+// TestImageIDPrefix: any unambiguous prefix of an image ID names it, down
+// to one digit, as docker takes them; an ambiguous one is an error naming
+// every candidate. Seventeen images: two of them share a first digit.
+func TestImageIDPrefix(t *testing.T) {
+	s := openStore(t)
+	byFirst := map[byte][]Record{}
+	for i := 0; i < 17; i++ {
+		rec, err := s.WriteImage(ctxT(t), randomImage(t, time.Unix(int64(100+i), 0)), fmt.Sprintf("img:%d", i))
+		must(t, err)
+		byFirst[rec.ID.Hex[0]] = append(byFirst[rec.ID.Hex[0]], rec)
+	}
+	for first, recs := range byFirst {
+		prefix := string(first)
+		if len(recs) == 1 {
+			t.Run("unique "+prefix, func(t *testing.T) {
+				_, got, err := s.Image(prefix)
+				must(t, err)
+				if got.ID != recs[0].ID {
+					t.Errorf("Image(%q) = %s, want %s", prefix, got.ID, recs[0].ID)
+				}
+			})
+			continue
+		}
+		t.Run("ambiguous "+prefix, func(t *testing.T) {
+			_, _, err := s.Image(prefix)
+			if !errors.Is(err, errAmbiguous) {
+				t.Fatalf("Image(%q): %v, want an ambiguous prefix", prefix, err)
+			}
+			for _, r := range recs {
+				if !strings.Contains(err.Error(), r.ID.Hex[:12]+" (img:") {
+					t.Errorf("the error does not name %s: %v", r.ID.Hex[:12], err)
+				}
+			}
+		})
 	}
 }

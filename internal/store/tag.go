@@ -23,7 +23,7 @@ func (s *Store) Tag(ref string, newName string) error {
 		return err
 	}
 	if strings.Contains(full, "@") {
-		return fmt.Errorf("store: refusing to create a tag with a digest reference: %s", newName)
+		return fmt.Errorf("refusing to create a tag with a digest reference: %s", newName)
 	}
 	unlock, err := s.lockShared()
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *Store) Untag(name string) error {
 	defer unlock()
 	return s.updateIndex(func(idx *v1.IndexManifest) error {
 		if !removeName(idx, full) {
-			return notFound("store: no such image: %s", FamiliarName(full))
+			return notFound("no such image: %s", FamiliarName(full))
 		}
 		return nil
 	})
@@ -112,7 +112,7 @@ func (s *Store) removeNames(ref string, opts RemoveOptions) ([]string, error) {
 		}
 		names := namesOfID(recs, rec.ID)
 		if !opts.Force && len(names) > 1 && !isSingleReference(names) {
-			return fmt.Errorf("store: conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", rec.ID.Hex[:12])
+			return fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", rec.ID.Hex[:12])
 		}
 		for _, n := range names {
 			removeName(idx, n)

@@ -11,9 +11,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Usage is what the store holds, as `docker system df` shows it. Sizes are
-// bytes of blobs as stored (layers built here are plain tars; pulled ones
-// are as the registry sent them); cache mount sizes are the files in them.
+// Usage is what the store holds, as `docker system df` shows it: the
+// images, cache records and cache mounts, and every byte under the store
+// root by what holds it.
 type Usage struct {
 	// Images are the store's images, newest first.
 	Images []ImageUsage
@@ -21,20 +21,67 @@ type Usage struct {
 	Cache []CacheUsage
 	// CacheMounts are the RUN --mount=type=cache directories.
 	CacheMounts []MountUsage
-	// ImagesSize is the size of every blob some image needs.
-	ImagesSize int64
-	// ImagesReclaimable is what removing the dangling images would free:
-	// their blobs that no named image and no cache record needs.
-	ImagesReclaimable int64
-	// CacheSize is the size of every blob some cache record needs.
-	CacheSize int64
-	// CacheReclaimable is what removing every cache record would free: its
-	// blobs that no image needs.
-	CacheReclaimable int64
-	// MountsSize is the size of the cache mounts.
-	MountsSize int64
 	// Layers counts the layer blobs of the images.
 	Layers LayerUsage
+	// Disk is every byte under the store root by what holds it.
+	Disk DiskUsage
+	// Reclaimable is what each prune command would free, in the order
+	// of PruneCommands().
+	Reclaimable []Reclaim
+	// Garbage is what GC alone (run by every prune and rmi) would free:
+	// unreferenced blobs and layer dirs, stale temporary files.
+	Garbage int64
+}
+
+// DiskUsage divides the bytes under the store root, counted as
+// `du -sb --apparent-size ROOT` counts them (every inode once, hard links
+// once, directories' own sizes too), so that the fields add up to Total.
+type DiskUsage struct {
+	// Total is every byte under the root.
+	Total int64 `json:"total"`
+	// Images are the blobs, extracted layer dirs and size caches some
+	// image needs.
+	Images int64 `json:"images"`
+	// BuildCache are the cache records and the blobs, layer dirs and size
+	// caches only they need.
+	BuildCache int64 `json:"buildCache"`
+	// CacheMounts are the RUN --mount=type=cache directories.
+	CacheMounts int64 `json:"cacheMounts"`
+	// Unreferenced are blobs, layer dirs and size caches nothing needs
+	// (the next GC removes them).
+	Unreferenced int64 `json:"unreferenced"`
+	// Temp are the entries of tmp/ (a running build's, or left by a
+	// killed one: GC removes those older than an hour).
+	Temp int64 `json:"temp"`
+	// Metadata is index.json, oci-layout, the lock files and the store's
+	// own directories.
+	Metadata int64 `json:"metadata"`
+}
+
+// Reclaim is what one prune command would free.
+type Reclaim struct {
+	// Command is the strata command line, as "builder prune -a".
+	Command string `json:"command"`
+	// Bytes is what it would free, as PruneStats.Reclaimed counts it.
+	Bytes int64 `json:"bytes"`
+}
+
+// PruneCommand is a prune command of strata's CLI and what it removes.
+type PruneCommand struct {
+	Command string
+	Options PruneOptions
+}
+
+// PruneCommands returns the prune commands strata has, with their options.
+func PruneCommands() []PruneCommand {
+	return []PruneCommand{
+		{"image prune", PruneOptions{Images: PruneDangling}},
+		{"image prune -a", PruneOptions{Images: PruneAllImages}},
+		{"builder prune", PruneOptions{Cache: true}},
+		{"builder prune -a", PruneOptions{Cache: true, Mounts: true}},
+		{"prune", PruneOptions{Images: PruneDangling, Cache: true}},
+		{"prune -a", PruneOptions{Images: PruneDangling, Cache: true, Mounts: true}},
+	}
 }
 
 // ImageUsage is one image's share of the store.
@@ -77,14 +124,13 @@ type LayerUsage struct {
 type blobUse struct {
 	perImage [][]v1.Hash      // each image's distinct blobs: manifest, config, layers
 	users    map[v1.Hash]int  // images that need a blob
-	named    map[v1.Hash]bool // a named image needs it
 	layer    map[v1.Hash]bool // the blob is a layer
 }
 
 // imageBlobs reads the manifests of recs and counts their blobs' users.
 func (s *Store) imageBlobs(ctx context.Context, recs []Record, descs map[v1.Hash]v1.Descriptor) (*blobUse, error) {
 	bu := &blobUse{perImage: make([][]v1.Hash, len(recs)), users: map[v1.Hash]int{},
-		named: map[v1.Hash]bool{}, layer: map[v1.Hash]bool{}}
+		layer: map[v1.Hash]bool{}}
 	for i, r := range recs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -106,9 +152,6 @@ func (s *Store) imageBlobs(ctx context.Context, recs []Record, descs map[v1.Hash
 		bu.perImage[i] = list
 		for _, h := range list {
 			bu.users[h]++
-			if len(r.Names) > 0 {
-				bu.named[h] = true
-			}
 		}
 	}
 	return bu, nil
@@ -144,16 +187,10 @@ func (s *Store) Usage(ctx context.Context) (*Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	imgBlobs, users, namedUse, layerBlob := bu.perImage, bu.users, bu.named, bu.layer
-	cacheUse := map[v1.Hash]bool{}
+	imgBlobs, users, layerBlob := bu.perImage, bu.users, bu.layer
 	crecs, err := s.CacheRecords()
 	if err != nil {
 		return nil, err
-	}
-	for _, c := range crecs {
-		for _, h := range c.Blobs {
-			cacheUse[h] = true
-		}
 	}
 	for i, r := range recs {
 		iu := ImageUsage{Record: r, Dangling: len(r.Names) == 0}
@@ -170,10 +207,6 @@ func (s *Store) Usage(ctx context.Context) (*Usage, error) {
 	}
 	for h := range users {
 		n := size(h)
-		u.ImagesSize += n
-		if !namedUse[h] && !cacheUse[h] {
-			u.ImagesReclaimable += n
-		}
 		if layerBlob[h] {
 			u.Layers.Count++
 			u.Layers.Size += n
@@ -184,13 +217,6 @@ func (s *Store) Usage(ctx context.Context) (*Usage, error) {
 				u.Layers.UniqueCount++
 				u.Layers.UniqueSize += n
 			}
-		}
-	}
-	for h := range cacheUse {
-		n := size(h)
-		u.CacheSize += n
-		if users[h] == 0 {
-			u.CacheReclaimable += n
 		}
 	}
 	for _, c := range crecs {
@@ -207,11 +233,72 @@ func (s *Store) Usage(ctx context.Context) (*Usage, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range mounts {
-		u.MountsSize += m.Size
-	}
 	u.CacheMounts = mounts
+	if err := s.diskUsage(ctx, u, idx, crecs); err != nil {
+		return nil, err
+	}
 	return u, nil
+}
+
+// diskUsage fills u.Disk and u.Reclaimable.
+func (s *Store) diskUsage(ctx context.Context, u *Usage, idx *v1.IndexManifest, crecs []CacheRecord) error {
+	dm, err := s.measureDisk(ctx)
+	if err != nil {
+		return fmt.Errorf("measuring the store: %w", err)
+	}
+	imgBlobs, imgChains, err := s.rootsOf(idx.Manifests, nil)
+	if err != nil {
+		return err
+	}
+	allBlobs, allChains, err := s.rootsOf(idx.Manifests, crecs)
+	if err != nil {
+		return err
+	}
+	d := &u.Disk
+	d.Total = dm.total
+	dm.byUnit(func(un unit, n int64) {
+		switch un.kind {
+		case unitMeta:
+			d.Metadata += n
+		case unitTemp:
+			d.Temp += n
+		case unitCache:
+			d.BuildCache += n
+		case unitMount:
+			d.CacheMounts += n
+		case unitBlob, unitSize:
+			d.add(n, imgBlobs[un.name], allBlobs[un.name])
+		case unitLayer:
+			d.add(n, imgChains[un.name], allChains[un.name])
+		}
+	})
+	now := time.Now()
+	if u.Garbage, err = s.wouldFree(dm, idx, crecs, PruneOptions{Now: now}); err != nil {
+		return err
+	}
+	for _, pc := range PruneCommands() {
+		opts := pc.Options
+		opts.Now = now
+		n, err := s.wouldFree(dm, idx, crecs, opts)
+		if err != nil {
+			return err
+		}
+		u.Reclaimable = append(u.Reclaimable, Reclaim{Command: pc.Command, Bytes: n})
+	}
+	return nil
+}
+
+// add counts n bytes of a blob or layer dir an image needs (image), or
+// else a cache record (cache), or nothing.
+func (d *DiskUsage) add(n int64, image, cache bool) {
+	switch {
+	case image:
+		d.Images += n
+	case cache:
+		d.BuildCache += n
+	default:
+		d.Unreferenced += n
+	}
 }
 
 // cacheMounts lists ROOT/cachemounts.

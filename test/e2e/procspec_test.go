@@ -89,7 +89,9 @@ func TestRunUserThroughWhiteouts(t *testing.T) {
 }
 
 // TestRunHostsLikeBuild: a RUN and `strata run` see the same /etc/hosts,
-// /etc/resolv.conf and hostname, in either network.
+// /etc/resolv.conf and hostname, in either network, when the container is
+// given a RUN's host name (by default it has its own container ID, as
+// TestRunDockerFlags checks).
 func TestRunHostsLikeBuild(t *testing.T) {
 	s := newStrata(t)
 	df := "FROM busybox\nRUN cp /etc/hosts /seen-hosts && cp /etc/resolv.conf /seen-resolv && hostname > /seen-hostname\n"
@@ -99,12 +101,12 @@ func TestRunHostsLikeBuild(t *testing.T) {
 			s.must("build", "--network", network, "-t", tag, bldContext(t, df, nil))
 			e := bldExport(t, s, tag)
 			for _, f := range []struct{ path, seen string }{{"/etc/hosts", "seen-hosts"}, {"/etc/resolv.conf", "seen-resolv"}} {
-				got := s.must("run", "--network", network, "busybox", "cat", f.path).stdout
+				got := s.must("run", "--network", network, "--hostname", "strata", "busybox", "cat", f.path).stdout
 				if want := bldFile(t, e, f.seen); got != want {
 					t.Errorf("strata run --network %s: %s is %q, a RUN's %q: want the same", network, f.path, got, want)
 				}
 			}
-			got := s.must("run", "--network", network, "busybox", "hostname").stdout
+			got := s.must("run", "--network", network, "--hostname", "strata", "busybox", "hostname").stdout
 			if want := bldFile(t, e, "seen-hostname"); got != want {
 				t.Errorf("strata run --network %s: hostname %q, a RUN's %q", network, got, want)
 			}

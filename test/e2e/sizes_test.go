@@ -9,7 +9,7 @@ import (
 // TestSizesAsDocker loads strata's images into a private dockerd and checks
 // that `strata history` and `strata images` show the sizes docker shows for
 // the same image ID: a layer's content bytes (a WORKDIR layer is 0 B), not
-// its tar's.
+// its tar's; and `history -q` lists the same IDs.
 func TestSizesAsDocker(t *testing.T) {
 	d := startDockerd(t)
 	s := newStrata(t)
@@ -32,6 +32,11 @@ func TestSizesAsDocker(t *testing.T) {
 			want := d.must("history", "--no-trunc", "-H=false", "--format", format, tc.image)
 			if got != want {
 				t.Errorf("strata history:\n%s\ndocker history:\n%s", got, want)
+			}
+			got = s.must("history", "-q", tc.image).stdout
+			want = d.must("history", "-q", tc.image)
+			if got != want {
+				t.Errorf("strata history -q:\n%s\ndocker history -q:\n%s", got, want)
 			}
 			got = s.must("images", "--format", "{{.Size}}", tc.image).stdout
 			want = d.must("images", "--format", "{{.Size}}", tc.image)

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package store
+
+import (
+	"hash/fnv"
+	"os"
+)
+
+// inodeOf keys a file by its path where inode numbers are not read: hard
+// links are then counted once per name.
+func inodeOf(_ os.FileInfo, p string) inodeKey {
+	h := fnv.New64a()
+	h.Write([]byte(p))
+	return inodeKey{ino: h.Sum64()}
+}
