@@ -193,7 +193,7 @@ func runCommand(cfg *childConfig) (int, *childMsg) {
 	}
 	// The command inherits the confinement of the thread that starts it.
 	runtime.LockOSThread() // for good: the init exits when the command is done
-	if err := confine(cfg.Insecure); err != nil {
+	if err := confine(confineOptions{Insecure: cfg.Insecure, Tracer: cfg.Trace != nil}); err != nil {
 		fmt.Fprintf(os.Stderr, "strata: confining %q: %v\n", name, err)
 		return 126, nil
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -353,4 +354,61 @@ func TestBuildSlimProbe(t *testing.T) {
 	if r := s.run("inspect", "bs:2"); r.code == 0 {
 		t.Errorf("bs:2 was tagged by a failed build")
 	}
+}
+
+// TestSlimNonRootUser slims images whose USER is not root, as root and
+// rootless: the tracer resolves the relative paths of processes that run
+// as another user (httpd opens index.html relative to its -h directory),
+// and the probes answer the same on the slimmed image.
+func TestSlimNonRootUser(t *testing.T) {
+	df := "FROM busybox\nRUN mkdir /www && echo 'hello %s' > /www/index.html\n" +
+		"USER %s\nWORKDIR /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+	probe := "sh -c 'cat index.html && id -u'"
+	check := func(t *testing.T, run func(args ...string) result, user, report string) {
+		t.Helper()
+		rep := readSlimReport(t, report)
+		if len(rep.Probes) != 2 {
+			t.Fatalf("report has %d probes, want 2: %+v", len(rep.Probes), rep.Probes)
+		}
+		if h := rep.Probes[1].Slim.HTTP; h == nil || h.Status != 200 || string(h.Body) != "hello "+user+"\n" {
+			t.Errorf("http probe of the slimmed server as USER %s: %+v", user, h)
+		}
+		uid := user
+		if user == "nobody" {
+			uid = "65534"
+		}
+		if got, want := rep.Probes[0].Slim.Stdout, "hello "+user+"\n"+uid+"\n"; got != want {
+			t.Errorf("command probe as USER %s: got %q, want %q", user, got, want)
+		}
+		if r := run("run", "--rm", "web:slim", "ls"); r.code != 127 {
+			t.Errorf("ls in the slimmed image: exit %d, want 127 (removed)", r.code)
+		}
+	}
+	t.Run("root", func(t *testing.T) {
+		for _, user := range []string{"nobody", "1000"} {
+			t.Run(user, func(t *testing.T) {
+				s := newStrata(t)
+				dir := writeContext(t, map[string]string{"Dockerfile": fmt.Sprintf(df, user, user)})
+				s.must("build", "-t", "web:1", dir)
+				report := filepath.Join(t.TempDir(), "report.json")
+				s.must("slim", "web:1", "-t", "web:slim", "--http-probe", "8080:/index.html", "--probe", probe, "--report", report)
+				check(t, s.run, user, report)
+			})
+		}
+	})
+	t.Run("rootless", func(t *testing.T) {
+		u := newRootless(t, rlUser, true)
+		u.must("import", "busybox.tar", "busybox:latest")
+		ctxDir := filepath.Join(u.home, "web")
+		if err := os.Mkdir(ctxDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(fmt.Sprintf(df, "1000", "1000")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		u.must("build", "-t", "web:1", "web")
+		report := filepath.Join(u.home, "web.json")
+		u.must("slim", "web:1", "-t", "web:slim", "--http-probe", "8080:/index.html", "--probe", probe, "--report", report)
+		check(t, u.run, "1000", report)
+	})
 }
