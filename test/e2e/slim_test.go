@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -338,6 +339,9 @@ func TestBuildSlimProbe(t *testing.T) {
 	if !strings.Contains(r.stderr, "probe 2 (--probe \"sh -c 'echo $((6*7))'\"): same on the slimmed image") {
 		t.Errorf("build's slim summary:\n%s", r.stderr)
 	}
+	if !regexp.MustCompile(`(?m)^  image size  \S+ -> \S+ \(\d+\.\d%\)$`).MatchString(r.stderr) {
+		t.Errorf("build's slim summary has no image size line:\n%s", r.stderr)
+	}
 	if got := s.must("run", "--rm", "bs:1").stdout; got != "used\n" {
 		t.Errorf("run bs:1: %q", got)
 	}
@@ -346,6 +350,17 @@ func TestBuildSlimProbe(t *testing.T) {
 	}
 	if r := s.run("run", "--rm", "bs:1", "cat", "/app/unused"); r.code == 0 {
 		t.Errorf("/app/unused is still in bs:1")
+	}
+	// strata slim's --include, --include-bin and --keep-shell, in a build.
+	s.must("build", "-t", "bs:3", "--slim-probe", "cat /app/used", "--slim-include", "/app/unused",
+		"--slim-include-bin", "/bin/ls", "--slim-keep-shell", dir)
+	for _, args := range [][]string{{"cat", "/app/unused"}, {"ls", "/app"}, {"sh", "-c", "true"}} {
+		if r := s.run(append([]string{"run", "--rm", "bs:3"}, args...)...); r.code != 0 {
+			t.Errorf("run bs:3 %s: exit %d, stderr %s", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	if r := s.run("build", "-t", "bs:4", "--slim-include", "/app/unused", dir); r.code == 0 || !strings.Contains(r.stderr, "--slim-include needs --slim-probe") {
+		t.Errorf("build with --slim-include and no probe: exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 	r = s.run("build", "-t", "bs:2", "--slim-probe", "sh -c 'echo /app/*'", dir)
 	if r.code == 0 || !strings.Contains(r.stderr, "answers otherwise on the slimmed image") {
