@@ -250,6 +250,10 @@ func TestSlimProbeDiffers(t *testing.T) {
 	if rep := readSlimReport(t, report); !contains(rep.Removed, "/data/a") || rep.Probes[0].Slim.Stdout != "/data/*\n" {
 		t.Errorf("report of the failed slim: removed %q, probe %+v", rep.Removed, rep.Probes)
 	}
+	// slim --help says so, and how to keep such a directory.
+	if help := s.must("slim", "--help").stdout; !strings.Contains(help, "A directory that was only listed") || !strings.Contains(help, "--include DIR") {
+		t.Errorf("strata slim --help does not say what happens to a directory that was only listed:\n%s", help)
+	}
 	s.must("slim", "glob:1", "-t", "glob:slim", "--include", "/data")
 	if got := s.must("run", "--rm", "glob:slim").stdout; got != "/data/a /data/b\n" {
 		t.Errorf("run glob:slim with /data pinned: %q", got)
