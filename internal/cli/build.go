@@ -44,8 +44,7 @@ type buildFlags struct {
 	check       bool
 	reproduce   bool
 	snapshotter string
-	slimProbes  []string
-	slimHTTP    []string
+	slimFlags   slimFlags     // --slim-probe, --slim-include...: strata slim's flags
 	slim        *buildSlimmer // made by build when --slim-probe asks
 	run         runSettingFlags
 	contexts    []string
@@ -99,8 +98,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	addSnapshotterFlag(fl, &f.snapshotter)
 	addIsolationFlag(fl, &f.isolation)
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
-	fl.StringArrayVar(&f.slimProbes, "slim-probe", nil, "slim the image before tagging it, as strata slim --probe: arguments that replace its CMD for one traced run; repeatable")
-	fl.StringArrayVar(&f.slimHTTP, "slim-http-probe", nil, "slim the image before tagging it, as strata slim --http-probe PORT:PATH; repeatable")
+	addBuildSlimFlags(fl, &f.slimFlags)
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
 }
@@ -317,7 +315,11 @@ func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Op
 		}
 		fmt.Fprint(errw, text)
 		if f.slim != nil && f.slim.res != nil {
-			printSlim(errw, "the built image", -1, -1, f.slim.res)
+			_, rec, err := st.Image(res.ImageID.String())
+			if err != nil {
+				return fmt.Errorf("sizing the slimmed image: %w", err)
+			}
+			printSlim(errw, "the built image", f.slim.before, rec.Size, f.slim.res)
 		}
 	}
 	if !f.analyze {

@@ -42,6 +42,13 @@ and only the files above them are slimmed. A history entry and the label
 org.strata-build.slim record the original digest, the probes and the file
 counts.
 
+A directory that was only listed (readdir, a glob, ls) is kept with only the
+entries some run opened, executed or examined: its other entries go, as
+docker-slim drops them too. A program whose output or choices depend on such
+names (a glob, a plugin or config directory read by listing it) answers
+otherwise on the result, which the check below catches; keep the directory
+whole with --include DIR.
+
 The probes then run again on the result: when an exit status, an output
 (stdout and stderr; for --http-probe the HTTP status and body) differs, slim
 fails, names the probe, and tags nothing. Probes run with no network but

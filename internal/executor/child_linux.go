@@ -212,7 +212,7 @@ func runCommand(cfg *childConfig) (int, *childMsg) {
 			return 126, nil
 		}
 	}
-	if err := confine(cfg.Insecure); err != nil {
+	if err := confine(confineOptions{Insecure: cfg.Insecure, Tracer: cfg.Trace != nil}); err != nil {
 		fmt.Fprintf(os.Stderr, "strata: confining %q: %v\n", name, err)
 		return 126, nil
 	}

@@ -61,6 +61,18 @@ func allCaps() []uintptr {
 	return caps
 }
 
+// confineOptions say how the thread that starts the command is confined.
+type confineOptions struct {
+	// Insecure keeps every privilege (the insecure security mode).
+	Insecure bool
+	// Tracer keeps CAP_SYS_PTRACE in the thread's effective and permitted
+	// sets, out of its bounding set, for the tracer that runs on it: it
+	// reads /proc/PID/cwd and /proc/PID/fd of tracees that run as another
+	// user. The command does not get it: exec gives root the bounding set,
+	// and a non-root USER loses every capability at setuid.
+	Tracer bool
+}
+
 // confine applies the confinement of the run's security mode to the calling
 // thread, which must stay locked to its goroutine: the command started from
 // it inherits the thread's capabilities, no_new_privs bit and seccomp
@@ -68,16 +80,20 @@ func allCaps() []uintptr {
 // no code of the command's, and the init is made non-dumpable, so that the
 // command, lacking CAP_SYS_PTRACE, can neither ptrace it nor read its memory
 // through /proc/1.
-func confine(insecure bool) error {
+func confine(opts confineOptions) error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("making the sandbox init non-dumpable: %w", err)
 	}
-	if insecure {
+	if opts.Insecure {
 		return nil
 	}
-	keep := defaultCapMask()
+	bounding := defaultCapMask()
+	keep := bounding
+	if opts.Tracer {
+		keep |= 1 << unix.CAP_SYS_PTRACE
+	}
 	for c := 0; c < 64; c++ {
-		if keep&(1<<c) != 0 {
+		if bounding&(1<<c) != 0 {
 			continue
 		}
 		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,6 +28,7 @@ func TestTrace(t *testing.T) {
 	tests := []struct {
 		name       string
 		args       []string
+		uid        int
 		http       *HTTPProbe
 		wantExit   int
 		wantPaths  []string
@@ -38,6 +40,12 @@ func TestTrace(t *testing.T) {
 			args:      []string{"sh", "-c", "cat /deleteme >/dev/null; ls /tmp >/dev/null; cd /www && cat index.html >/dev/null; exit 4"},
 			wantExit:  4,
 			wantPaths: []string{"/bin/sh", "/deleteme", "/tmp", "/www/index.html"},
+		},
+		{
+			name:      "relative paths of a non-root user",
+			args:      []string{"sh", "-c", "cd /www && cat index.html >/dev/null && ls . >/dev/null"},
+			uid:       65534,
+			wantPaths: []string{"/bin/sh", "/www", "/www/index.html"},
 		},
 		{
 			name:       "http probe",
@@ -52,7 +60,7 @@ func TestTrace(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			spec := RunSpec{Rootfs: newRootfs(t, lower), Args: tc.args, Env: []string{"PATH=/bin"}, Network: "none", Stderr: &stderr}
+			spec := RunSpec{Rootfs: newRootfs(t, lower), Args: tc.args, UID: tc.uid, GID: tc.uid, Env: []string{"PATH=/bin"}, Network: "none", Stderr: &stderr}
 			got, err := Trace(context.Background(), spec, TraceSpec{HTTP: tc.http, Wait: 10 * time.Second})
 			if err != nil {
 				t.Fatalf("Trace: %v (stderr %q)", err, stderr.String())
@@ -77,6 +85,38 @@ func TestTrace(t *testing.T) {
 			}
 			if got.HTTP.Status != tc.wantStatus || string(got.HTTP.Body) != tc.wantBody {
 				t.Errorf("http probe: got %d %q, want %d %q", got.HTTP.Status, got.HTTP.Body, tc.wantStatus, tc.wantBody)
+			}
+		})
+	}
+}
+
+// TestTraceCapabilities checks that the traced command does not get the
+// CAP_SYS_PTRACE its tracer keeps: root has Docker's set, a user none.
+func TestTraceCapabilities(t *testing.T) {
+	lower := busyboxLayer(t)
+	const docker = "00000000a80425fb"
+	tests := []struct {
+		name string
+		uid  int
+		want string
+	}{
+		{"root", 0, "CapInh:0000000000000000 CapPrm:" + docker + " CapEff:" + docker + " CapBnd:" + docker + " CapAmb:0000000000000000"},
+		{"user", 65534, "CapInh:0000000000000000 CapPrm:0000000000000000 CapEff:0000000000000000 CapBnd:" + docker + " CapAmb:0000000000000000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			spec := RunSpec{
+				Rootfs: newRootfs(t, lower), UID: tc.uid, GID: tc.uid, Env: []string{"PATH=/bin"},
+				Args:   []string{"grep", "-E", "^Cap...:", "/proc/self/status"},
+				Stdout: &stdout, Stderr: &stderr,
+			}
+			got, err := Trace(context.Background(), spec, TraceSpec{})
+			if err != nil || got.Exit != 0 {
+				t.Fatalf("Trace: exit %d, %v (stderr %q)", got.Exit, err, stderr.String())
+			}
+			if s := strings.Join(strings.Fields(strings.ReplaceAll(stdout.String(), ":\t", ":")), " "); s != tc.want {
+				t.Errorf("got  %s\nwant %s", s, tc.want)
 			}
 		})
 	}

@@ -181,7 +181,7 @@ func (t *tracer) base(tid, dirfd int) (string, error) {
 		return "", nil // not an open fd: the call fails with EBADF
 	}
 	if errors.Is(err, os.ErrPermission) {
-		return "", fmt.Errorf("trace: resolving a relative path of process %d: %w: it runs as a user other than the tracer's, and the sandbox drops CAP_SYS_PTRACE: images with a non-root USER cannot be traced yet", tid, err)
+		return "", fmt.Errorf("trace: resolving a relative path of process %d: %w: it runs as a user other than the tracer's, and the tracer lacks CAP_SYS_PTRACE", tid, err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("trace: resolving a relative path of process %d: %w", tid, err)

@@ -4,9 +4,11 @@ import (
 	"github.com/strata-build/strata/test/testenv"
 
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -250,6 +252,10 @@ func TestSlimProbeDiffers(t *testing.T) {
 	if rep := readSlimReport(t, report); !contains(rep.Removed, "/data/a") || rep.Probes[0].Slim.Stdout != "/data/*\n" {
 		t.Errorf("report of the failed slim: removed %q, probe %+v", rep.Removed, rep.Probes)
 	}
+	// slim --help says so, and how to keep such a directory.
+	if help := s.must("slim", "--help").stdout; !strings.Contains(help, "A directory that was only listed") || !strings.Contains(help, "--include DIR") {
+		t.Errorf("strata slim --help does not say what happens to a directory that was only listed:\n%s", help)
+	}
 	s.must("slim", "glob:1", "-t", "glob:slim", "--include", "/data")
 	if got := s.must("run", "--rm", "glob:slim").stdout; got != "/data/a /data/b\n" {
 		t.Errorf("run glob:slim with /data pinned: %q", got)
@@ -339,6 +345,9 @@ func TestBuildSlimProbe(t *testing.T) {
 	if !strings.Contains(r.stderr, "probe 2 (--probe \"sh -c 'echo $((6*7))'\"): same on the slimmed image") {
 		t.Errorf("build's slim summary:\n%s", r.stderr)
 	}
+	if !regexp.MustCompile(`(?m)^  image size  \S+ -> \S+ \(\d+\.\d%\)$`).MatchString(r.stderr) {
+		t.Errorf("build's slim summary has no image size line:\n%s", r.stderr)
+	}
 	if got := s.must("run", "--rm", "bs:1").stdout; got != "used\n" {
 		t.Errorf("run bs:1: %q", got)
 	}
@@ -348,6 +357,17 @@ func TestBuildSlimProbe(t *testing.T) {
 	if r := s.run("run", "--rm", "bs:1", "cat", "/app/unused"); r.code == 0 {
 		t.Errorf("/app/unused is still in bs:1")
 	}
+	// strata slim's --include, --include-bin and --keep-shell, in a build.
+	s.must("build", "-t", "bs:3", "--slim-probe", "cat /app/used", "--slim-include", "/app/unused",
+		"--slim-include-bin", "/bin/ls", "--slim-keep-shell", dir)
+	for _, args := range [][]string{{"cat", "/app/unused"}, {"ls", "/app"}, {"sh", "-c", "true"}} {
+		if r := s.run(append([]string{"run", "--rm", "bs:3"}, args...)...); r.code != 0 {
+			t.Errorf("run bs:3 %s: exit %d, stderr %s", strings.Join(args, " "), r.code, r.stderr)
+		}
+	}
+	if r := s.run("build", "-t", "bs:4", "--slim-include", "/app/unused", dir); r.code == 0 || !strings.Contains(r.stderr, "--slim-include needs --slim-probe") {
+		t.Errorf("build with --slim-include and no probe: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
 	r = s.run("build", "-t", "bs:2", "--slim-probe", "sh -c 'echo /app/*'", dir)
 	if r.code == 0 || !strings.Contains(r.stderr, "answers otherwise on the slimmed image") {
 		t.Errorf("build with a probe that differs: exit %d, stderr:\n%s", r.code, r.stderr)
@@ -355,4 +375,61 @@ func TestBuildSlimProbe(t *testing.T) {
 	if r := s.run("inspect", "bs:2"); r.code == 0 {
 		t.Errorf("bs:2 was tagged by a failed build")
 	}
+}
+
+// TestSlimNonRootUser slims images whose USER is not root, as root and
+// rootless: the tracer resolves the relative paths of processes that run
+// as another user (httpd opens index.html relative to its -h directory),
+// and the probes answer the same on the slimmed image.
+func TestSlimNonRootUser(t *testing.T) {
+	df := "FROM busybox\nRUN mkdir /www && echo 'hello %s' > /www/index.html\n" +
+		"USER %s\nWORKDIR /www\nCMD [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n"
+	probe := "sh -c 'cat index.html && id -u'"
+	check := func(t *testing.T, run func(args ...string) result, user, report string) {
+		t.Helper()
+		rep := readSlimReport(t, report)
+		if len(rep.Probes) != 2 {
+			t.Fatalf("report has %d probes, want 2: %+v", len(rep.Probes), rep.Probes)
+		}
+		if h := rep.Probes[1].Slim.HTTP; h == nil || h.Status != 200 || string(h.Body) != "hello "+user+"\n" {
+			t.Errorf("http probe of the slimmed server as USER %s: %+v", user, h)
+		}
+		uid := user
+		if user == "nobody" {
+			uid = "65534"
+		}
+		if got, want := rep.Probes[0].Slim.Stdout, "hello "+user+"\n"+uid+"\n"; got != want {
+			t.Errorf("command probe as USER %s: got %q, want %q", user, got, want)
+		}
+		if r := run("run", "--rm", "web:slim", "ls"); r.code != 127 {
+			t.Errorf("ls in the slimmed image: exit %d, want 127 (removed)", r.code)
+		}
+	}
+	t.Run("root", func(t *testing.T) {
+		for _, user := range []string{"nobody", "1000"} {
+			t.Run(user, func(t *testing.T) {
+				s := newStrata(t)
+				dir := writeContext(t, map[string]string{"Dockerfile": fmt.Sprintf(df, user, user)})
+				s.must("build", "-t", "web:1", dir)
+				report := filepath.Join(t.TempDir(), "report.json")
+				s.must("slim", "web:1", "-t", "web:slim", "--http-probe", "8080:/index.html", "--probe", probe, "--report", report)
+				check(t, s.run, user, report)
+			})
+		}
+	})
+	t.Run("rootless", func(t *testing.T) {
+		u := newRootless(t, rlUser, true)
+		u.must("import", "busybox.tar", "busybox:latest")
+		ctxDir := filepath.Join(u.home, "web")
+		if err := os.Mkdir(ctxDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(fmt.Sprintf(df, "1000", "1000")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		u.must("build", "-t", "web:1", "web")
+		report := filepath.Join(u.home, "web.json")
+		u.must("slim", "web:1", "-t", "web:slim", "--http-probe", "8080:/index.html", "--probe", probe, "--report", report)
+		check(t, u.run, "1000", report)
+	})
 }
