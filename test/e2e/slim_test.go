@@ -418,7 +418,7 @@ func TestSlimNonRootUser(t *testing.T) {
 		}
 	})
 	t.Run("rootless", func(t *testing.T) {
-		u := newRootless(t, rlUser, true)
+		u := newRootless(t, rlUser, testenv.UserOptions{Subordinate: true})
 		u.must("import", "busybox.tar", "busybox:latest")
 		ctxDir := filepath.Join(u.home, "web")
 		if err := os.Mkdir(ctxDir, 0o755); err != nil {
