@@ -57,6 +57,13 @@ type Options struct {
 	// CompressionLevel is the level handed to the compressor; 0 means the
 	// algorithm's default.
 	CompressionLevel int
+	// ForceCompression recompresses layers already compressed another way
+	// than Compression.
+	ForceCompression bool
+	// Compressor, when set, compresses the layers of Push and PushLayer and
+	// keeps them, so that a layer pushed early is not compressed again;
+	// nil makes one in a temporary directory per Push.
+	Compressor *Compressor
 	// TempDir holds the compressed layers Push makes before uploading them;
 	// empty means os.TempDir().
 	TempDir string
