@@ -49,7 +49,6 @@ func Push(ctx context.Context, img v1.Image, ref string, opts Options) (v1.Hash,
 	return dg, nil
 }
 
-
 // PushLayer uploads l, compressed as opts asks, to the repository of ref
 // (a blob only: no manifest names it yet), unless the registry has it. A
 // build pushing its image calls it for each layer as soon as the layer is
