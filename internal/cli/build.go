@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-build/strata/internal/output"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/solver"
@@ -18,30 +19,34 @@ import (
 )
 
 type buildFlags struct {
-	tags        []string
-	file        string
-	buildArgs   []string
-	labels      []string
-	noCache     bool
-	noCacheFilt []string
-	network     string
-	progress    string
-	iidfile     string
-	target      string
-	jobs        int
-	pull        bool
-	quiet       bool
-	allow       []string
-	secrets     []string
-	ssh         []string
-	cacheTo     []string
-	cacheFrom   []string
-	squash      bool
-	squashAll   bool
-	analyze     bool
-	check       bool
-	reproduce   bool
-	snapshotter string
+	tags         []string
+	file         string
+	buildArgs    []string
+	labels       []string
+	noCache      bool
+	noCacheFilt  []string
+	network      string
+	progress     string
+	iidfile      string
+	target       string
+	jobs         int
+	pull         bool
+	quiet        bool
+	allow        []string
+	secrets      []string
+	ssh          []string
+	cacheTo      []string
+	cacheFrom    []string
+	squash       bool
+	squashAll    bool
+	analyze      bool
+	check        bool
+	reproduce    bool
+	snapshotter  string
+	outputs      []string
+	push         bool
+	metadataFile string
+	specs        []output.Spec // parsed from outputs and push
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -85,6 +90,9 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.Bool("rm", true, "accepted for docker compatibility: no intermediate containers are kept")
 	fl.Bool("force-rm", false, "accepted for docker compatibility: no intermediate containers are kept")
 	addSnapshotterFlag(fl, &f.snapshotter)
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "where the result goes (default type=image, the store): type=image|registry|local|tar|oci|docker[,dest=PATH][,name=NAME][,push=true][,compression=gzip|zstd|uncompressed][,compression-level=N][,force-compression=true][,tar=false]; a bare DIR is type=local,dest=DIR and - a tar of the files on stdout; repeatable")
+	fl.BoolVar(&f.push, "push", false, "push the image to its -t names (shorthand for --output type=image,push=true)")
+	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the build's result as JSON (containerimage.digest, containerimage.config.digest, containerimage.descriptor, image.name) to this file")
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
 	return cmd
@@ -123,9 +131,13 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 // build checks the flags, opens the store, runs the build checks (all of
 // them and nothing else with --check: done) and builds.
 func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, contextArg string) (res *solver.Result, opts solver.Options, st *store.Store, done bool, err error) {
+	if f.specs, err = f.outputSpecs(cmd.OutOrStdout()); err != nil {
+		return nil, opts, nil, false, err
+	}
 	if opts, err = f.options(cmd.InOrStdin(), contextArg); err != nil {
 		return nil, opts, nil, false, err
 	}
+	opts.Tags = storeNames(f.tags, f.specs)
 	if st, err = g.openStore(); err != nil {
 		return nil, opts, nil, false, err
 	}
@@ -134,8 +146,10 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	}
 	opts.Puller = &registry.Puller{Dst: st}
 	opts.Progress = sink
-	res, err = solver.Build(cmd.Context(), st, opts)
-	return res, opts, st, false, err
+	if res, err = solver.Build(cmd.Context(), st, opts); err != nil {
+		return nil, opts, st, false, err
+	}
+	return res, opts, st, false, f.export(cmd.Context(), st, cmd.OutOrStdout(), res)
 }
 
 // options turns the flags into the solver's options (all but its sinks).
