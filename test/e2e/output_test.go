@@ -1,0 +1,402 @@
+package e2e
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+)
+
+// outputContext is the build every output test writes out: a RUN that
+// adds files and deletes one of the base's (so a whiteout must be applied),
+// and a COPY.
+func outputContext(t *testing.T) string {
+	t.Helper()
+	return writeContext(t, map[string]string{
+		"Dockerfile": "FROM busybox\n" +
+			"RUN echo hi > /hi && mkdir /d && echo x > /d/x && rm /etc/group\n" +
+			"COPY note.txt /note.txt\n" +
+			"CMD [\"cat\", \"/hi\"]\n",
+		"note.txt": "copied\n",
+	})
+}
+
+// checkOutputTree checks the final stage's files as a local output wrote
+// them (or a tar of them, unpacked).
+func checkOutputTree(t *testing.T, dir string) {
+	t.Helper()
+	for p, want := range map[string]string{"hi": "hi\n", "d/x": "x\n", "note.txt": "copied\n"} {
+		got, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil || string(got) != want {
+			t.Errorf("%s holds %q (%v), want %q", p, got, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bin", "busybox")); err != nil {
+		t.Errorf("the base image's bin/busybox is missing: %v", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "etc", "group")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("etc/group, which the RUN deleted, is there (%v)", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*", ".wh.*")); len(m) > 0 {
+		t.Errorf("whiteout files were written: %v", m)
+	}
+}
+
+// in returns s for use in the subtest t (its failures end t, not its
+// parent).
+func (s *strata) in(t *testing.T) *strata { return &strata{t: t, root: s.root} }
+
+// namedImages returns the store's named images other than busybox.
+func namedImages(t *testing.T, s *strata) []string {
+	t.Helper()
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(s.must("images", "--format", "{{.Repository}}:{{.Tag}}").stdout), "\n") {
+		if l != "busybox:latest" && l != "<none>:<none>" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func TestOutputLocal(t *testing.T) {
+	s := newStrata(t)
+	ctx := outputContext(t)
+	for _, tt := range []struct{ name, spec string }{{"keys", "type=local,dest=%s"}, {"bare-dir", "%s"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := s.in(t)
+			spec := tt.spec
+			dest := filepath.Join(t.TempDir(), "out")
+			s.must("build", "-t", "local-only:1", "-o", strings.ReplaceAll(spec, "%s", dest), ctx)
+			checkOutputTree(t, dest)
+			if got := namedImages(t, s); len(got) != 0 {
+				t.Errorf("the store names %v, want no image named: the only output asked for is type=local", got)
+			}
+		})
+	}
+}
+
+func TestOutputTar(t *testing.T) {
+	s := newStrata(t)
+	ctx := outputContext(t)
+	file := filepath.Join(t.TempDir(), "fs.tar")
+	s.must("build", "-o", "type=tar,dest="+file, ctx)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := s.must("build", "-o", "-", ctx).stdout
+	if stdout != string(data) {
+		t.Errorf("-o - wrote %d bytes to stdout, type=tar,dest=FILE %d: want the same tar", len(stdout), len(data))
+	}
+	dir := t.TempDir()
+	untar(t, strings.NewReader(stdout), dir)
+	checkOutputTree(t, dir)
+}
+
+// untar unpacks the regular files and directories of a tar into dir.
+func untar(t *testing.T, r io.Reader, dir string) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// layerTypes returns the media types of an image's layers.
+func layerTypes(t *testing.T, img v1.Image) []types.MediaType {
+	t.Helper()
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []types.MediaType
+	for _, l := range m.Layers {
+		out = append(out, l.MediaType)
+	}
+	return out
+}
+
+// allOf reports whether every media type is want.
+func allOf(got []types.MediaType, want types.MediaType) bool {
+	return len(got) > 0 && !slices.ContainsFunc(got, func(m types.MediaType) bool { return m != want })
+}
+
+func TestOutputOCI(t *testing.T) {
+	s := newStrata(t)
+	ctx := outputContext(t)
+	tests := []struct {
+		name, opts string
+		tar        bool
+		want       types.MediaType
+	}{
+		{"tar-gzip-by-default", "", true, types.OCILayer},
+		{"tar-zstd", ",compression=zstd,compression-level=19", true, types.OCILayerZStd},
+		{"dir-uncompressed", ",tar=false,compression=uncompressed", false, types.OCIUncompressedLayer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := s.in(t)
+			tmp := t.TempDir()
+			dest, dir := filepath.Join(tmp, "oci.tar"), filepath.Join(tmp, "layout")
+			if !tt.tar {
+				dest = dir
+			}
+			md := filepath.Join(tmp, "md.json")
+			s.must("build", "--metadata-file", md, "-o", "type=oci,name=oci-out:1,dest="+dest+tt.opts, ctx)
+			if tt.tar {
+				f, err := os.Open(dest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				untar(t, f, dir)
+				f.Close()
+			}
+			img := layoutImage(t, dir, "docker.io/library/oci-out:1")
+			if got := layerTypes(t, img); !allOf(got, tt.want) {
+				t.Errorf("layer media types %v, want all %s", got, tt.want)
+			}
+			dg, err := img.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readMetadata(t, md)["containerimage.digest"]; got != dg.String() {
+				t.Errorf("--metadata-file containerimage.digest = %v, want the layout's manifest %s", got, dg)
+			}
+			if tt.tar {
+				// Back into a fresh store, then run: the layout is whole.
+				s2 := newStrata(t)
+				s2.must("load", "-i", dest)
+				if got := s2.must("run", "--rm", "oci-out:1").stdout; got != "hi\n" {
+					t.Errorf("the loaded image printed %q, want \"hi\\n\"", got)
+				}
+			}
+		})
+	}
+}
+
+// layoutImage reads the image named name from the OCI layout dir and
+// validates it (every blob against its digest, diff_ids against layers).
+func layoutImage(t *testing.T, dir, name string) v1.Image {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations["io.containerd.image.name"] != name {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		validateImage(t, img)
+		return img
+	}
+	t.Fatalf("the layout's index.json names no %s: %+v", name, im.Manifests)
+	return nil
+}
+
+// readMetadata reads a --metadata-file.
+func readMetadata(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("--metadata-file %s: %v\n%s", path, err, data)
+	}
+	return m
+}
+
+func TestOutputDocker(t *testing.T) {
+	d := startDockerd(t)
+	s := newStrata(t)
+	file := filepath.Join(t.TempDir(), "d.tar")
+	s.must("build", "-t", "docker-out:1", "-o", "type=docker,dest="+file, outputContext(t))
+	if out := d.must("load", "-i", file); !strings.Contains(out, "Loaded image: docker-out:1") {
+		t.Errorf("docker load printed %q, want it to name docker-out:1", out)
+	}
+	if got := d.must("run", "--rm", "--network", "none", "docker-out:1", "cat", "/hi", "/note.txt"); got != "hi\ncopied\n" {
+		t.Errorf("docker run printed %q, want \"hi\\ncopied\\n\"", got)
+	}
+}
+
+func TestOutputImageNameAndMetadata(t *testing.T) {
+	s := newStrata(t)
+	tmp := t.TempDir()
+	md, iid := filepath.Join(tmp, "md.json"), filepath.Join(tmp, "iid")
+	s.must("build", "-t", "img-a:1", "-o", "type=image,name=img-b:2", "--metadata-file", md, "--iidfile", iid, outputContext(t))
+	if got := namedImages(t, s); !slices.Equal(got, []string{"img-a:1", "img-b:2"}) {
+		t.Errorf("the store names %v, want [img-a:1 img-b:2]", got)
+	}
+	id := storeImageID(t, s, "img-a:1")
+	if got, _ := os.ReadFile(iid); string(got) != id {
+		t.Errorf("--iidfile holds %q, want %s", got, id)
+	}
+	m := readMetadata(t, md)
+	manifest := storeManifestDigest(t, s, "docker.io/library/img-a:1")
+	want := map[string]any{
+		"containerimage.config.digest": id,
+		"containerimage.digest":        manifest,
+		"image.name":                   "docker.io/library/img-a:1,docker.io/library/img-b:2",
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("--metadata-file %s = %v, want %v", k, m[k], v)
+		}
+	}
+	desc, _ := m["containerimage.descriptor"].(map[string]any)
+	if desc["digest"] != manifest || desc["mediaType"] == nil || desc["size"] == nil {
+		t.Errorf("--metadata-file containerimage.descriptor = %v, want the manifest %s with its media type and size", desc, manifest)
+	}
+}
+
+func TestOutputRefused(t *testing.T) {
+	s := newStrata(t)
+	ctx := outputContext(t)
+	tests := []struct{ spec, want string }{
+		{"type=cacheonly", `unknown type "cacheonly"`},
+		{"type=local,dest=x,platform-split=true", `type=local has no key "platform-split"`},
+		{"type=image,unpack=true", `type=image has no key "unpack"`},
+		{"type=docker,dest=x,compression=zstd", `type=docker has no key "compression"`},
+		{"type=oci,dest=x,compression=brotli", `compression="brotli"`},
+		{"type=registry", "give -t NAME or name=NAME"},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			r := s.in(t).run("build", "-o", tt.spec, ctx)
+			if r.code == 0 || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("strata build -o %s: exit %d, stderr %q; want a failure saying %q", tt.spec, r.code, r.stderr, tt.want)
+			}
+		})
+	}
+}
+
+// skopeoBin is Debian's skopeo, which copies images between registries and
+// layouts with containers/image: a second, independent reader of our pushes.
+const skopeoBin = "/usr/bin/skopeo"
+
+// skopeoCopy copies src to dst with skopeo, plain http allowed.
+func skopeoCopy(t *testing.T, src, dst string) {
+	t.Helper()
+	if _, err := os.Stat(skopeoBin); err != nil {
+		t.Fatalf("%s is missing: run \"apt-get install skopeo\" (%v)", skopeoBin, err)
+	}
+	out, err := exec.Command(skopeoBin, "copy", "--src-tls-verify=false", "--dest-tls-verify=false", src, dst).CombinedOutput()
+	if err != nil {
+		t.Fatalf("skopeo copy %s %s: %v\n%s", src, dst, err, out)
+	}
+}
+
+// storeManifestDigest returns the manifest digest the store's index.json gives
+// the name full.
+func storeManifestDigest(t *testing.T, s *strata, full string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(s.root, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx v1.IndexManifest
+	if err := json.Unmarshal(data, &idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range idx.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == full {
+			return d.Digest.String()
+		}
+	}
+	t.Fatalf("the store's index.json names no %s", full)
+	return ""
+}
+
+// validateImage runs validate.Image over img. validate.Image gunzips every
+// layer, so for an image with zstd or plain layers it runs in Fast mode
+// and every layer's digest and diff_id is checked here by hashing its
+// compressed and uncompressed streams.
+func validateImage(t *testing.T, img v1.Image) {
+	t.Helper()
+	if allOf(layerTypes(t, img), types.OCILayer) || allOf(layerTypes(t, img), types.DockerLayer) {
+		if err := validate.Image(img); err != nil {
+			t.Fatalf("validate.Image: %v", err)
+		}
+		return
+	}
+	if err := validate.Image(img, validate.Fast); err != nil {
+		t.Fatalf("validate.Image(Fast): %v", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range layers {
+		for _, c := range []struct {
+			open func() (io.ReadCloser, error)
+			want v1.Hash
+		}{{l.Compressed, m.Layers[i].Digest}, {l.Uncompressed, cf.RootFS.DiffIDs[i]}} {
+			rc, err := c.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, _, err := v1.SHA256(rc)
+			rc.Close()
+			if err != nil || h != c.want {
+				t.Errorf("layer %d: content hashes to %s (%v), want %s", i, h, err, c.want)
+			}
+		}
+	}
+}
