@@ -146,10 +146,17 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	}
 	opts.Puller = &registry.Puller{Dst: st}
 	opts.Progress = sink
-	if res, err = solver.Build(cmd.Context(), st, opts); err != nil {
+	tmp, err := st.TempDir("output-")
+	if err != nil {
 		return nil, opts, st, false, err
 	}
-	return res, opts, st, false, f.export(cmd.Context(), st, cmd.OutOrStdout(), res)
+	defer os.RemoveAll(tmp)
+	ro := registry.Options{TempDir: tmp, Compressor: registry.NewCompressor(tmp)}
+	res, err = f.buildPushing(cmd, st, opts, ro)
+	if err != nil {
+		return nil, opts, st, false, err
+	}
+	return res, opts, st, false, f.export(cmd.Context(), st, cmd.OutOrStdout(), res, ro)
 }
 
 // options turns the flags into the solver's options (all but its sinks).

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/output"
 	"github.com/strata-build/strata/internal/registry"
@@ -74,15 +75,36 @@ func storeNames(tags []string, specs []output.Spec) []string {
 	return names
 }
 
-// export writes the built image to every output and then --metadata-file.
-func (f *buildFlags) export(ctx context.Context, st *store.Store, stdout io.Writer, res *solver.Result) error {
-	tmp, err := st.TempDir("output-")
-	if err != nil {
-		return err
+// buildPushing builds; when an output pushes, each layer is uploaded as
+// soon as its step writes it (not for squashed images, whose layers are
+// made at the end).
+func (f *buildFlags) buildPushing(cmd *cobra.Command, st *store.Store, opts solver.Options, ro registry.Options) (*solver.Result, error) {
+	var early *output.EarlyPush
+	if !opts.Squash && !opts.SquashAll {
+		early = output.NewEarlyPush(st, f.specs, f.tags, ro)
 	}
-	defer os.RemoveAll(tmp)
-	ex := &output.Exporter{Store: st, Stdout: stdout, TempDir: tmp,
-		Registry: registry.Options{TempDir: tmp, Compressor: registry.NewCompressor(tmp)}}
+	if early == nil {
+		return solver.Build(cmd.Context(), st, opts)
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	go early.Run(ctx)
+	opts.Layers = early
+	res, err := solver.Build(ctx, st, opts)
+	if err != nil {
+		cancel()
+	}
+	for _, e := range early.Close() {
+		if err == nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: uploading a layer while building: %v (the push after the build sends what is missing)\n", e)
+		}
+	}
+	return res, err
+}
+
+// export writes the built image to every output and then --metadata-file.
+func (f *buildFlags) export(ctx context.Context, st *store.Store, stdout io.Writer, res *solver.Result, ro registry.Options) error {
+	ex := &output.Exporter{Store: st, Stdout: stdout, TempDir: ro.TempDir, Registry: ro}
 	var last output.Written
 	for _, sp := range f.specs {
 		w, err := ex.Export(ctx, res.ImageID, f.tags, sp)

@@ -268,6 +268,9 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, blob bool)
 	var err error
 	if blob {
 		h, size, err = b.st.WriteLayerBlob(ctx, upper, opts, nil)
+		if err == nil && b.opts.Layers != nil {
+			b.opts.Layers.LayerWritten(h)
+		}
 	} else {
 		h, size, err = hashLayer(ctx, upper, opts)
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -323,13 +324,14 @@ func TestOutputRefused(t *testing.T) {
 // layouts with containers/image: a second, independent reader of our pushes.
 const skopeoBin = "/usr/bin/skopeo"
 
-// skopeoCopy copies src to dst with skopeo, plain http allowed.
+// skopeoCopy copies src to dst with skopeo, plain http allowed, keeping
+// every blob as it is (skopeo fails rather than recompress a layer).
 func skopeoCopy(t *testing.T, src, dst string) {
 	t.Helper()
 	if _, err := os.Stat(skopeoBin); err != nil {
 		t.Fatalf("%s is missing: run \"apt-get install skopeo\" (%v)", skopeoBin, err)
 	}
-	out, err := exec.Command(skopeoBin, "copy", "--src-tls-verify=false", "--dest-tls-verify=false", src, dst).CombinedOutput()
+	out, err := exec.Command(skopeoBin, "copy", "--preserve-digests", "--src-tls-verify=false", "--dest-tls-verify=false", src, dst).CombinedOutput()
 	if err != nil {
 		t.Fatalf("skopeo copy %s %s: %v\n%s", src, dst, err, out)
 	}
@@ -399,4 +401,185 @@ func validateImage(t *testing.T, img v1.Image) {
 			}
 		}
 	}
+}
+
+func TestOutputRegistry(t *testing.T) {
+	reg := startRegistry(t)
+	s := newStrata(t)
+	ctx := outputContext(t)
+	tests := []struct {
+		name, opts string
+		want       types.MediaType
+	}{
+		{"gzip-by-default", "", types.OCILayer},
+		{"zstd", ",compression=zstd", types.OCILayerZStd},
+		{"zstd-level-19", ",compression=zstd,compression-level=19", types.OCILayerZStd},
+		{"gzip-level-1", ",compression=gzip,compression-level=1", types.OCILayer},
+		{"uncompressed", ",compression=uncompressed", types.OCIUncompressedLayer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := s.in(t)
+			ref := reg + "/out:" + tt.name
+			md := filepath.Join(t.TempDir(), "md.json")
+			s.must("build", "-t", ref, "--metadata-file", md, "-o", "type=registry"+tt.opts, ctx)
+			if got := namedImages(t, s); slices.Contains(got, ref) {
+				t.Errorf("the store names %s: type=registry alone pushes, it does not name the image in the store", ref)
+			}
+			img := storeRemoteImage(t, ref)
+			validateImage(t, img)
+			if got := layerTypes(t, img); !allOf(got, tt.want) {
+				t.Errorf("pushed layer media types %v, want all %s", got, tt.want)
+			}
+			dg, err := img.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := readMetadata(t, md)["containerimage.digest"]; got != dg.String() {
+				t.Errorf("--metadata-file containerimage.digest = %v, want the pushed manifest %s", got, dg)
+			}
+			// Pulled back into an empty store and run.
+			p := &strata{t: t, root: t.TempDir()}
+			p.must("pull", ref)
+			if got := p.must("run", "--rm", ref).stdout; got != "hi\n" {
+				t.Errorf("the pulled image printed %q, want \"hi\\n\"", got)
+			}
+			// A second reader: containers/image copies it to a layout.
+			dir := filepath.Join(t.TempDir(), "layout")
+			skopeoCopy(t, "docker://"+ref, "oci:"+dir+":copied")
+			if got := layerTypes(t, layoutImageRef(t, dir, "copied")); !allOf(got, tt.want) {
+				t.Errorf("skopeo's copy has layer media types %v, want all %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// layoutImageRef reads the image skopeo wrote into the layout dir under the
+// ref name (org.opencontainers.image.ref.name), validated.
+func layoutImageRef(t *testing.T, dir, ref string) v1.Image {
+	t.Helper()
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == ref {
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			validateImage(t, img)
+			return img
+		}
+	}
+	t.Fatalf("the layout %s names no %s", dir, ref)
+	return nil
+}
+
+func TestOutputPushFlag(t *testing.T) {
+	reg := startRegistry(t)
+	s := newStrata(t)
+	ref := reg + "/pushed:1"
+	s.must("build", "-t", ref, "--push", outputContext(t))
+	if got := namedImages(t, s); !slices.Equal(got, []string{ref}) {
+		t.Errorf("the store names %v, want [%s]: --push keeps the image output", got, ref)
+	}
+	validateImage(t, storeRemoteImage(t, ref))
+}
+
+func TestOutputForceCompression(t *testing.T) {
+	reg := startRegistry(t)
+	s := newStrata(t)
+	// A base whose layer the store holds gzip-compressed, as pulled.
+	base := reg + "/base:gz"
+	s.must("push", "busybox:latest", base)
+	p := &strata{t: t, root: t.TempDir()}
+	p.must("pull", base)
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo hi > /hi\nCMD [\"cat\", \"/hi\"]\n"})
+	tests := []struct {
+		name, opts string
+		want       []types.MediaType
+	}{
+		{"kept", ",compression=zstd", []types.MediaType{types.OCILayer, types.OCILayerZStd}},
+		{"forced", ",compression=zstd,force-compression=true", []types.MediaType{types.OCILayerZStd, types.OCILayerZStd}},
+		{"forced-uncompressed", ",compression=uncompressed,force-compression=true", []types.MediaType{types.OCIUncompressedLayer, types.OCIUncompressedLayer}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := reg + "/forced:" + tt.name
+			p.in(t).must("build", "-t", ref, "-o", "type=registry"+tt.opts, ctx)
+			img := storeRemoteImage(t, ref)
+			validateImage(t, img)
+			if got := layerTypes(t, img); !slices.Equal(got, tt.want) {
+				t.Errorf("layer media types %v, want %v", got, tt.want)
+			}
+			q := &strata{t: t, root: t.TempDir()}
+			q.must("pull", ref)
+			if got := q.must("run", "--rm", ref).stdout; got != "hi\n" {
+				t.Errorf("the pulled image printed %q, want \"hi\\n\"", got)
+			}
+		})
+	}
+}
+
+// TestOutputPushWhileBuilding checks that a layer reaches the registry
+// while later steps still run: the registry holds the 3 MB layer of the
+// first RUN well before the build, whose last RUN sleeps 6 s, ends.
+func TestOutputPushWhileBuilding(t *testing.T) {
+	reg, data := startRegistryDir(t)
+	s := newStrata(t)
+	ref := reg + "/early:1"
+	ctx := writeContext(t, map[string]string{"Dockerfile": "FROM busybox\n" +
+		"RUN head -c 3000000 /dev/urandom > /big\n" +
+		"RUN sleep 6\n"})
+	seen := make(chan time.Time, 1)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if bigBlob(data, 2900000) {
+				seen <- time.Now()
+				return
+			}
+		}
+	}()
+	s.must("build", "-t", ref, "-o", "type=registry", ctx)
+	end := time.Now()
+	close(stop)
+	select {
+	case at := <-seen:
+		if early := end.Sub(at); early < 3*time.Second {
+			t.Errorf("the layer reached the registry %v before the build ended, want it uploaded while RUN sleep 6 ran", early)
+		}
+	default:
+		t.Errorf("the 3 MB layer was not in the registry before the build ended")
+	}
+	validateImage(t, storeRemoteImage(t, ref))
+}
+
+// bigBlob reports whether the registry's storage under data holds a blob of
+// at least size bytes.
+func bigBlob(data string, size int64) bool {
+	found := false
+	filepath.WalkDir(filepath.Join(data, "docker", "registry", "v2", "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && d.Name() == "data" {
+			if fi, err := d.Info(); err == nil && fi.Size() >= size {
+				found = true
+			}
+		}
+		return nil
+	})
+	return found
 }
