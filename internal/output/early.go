@@ -43,7 +43,7 @@ type earlyTarget struct {
 func NewEarlyPush(st *store.Store, specs []Spec, tags []string, ro registry.Options) *EarlyPush {
 	p := &EarlyPush{st: st, queue: make(chan v1.Hash, 64), done: make(chan struct{})}
 	for _, sp := range specs {
-		if !sp.Push || sp.Compression == Estargz {
+		if !sp.Push {
 			continue
 		}
 		o := ro

@@ -66,42 +66,50 @@ func (e *Exporter) Export(ctx context.Context, id v1.Hash, tags []string, sp Spe
 	case TypeTar:
 		return w, e.toDest(sp.Dest, func(out io.Writer) error { return rootfs.Export(ctx, e.Store, id.String(), out) })
 	case TypeImage, TypeRegistry:
-		if w.Manifest, err = descriptorOf(img); err != nil {
-			return w, err
-		}
-		if !sp.Push {
-			return w, nil
-		}
-		if len(names) == 0 {
+		if sp.Push && len(names) == 0 {
 			return w, fmt.Errorf("output: type=%s pushes the image to its names: give -t NAME or name=NAME", sp.Type)
 		}
-		for _, n := range names {
-			if w.Manifest, err = e.push(ctx, img, n, sp); err != nil {
+		out := img
+		for i := 0; sp.Push && i < len(names); i++ {
+			if out, err = e.push(ctx, img, names[i], sp); err != nil {
 				return w, err
 			}
 		}
-		return w, nil
+		return w.image(out)
 	case TypeDocker:
-		return w, e.toDest(sp.Dest, func(out io.Writer) error {
+		return w.image(img, e.toDest(sp.Dest, func(out io.Writer) error {
 			return WriteDockerArchive(ctx, out, []NamedImage{{Image: img, Names: names}})
-		})
+		}))
 	case TypeOCI:
-		w.Manifest, err = e.oci(ctx, img, names, sp)
-		return w, err
+		out, err := e.oci(ctx, img, names, sp)
+		return w.image(out, err)
 	}
 	return w, fmt.Errorf("output: unknown type %q", sp.Type)
 }
 
-// push pushes img to name, compressed as sp asks, and returns the
-// descriptor of the manifest pushed.
-func (e *Exporter) push(ctx context.Context, img v1.Image, name string, sp Spec) (*v1.Descriptor, error) {
+// image records the manifest and config of the image an output wrote,
+// unless err (the output's) is set.
+func (w Written) image(img v1.Image, errs ...error) (Written, error) {
+	for _, err := range errs {
+		if err != nil {
+			return w, err
+		}
+	}
+	var err error
+	if w.Manifest, err = descriptorOf(img); err != nil {
+		return w, err
+	}
+	w.ConfigID, err = configOf(img)
+	return w, err
+}
+
+// push pushes img to name, compressed as sp asks, and returns the image
+// pushed.
+func (e *Exporter) push(ctx context.Context, img v1.Image, name string, sp Spec) (v1.Image, error) {
 	ro := e.Registry
 	ro.Compression, ro.CompressionLevel, ro.ForceCompression = sp.Compression, sp.CompressionLevel, sp.ForceCompression
 	if ro.Compression == "" {
 		ro.Compression = layer.Gzip
-	}
-	if ro.Compression == Estargz {
-		return nil, fmt.Errorf("output: compression=estargz is not supported yet: use gzip or zstd")
 	}
 	ref, err := store.Normalize(name)
 	if err != nil {
@@ -115,14 +123,14 @@ func (e *Exporter) push(ctx context.Context, img v1.Image, name string, sp Spec)
 	if err != nil {
 		return nil, err
 	}
-	d, err := descriptorOf(pushed)
+	want, err := pushed.Digest()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("output: reading manifest digest: %w", err)
 	}
-	if d.Digest != dg {
-		return nil, fmt.Errorf("output: pushed manifest %s, expected %s", dg, d.Digest)
+	if want != dg {
+		return nil, fmt.Errorf("output: the registry has manifest %s, expected %s", dg, want)
 	}
-	return d, nil
+	return pushed, nil
 }
 
 // compressed returns img with its layers compressed as sp asks (the
@@ -132,9 +140,6 @@ func (e *Exporter) compressed(ctx context.Context, img v1.Image, sp Spec, c *reg
 	if co.Compression == "" {
 		co.Compression = sp.defaultCompression()
 	}
-	if co.Compression == Estargz {
-		return nil, fmt.Errorf("output: compression=estargz is not supported yet: use gzip or zstd")
-	}
 	out, err := c.Image(ctx, img, co)
 	if err != nil {
 		return nil, fmt.Errorf("output: compressing layers: %w", err)
@@ -142,8 +147,9 @@ func (e *Exporter) compressed(ctx context.Context, img v1.Image, sp Spec, c *reg
 	return out, nil
 }
 
-// oci writes an OCI layout of img, as a tar or a directory.
-func (e *Exporter) oci(ctx context.Context, img v1.Image, names []string, sp Spec) (*v1.Descriptor, error) {
+// oci writes an OCI layout of img, as a tar or a directory, and returns the
+// image written.
+func (e *Exporter) oci(ctx context.Context, img v1.Image, names []string, sp Spec) (v1.Image, error) {
 	out, err := e.compressed(ctx, img, sp, e.Registry.Compressor)
 	if err != nil {
 		return nil, err
@@ -154,10 +160,7 @@ func (e *Exporter) oci(ctx context.Context, img v1.Image, names []string, sp Spe
 	} else {
 		err = WriteOCIDir(ctx, sp.Dest, images)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return descriptorOf(out)
+	return out, err
 }
 
 // local writes the merged filesystem of image id into dir, made if missing.
@@ -228,4 +231,14 @@ func descriptorOf(img v1.Image) (*v1.Descriptor, error) {
 		return nil, fmt.Errorf("output: reading manifest: %w", err)
 	}
 	return &v1.Descriptor{MediaType: mt, Digest: dg, Size: int64(len(raw))}, nil
+}
+
+// configOf returns the config digest of img (an eStargz output's differs
+// from the store's image ID).
+func configOf(img v1.Image) (v1.Hash, error) {
+	h, err := img.ConfigName()
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("output: reading config digest: %w", err)
+	}
+	return h, nil
 }

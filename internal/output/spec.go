@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/strata-build/strata/internal/layer"
+	"github.com/strata-build/strata/internal/registry"
 )
 
 // Type is the kind of an output (`-o type=…`), as buildx names them.
@@ -30,9 +31,8 @@ const (
 	TypeDocker Type = "docker"
 )
 
-// Estargz is the compression name of eStargz layers (a gzip that can be
-// read lazily, with a table of contents).
-const Estargz layer.Compression = "estargz"
+// Estargz is the compression of eStargz layers (registry.Estargz).
+const Estargz = registry.Estargz
 
 // Stdout is the Dest that means standard output.
 const Stdout = "-"

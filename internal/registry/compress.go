@@ -21,8 +21,8 @@ import (
 
 // CompressOptions says how Compressor.Image compresses an image's layers.
 type CompressOptions struct {
-	// Compression is the algorithm: layer.Gzip (when empty), layer.Zstd or
-	// layer.Uncompressed.
+	// Compression is the algorithm: layer.Gzip (when empty), layer.Zstd,
+	// Estargz or layer.Uncompressed.
 	Compression layer.Compression
 	// Level is the compressor's level; 0 is the algorithm's default.
 	Level int
@@ -99,7 +99,7 @@ func (o CompressOptions) needs(mt types.MediaType) bool {
 // OCI (or docker) manifest, or "" when the manifest type has none.
 func layerType(oci bool, alg layer.Compression) types.MediaType {
 	return map[bool]map[layer.Compression]types.MediaType{
-		true:  {layer.Gzip: types.OCILayer, layer.Zstd: types.OCILayerZStd, layer.Uncompressed: types.OCIUncompressedLayer},
+		true:  {layer.Gzip: types.OCILayer, layer.Zstd: types.OCILayerZStd, layer.Uncompressed: types.OCIUncompressedLayer, Estargz: types.OCILayer},
 		false: {layer.Gzip: types.DockerLayer, layer.Uncompressed: types.DockerUncompressedLayer},
 	}[oci][alg]
 }
@@ -159,18 +159,49 @@ func (c *Compressor) Image(ctx context.Context, img v1.Image, opts CompressOptio
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	return rewritten(img, mt, m, done)
+}
+
+// rewritten returns img with the manifest m whose layers done (by their
+// old digests) replace; when a replacement has another diff_id (eStargz),
+// the config's diff_ids are rewritten too.
+func rewritten(img v1.Image, mt types.MediaType, m *v1.Manifest, done map[v1.Hash]*fileLayer) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	ids := append([]v1.Hash(nil), cf.RootFS.DiffIDs...)
+	if len(ids) != len(m.Layers) {
+		return nil, fmt.Errorf("the config has %d diff_ids for %d layers", len(ids), len(m.Layers))
+	}
 	byDigest := map[v1.Hash]*fileLayer{}
+	newIDs := false
 	for i, d := range m.Layers {
 		if fl, ok := done[d.Digest]; ok {
 			m.Layers[i].Digest, m.Layers[i].Size, m.Layers[i].MediaType = fl.digest, fl.size, fl.mediaType
+			m.Layers[i].Annotations = fl.annotations
 			byDigest[fl.digest] = fl
+			newIDs = newIDs || ids[i] != fl.diffID
+			ids[i] = fl.diffID
 		}
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
+	ci := &compressedImage{orig: img, mediaType: mt, layers: byDigest}
+	if newIDs {
+		raw, err := img.RawConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("reading config: %w", err)
+		}
+		if ci.config, err = withDiffIDs(raw, ids); err != nil {
+			return nil, err
+		}
+		h := sha256.Sum256(ci.config)
+		m.Config.Digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h[:])}
+		m.Config.Size = int64(len(ci.config))
+	}
+	if ci.manifest, err = json.Marshal(m); err != nil {
 		return nil, fmt.Errorf("writing manifest: %w", err)
 	}
-	return partial.CompressedToImage(&compressedImage{orig: img, manifest: raw, mediaType: mt, layers: byDigest})
+	return partial.CompressedToImage(ci)
 }
 
 // manifestFor returns a copy of img's manifest and its media type, switched
@@ -233,7 +264,11 @@ func (c *Compressor) layer(ctx context.Context, l v1.Layer, opts CompressOptions
 			return nil, ctx.Err()
 		}
 	}
-	call.fl, call.err = compressLayer(ctx, l, c.dir, k.alg, k.level)
+	if k.alg == Estargz {
+		call.fl, call.err = estargzLayer(ctx, l, c.dir, k.level)
+	} else {
+		call.fl, call.err = compressLayer(ctx, l, c.dir, k.alg, k.level)
+	}
 	if call.err != nil {
 		// A failed (or cancelled) compression is not remembered.
 		c.mu.Lock()
@@ -291,6 +326,7 @@ func compressLayer(ctx context.Context, l v1.Layer, dir string, alg layer.Compre
 // compressed files.
 type compressedImage struct {
 	orig      v1.Image
+	config    []byte // nil: orig's
 	manifest  []byte
 	mediaType types.MediaType
 	layers    map[v1.Hash]*fileLayer // by compressed digest
@@ -299,7 +335,12 @@ type compressedImage struct {
 var _ partial.CompressedImageCore = (*compressedImage)(nil)
 
 // RawConfigFile implements partial.CompressedImageCore.
-func (i *compressedImage) RawConfigFile() ([]byte, error) { return i.orig.RawConfigFile() }
+func (i *compressedImage) RawConfigFile() ([]byte, error) {
+	if i.config != nil {
+		return i.config, nil
+	}
+	return i.orig.RawConfigFile()
+}
 
 // MediaType implements partial.CompressedImageCore.
 func (i *compressedImage) MediaType() (types.MediaType, error) { return i.mediaType, nil }
@@ -322,6 +363,8 @@ type fileLayer struct {
 	size      int64
 	mediaType types.MediaType
 	diffID    v1.Hash
+	// annotations of the layer's descriptor (an eStargz layer's TOC digest).
+	annotations map[string]string
 }
 
 var _ partial.CompressedLayer = (*fileLayer)(nil)

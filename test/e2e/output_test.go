@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/stargz-snapshotter/estargz"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/opencontainers/go-digest"
 )
 
 // outputContext is the build every output test writes out: a RUN that
@@ -416,6 +419,7 @@ func TestOutputRegistry(t *testing.T) {
 		{"zstd-level-19", ",compression=zstd,compression-level=19", types.OCILayerZStd},
 		{"gzip-level-1", ",compression=gzip,compression-level=1", types.OCILayer},
 		{"uncompressed", ",compression=uncompressed", types.OCIUncompressedLayer},
+		{"estargz", ",compression=estargz", types.OCILayer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -582,4 +586,57 @@ func bigBlob(data string, size int64) bool {
 		return nil
 	})
 	return found
+}
+
+// TestOutputEstargz checks an eStargz push: every layer's table of contents
+// verifies against the digest its descriptor annotates, the config names
+// the new diff_ids (validateImage), and both strata and Docker 20.10 (which
+// reads eStargz as the gzip it is) pull and run it.
+func TestOutputEstargz(t *testing.T) {
+	reg := startRegistry(t)
+	s := newStrata(t)
+	ref := reg + "/esgz:1"
+	s.must("build", "-t", ref, "-o", "type=registry,compression=estargz", outputContext(t))
+	img := storeRemoteImage(t, ref)
+	validateImage(t, img)
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range m.Layers {
+		toc, err := digest.Parse(d.Annotations[estargz.TOCJSONDigestAnnotation])
+		if err != nil {
+			t.Fatalf("layer %d: annotation %s: %v", i, estargz.TOCJSONDigestAnnotation, err)
+		}
+		l, err := img.LayerByDigest(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		blob, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := estargz.Open(io.NewSectionReader(bytes.NewReader(blob), 0, int64(len(blob))))
+		if err != nil {
+			t.Fatalf("layer %d is no eStargz: %v", i, err)
+		}
+		if _, err := r.VerifyTOC(toc); err != nil {
+			t.Errorf("layer %d: the TOC does not verify against %s: %v", i, toc, err)
+		}
+	}
+	p := &strata{t: t, root: t.TempDir()}
+	p.must("pull", ref)
+	if got := p.must("run", "--rm", ref).stdout; got != "hi\n" {
+		t.Errorf("strata run of the pulled image printed %q, want \"hi\\n\"", got)
+	}
+	d := startDockerd(t)
+	d.must("pull", ref)
+	if got := d.must("run", "--rm", "--network", "none", ref); got != "hi\n" {
+		t.Errorf("docker run of the pulled image printed %q, want \"hi\\n\"", got)
+	}
 }
