@@ -269,6 +269,7 @@ func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Op
 		for _, n := range res.Names {
 			fmt.Fprintf(errw, "naming to %s done\n", n)
 		}
+		f.reportOutputs(errw)
 	}
 	if !f.analyze {
 		return nil

@@ -150,3 +150,20 @@ func writeMetadata(path string, w output.Written) error {
 	}
 	return nil
 }
+
+// reportOutputs prints a line for each output written other than the
+// store, which the naming lines already show.
+func (f *buildFlags) reportOutputs(w io.Writer) {
+	for _, sp := range f.specs {
+		switch {
+		case sp.Type == output.TypeImage && !sp.Push:
+		case sp.Push:
+			names := append(append([]string(nil), f.tags...), sp.Names...)
+			fmt.Fprintf(w, "pushing to %s done\n", strings.Join(names, ", "))
+		case sp.Dest == output.Stdout:
+			fmt.Fprintf(w, "writing type=%s to stdout done\n", sp.Type)
+		default:
+			fmt.Fprintf(w, "writing type=%s to %s done\n", sp.Type, sp.Dest)
+		}
+	}
+}
