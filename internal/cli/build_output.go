@@ -45,6 +45,9 @@ func (f *buildFlags) outputSpecs(stdout io.Writer) ([]output.Spec, error) {
 				return nil, fmt.Errorf("-o, --output: name=%s: %w", n, err)
 			}
 		}
+		if sp.Push && len(sp.Names)+len(f.tags) == 0 {
+			return nil, fmt.Errorf("-o, --output: type=%s pushes the image to its names: give -t NAME or name=NAME", sp.Type)
+		}
 	}
 	switch {
 	case toStdout > 1:
