@@ -6,9 +6,12 @@
 #  2. examples/hello's image (debian:bookworm from mmdebstrap, gcc, hello)
 #     pushed with gzip and with zstd: total compressed layer bytes, and the
 #     time of `strata pull` into an empty store; the zstd pull is then run.
-# Needs root, busybox-static, docker-registry, mmdebstrap (or the cached
-# tarball), curl and python3. Run it under `flock /work/heavy.lock` on a
-# shared machine. STRATA is the binary (default bin/strata, `make build`).
+# Needs root, busybox-static, docker-registry, mmdebstrap's tarball
+# (DEBIAN_TAR), curl and python3. `bench/outputs.sh prepare` makes the store
+# (bases imported, hello built) and times nothing; `bench/outputs.sh` then
+# measures (it prepares first when the store is missing). Run the
+# measurement under `flock /work/heavy.lock` on a shared machine. STRATA is
+# the binary (default bin/strata, `make build`).
 set -eu
 cd "$(dirname "$0")/.."
 STRATA=${STRATA:-$PWD/bin/strata}
@@ -18,7 +21,6 @@ PORT=${BENCH_PORT:-5078}
 REG=127.0.0.1:$PORT
 DEBIAN_TAR=${DEBIAN_TAR:-/var/cache/strata-conformance/debian-bookworm-minbase.tar}
 
-rm -rf "$WORK"
 mkdir -p "$WORK/ctx"
 S() { "$STRATA" --root "$WORK/store" "$@"; }
 now() { date +%s.%N; }
@@ -40,8 +42,15 @@ stop_registry() {
 }
 trap stop_registry EXIT
 
-bash scripts/mkbusybox.sh "$WORK/busybox.tar" >/dev/null
-S import "$WORK/busybox.tar" bench-busybox >/dev/null
+if [ "${1:-}" = prepare ] || [ ! -f "$WORK/prepared" ]; then
+  rm -rf "$WORK/store"
+  bash scripts/mkbusybox.sh "$WORK/busybox.tar" >/dev/null
+  S import "$WORK/busybox.tar" bench-busybox >/dev/null
+  S import "$DEBIAN_TAR" debian:bookworm >/dev/null
+  S build -q -t hello "$PWD/examples/hello" >/dev/null
+  touch "$WORK/prepared"
+  [ "${1:-}" = prepare ] && exit 0
+fi
 mkdir -p "$WORK/ctx/bigtree"
 cp bench/bigtree.sh "$WORK/ctx/bigtree/"
 printf 'FROM bench-busybox\nCOPY bigtree.sh /\nRUN sh /bigtree.sh /tree\n' >"$WORK/ctx/bigtree/Dockerfile"
@@ -64,8 +73,6 @@ while [ "$i" -le "$RUNS" ]; do
   i=$((i + 1))
 done
 
-S import "$DEBIAN_TAR" debian:bookworm >/dev/null
-S build -q -t hello "$PWD/examples/hello" >/dev/null
 start_registry
 layer_bytes() {
   curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$REG/v2/hello/manifests/$1" |
