@@ -56,7 +56,10 @@ func newBuildCmd(g *globals) *cobra.Command {
 		Short: "Build an image from a Dockerfile",
 		Example: `  strata build -t hello:single examples/hello
   strata build -t app --target builder --build-arg VERSION=1.2 .
-  strata build -t app -f - . < Dockerfile.dev`,
+  strata build -t app -f - . < Dockerfile.dev
+  strata build -t registry.lan:5000/app:1 -o type=registry,compression=zstd .
+  strata build -o type=local,dest=out .
+  strata build -t app:1 -o type=oci,dest=app.tar --metadata-file meta.json .`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(cmd, g, f, args[0])
