@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/buildcontext"
+	"github.com/strata-build/strata/internal/output"
 	"github.com/strata-build/strata/internal/progress"
 	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/solver"
@@ -20,35 +21,39 @@ import (
 )
 
 type buildFlags struct {
-	tags        []string
-	file        string
-	buildArgs   []string
-	labels      []string
-	noCache     bool
-	noCacheFilt []string
-	network     string
-	progress    string
-	iidfile     string
-	target      string
-	jobs        int
-	pull        bool
-	quiet       bool
-	allow       []string
-	secrets     []string
-	ssh         []string
-	cacheTo     []string
-	cacheFrom   []string
-	squash      bool
-	squashAll   bool
-	analyze     bool
-	check       bool
-	reproduce   bool
-	snapshotter string
-	slimFlags   slimFlags     // --slim-probe, --slim-include...: strata slim's flags
-	slim        *buildSlimmer // made by build when --slim-probe asks
-	run         runSettingFlags
-	contexts    []string
-	isolation   string
+	tags         []string
+	file         string
+	buildArgs    []string
+	labels       []string
+	noCache      bool
+	noCacheFilt  []string
+	network      string
+	progress     string
+	iidfile      string
+	target       string
+	jobs         int
+	pull         bool
+	quiet        bool
+	allow        []string
+	secrets      []string
+	ssh          []string
+	cacheTo      []string
+	cacheFrom    []string
+	squash       bool
+	squashAll    bool
+	analyze      bool
+	check        bool
+	reproduce    bool
+	snapshotter  string
+	slimFlags    slimFlags     // --slim-probe, --slim-include...: strata slim's flags
+	slim         *buildSlimmer // made by build when --slim-probe asks
+	run          runSettingFlags
+	contexts     []string
+	isolation    string
+	outputs      []string
+	push         bool
+	metadataFile string
+	specs        []output.Spec // parsed from outputs and push
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -60,7 +65,11 @@ func newBuildCmd(g *globals) *cobra.Command {
   strata build -t app --target builder --build-arg VERSION=1.2 .
   strata build -t app -f - . < Dockerfile.dev
   strata build -t app - < context.tar.gz       # a tar (plain, gzip, bzip2, xz, zstd) or a Dockerfile alone
-  strata build -t app https://host/repo.git#v1.2:app`,
+  strata build -t app https://host/repo.git#v1.2:app
+
+  strata build -t registry.lan:5000/app:1 -o type=registry,compression=zstd .
+  strata build -o type=local,dest=out .
+  strata build -t app:1 -o type=oci,dest=app.tar --metadata-file meta.json .`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(cmd, g, f, args[0])
@@ -97,6 +106,9 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.contexts, "build-context", nil, "a named context for FROM NAME, COPY --from=NAME and RUN --mount from=NAME (a stage of that name is replaced): NAME=DIR, NAME=docker-image://REF or NAME=GIT-URL; repeatable")
 	addSnapshotterFlag(fl, &f.snapshotter)
 	addIsolationFlag(fl, &f.isolation)
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "where the result goes (default type=image, the store): type=image|registry|local|tar|oci|docker[,dest=PATH][,name=NAME][,push=true][,compression=gzip|zstd|uncompressed][,compression-level=N][,force-compression=true][,tar=false]; a bare DIR is type=local,dest=DIR and - a tar of the files on stdout; repeatable")
+	fl.BoolVar(&f.push, "push", false, "push the image to its -t names (shorthand for --output type=image,push=true)")
+	fl.StringVar(&f.metadataFile, "metadata-file", "", "write the build's result as JSON (containerimage.digest, containerimage.config.digest, containerimage.descriptor, image.name) to this file")
 	fl.BoolVar(&f.check, "check", false, "run the build checks (BuildKit's and strata's size rules, see strata check) and exit without building")
 	addBuildSlimFlags(fl, &f.slimFlags)
 	fl.BoolVar(&f.analyze, "analyze", false, "after the build, print where the image's bytes went and what would remove them (see strata analyze); with -q, on stderr")
@@ -144,12 +156,16 @@ func runBuild(cmd *cobra.Command, g *globals, f *buildFlags, contextArg string) 
 // git), runs the build checks (all of them and nothing else with --check:
 // done) and builds.
 func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, contextArg string) (res *solver.Result, opts solver.Options, st *store.Store, done bool, err error) {
+	if f.specs, err = f.outputSpecs(cmd.OutOrStdout()); err != nil {
+		return nil, opts, nil, false, err
+	}
 	if opts, err = f.options(); err != nil {
 		return nil, opts, nil, false, err
 	}
 	if contextArg == buildcontext.Stdin && f.file == "-" {
 		return nil, opts, nil, false, fmt.Errorf("the context and -f cannot both be stdin: give the context as a directory, or the Dockerfile inside the tar on stdin")
 	}
+	opts.Tags = storeNames(f.tags, f.specs)
 	if st, err = g.openStore(); err != nil {
 		return nil, opts, nil, false, err
 	}
@@ -175,14 +191,23 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	}
 	opts.Puller = &registry.Puller{Dst: st}
 	opts.Progress = sink
-	res, err = solver.Build(cmd.Context(), st, opts)
+	otmp, err := st.TempDir("output-")
+	if err != nil {
+		return nil, opts, st, false, err
+	}
+	defer os.RemoveAll(otmp)
+	ro := registry.Options{TempDir: otmp, Compressor: registry.NewCompressor(otmp)}
+	res, err = f.buildPushing(cmd, st, opts, ro)
 	if err == nil && f.analyze && opts.DockerfileContent == nil && strings.HasPrefix(opts.DockerfilePath, tmp) {
 		// --analyze reads the Dockerfile once tmp is gone.
 		if opts.DockerfileContent, err = os.ReadFile(opts.DockerfilePath); err != nil {
 			return nil, opts, st, false, fmt.Errorf("reading the Dockerfile for --analyze: %w", err)
 		}
 	}
-	return res, opts, st, false, err
+	if err != nil {
+		return nil, opts, st, false, err
+	}
+	return res, opts, st, false, f.export(cmd.Context(), st, cmd.OutOrStdout(), res, ro)
 }
 
 // options turns the flags into the solver's options (all but its sinks
@@ -321,6 +346,7 @@ func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Op
 			}
 			printSlim(errw, "the built image", f.slim.before, rec.Size, f.slim.res)
 		}
+		f.reportOutputs(errw)
 	}
 	if !f.analyze {
 		return nil

@@ -5,9 +5,16 @@
 // layout (OCIArchive) and a `docker save` archive that both old (20.10) and
 // new (25+) `docker load` accept (DockerArchive). The function forms
 // (WriteDockerArchive, WriteOCIArchive) are the same operations for callers
-// that hold no sink value. The store, registries and directories are not
-// sinks yet: `strata build` writes into the store and `strata push` pushes
-// with the registry package directly.
+// that hold no sink value.
+//
+// `strata build -o` goes through ParseSpec (buildx's CSV syntax; unknown
+// types and keys are errors) and Exporter.Export, which writes the built
+// image, already in the store, to one output: the store itself (type=image,
+// optionally pushed), a registry, the final stage's files (local, tar), an
+// OCI layout (tar or directory) or a docker archive. Layers stay plain tars
+// in the store; pushes and OCI layouts compress them then, through one
+// registry.Compressor per build. EarlyPush uploads each layer the build
+// writes while later steps still run.
 //
 // A docker archive holds an OCI layout (oci-layout, index.json,
 // blobs/sha256/…) with uncompressed layers named by their diff_ids, plus

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -193,29 +194,38 @@ func parseNames(images []NamedImage) ([][]imageName, error) {
 // each image as Docker 25 and containerd do (io.containerd.image.name = the
 // full name, org.opencontainers.image.ref.name = the tag).
 func WriteOCIArchive(ctx context.Context, w io.Writer, images []NamedImage) error {
-	names, err := parseNames(images)
+	a, err := ociArchive(images)
 	if err != nil {
 		return fmt.Errorf("writing OCI archive: %w", err)
+	}
+	if err := a.write(ctx, w); err != nil {
+		return fmt.Errorf("writing OCI archive: %w", err)
+	}
+	return nil
+}
+
+// ociArchive collects the files of an OCI layout of images.
+func ociArchive(images []NamedImage) (*archive, error) {
+	names, err := parseNames(images)
+	if err != nil {
+		return nil, err
 	}
 	a := newArchive()
 	var index []v1.Descriptor
 	for i, ni := range images {
 		desc, err := addStoredImage(a, ni.Image)
 		if err != nil {
-			return fmt.Errorf("writing OCI archive: image %d: %w", i, err)
+			return nil, fmt.Errorf("image %d: %w", i, err)
 		}
 		index = append(index, indexFor(desc, names[i])...)
 	}
 	idx, err := ociIndex(index)
 	if err != nil {
-		return fmt.Errorf("writing OCI archive: %w", err)
+		return nil, err
 	}
 	a.files["index.json"] = idx
 	a.files["oci-layout"] = []byte(ociLayoutFile)
-	if err := a.write(ctx, w); err != nil {
-		return fmt.Errorf("writing OCI archive: %w", err)
-	}
-	return nil
+	return a, nil
 }
 
 // addStoredImage adds img's blobs as they are and returns its descriptor.
@@ -420,4 +430,70 @@ func uncompressedBlob(ctx context.Context, l v1.Layer, diffID v1.Hash, tmp strin
 	path := f.Name()
 	// The digest is checked when the archive is written.
 	return blob{digest: diffID, size: n, open: func() (io.ReadCloser, error) { return os.Open(path) }}, nil
+}
+
+// WriteOCIDir writes images as an OCI image layout into the directory dir
+// (made if missing): the same files WriteOCIArchive puts in its tar.
+func WriteOCIDir(ctx context.Context, dir string, images []NamedImage) error {
+	a, err := ociArchive(images)
+	if err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	if err := a.writeDir(ctx, dir); err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	return nil
+}
+
+// writeDir writes the archive's files under dir. Blobs already there with
+// the right size are kept (a layout written again gains only new blobs);
+// index.json is written last, so a reader never sees it name a missing blob.
+func (a *archive) writeDir(ctx context.Context, dir string) error {
+	for _, b := range a.blobs {
+		p := filepath.Join(dir, filepath.FromSlash(b.path()))
+		if fi, err := os.Stat(p); err == nil && fi.Size() == b.size {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := writeFileAtomic(p, func(w io.Writer) error { return copyBlob(ctx, w, b) }); err != nil {
+			return fmt.Errorf("writing %s: %w", b.path(), err)
+		}
+	}
+	var names []string
+	for n := range a.files {
+		if n != "index.json" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range append(names, "index.json") {
+		data := a.files[n]
+		if err := writeFileAtomic(filepath.Join(dir, n), func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+			return fmt.Errorf("writing %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file renamed into place.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -45,7 +45,7 @@ func (o Options) authKey(server string) (string, name.Registry, error) {
 	}
 	reg, err := name.NewRegistry(server, nopts...)
 	if err != nil {
-		return "", name.Registry{}, fmt.Errorf("registry: server %q: %w", server, err)
+		return "", name.Registry{}, fmt.Errorf("server %q: %w", server, err)
 	}
 	if reg.RegistryStr() == name.DefaultRegistry {
 		return dockerHubKey, reg, nil
@@ -64,7 +64,7 @@ func Login(ctx context.Context, opts LoginOptions) (string, error) {
 		return "", err
 	}
 	if opts.Username == "" || opts.Password == "" {
-		return "", errors.New("registry: login needs a username and a password")
+		return "", errors.New("login needs a username and a password")
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: opts.Username, Password: opts.Password})
 	tr, err := transport.NewWithContext(ctx, reg, auth, remote.DefaultTransport, []string{reg.Scope(transport.PullScope)})

@@ -61,6 +61,13 @@ type Options struct {
 	// CompressionLevel is the level handed to the compressor; 0 means the
 	// algorithm's default.
 	CompressionLevel int
+	// ForceCompression recompresses layers already compressed another way
+	// than Compression.
+	ForceCompression bool
+	// Compressor, when set, compresses the layers of Push and PushLayer and
+	// keeps them, so that a layer pushed early is not compressed again;
+	// nil makes one in a temporary directory per Push.
+	Compressor *Compressor
 	// TempDir holds the compressed layers Push makes before uploading them;
 	// empty means os.TempDir().
 	TempDir string
@@ -273,7 +280,7 @@ func explain(op string, ref name.Reference, err error) error {
 		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
 			hasCode(te, transport.UnauthorizedErrorCode, transport.DeniedErrorCode):
 			return &opError{
-				msg:  fmt.Sprintf("%s %s: unauthorized: run \"docker login %s\" or check credentials", op, ref, reg),
+				msg:  fmt.Sprintf("%s %s: unauthorized: run \"strata login %s\" or check credentials", op, ref, reg),
 				errs: []error{ErrUnauthorized, err},
 			}
 		case op == "pulling" && (te.StatusCode == http.StatusNotFound ||

@@ -542,7 +542,7 @@ func TestErrors(t *testing.T) {
 				return err
 			},
 			want:    ErrUnauthorized,
-			wantMsg: fmt.Sprintf(`pushing to %s/test/a:v1: unauthorized: run "docker login %s" or check credentials`, host, host),
+			wantMsg: fmt.Sprintf(`pushing to %s/test/a:v1: unauthorized: run "strata login %s" or check credentials`, host, host),
 		},
 		{
 			name:      "pull-unauthorized",

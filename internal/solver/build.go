@@ -127,6 +127,18 @@ type Options struct {
 	// Executor runs the steps' processes and file ops (nil: the built-in
 	// sandbox, namespaces on overlayfs).
 	Executor Executor
+	// Layers, when set, is told of each layer blob a step writes for the
+	// image as soon as it is in the store, while later steps still run (a
+	// push output uploads it then).
+	Layers LayerSink
+}
+
+// LayerSink is told of the layer blobs a build writes.
+type LayerSink interface {
+	// LayerWritten is called with the digest of a layer blob now in the
+	// store: a plain tar (OCI uncompressed layer), so the digest is also
+	// its diff_id. It must return at once: the build waits for it.
+	LayerWritten(blob v1.Hash)
 }
 
 // CacheSource is a build cache kept elsewhere (a registry, a directory).

@@ -288,6 +288,9 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 		if err != nil {
 			return layerInfo{}, nil, err
 		}
+		if b.opts.Layers != nil {
+			b.opts.Layers.LayerWritten(h)
+		}
 		l = layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}
 	}
 	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), l.DiffID)

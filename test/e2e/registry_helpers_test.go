@@ -20,6 +20,14 @@ const dockerRegistryBin = "/usr/bin/docker-registry"
 // registry is killed when the test ends.
 func startRegistry(t *testing.T) string {
 	t.Helper()
+	addr, _ := startRegistryDir(t)
+	return addr
+}
+
+// startRegistryDir is startRegistry, also returning the directory the
+// registry stores its blobs and manifests in.
+func startRegistryDir(t *testing.T) (addr, data string) {
+	t.Helper()
 	if _, err := os.Stat(dockerRegistryBin); err != nil {
 		t.Fatalf("%s is missing: run \"apt-get install docker-registry\" (%v)", dockerRegistryBin, err)
 	}
@@ -27,7 +35,7 @@ func startRegistry(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
+	addr = l.Addr().String()
 	l.Close()
 	dir := t.TempDir()
 	conf := fmt.Sprintf(`version: 0.1
@@ -64,7 +72,7 @@ http:
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return addr
+				return addr, filepath.Join(dir, "data")
 			}
 			err = fmt.Errorf("GET /v2/: %s", resp.Status)
 		}
