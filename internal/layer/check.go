@@ -38,7 +38,7 @@ func NewChecker(opts CheckOptions) *Checker {
 }
 
 // ErrUnsafeEntry is matched (errors.Is) by every error of Checker.Check.
-var ErrUnsafeEntry = errors.New("layer: unsafe tar entry")
+var ErrUnsafeEntry = errors.New("unsafe tar entry")
 
 // unsafeEntry returns the error for the entry name.
 func unsafeEntry(name, format string, args ...any) error {
@@ -141,7 +141,7 @@ func CheckTar(r io.Reader, opts CheckOptions) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("layer: reading tar after %d entries: %w", c.n, err)
+			return fmt.Errorf("reading tar after %d entries: %w", c.n, err)
 		}
 		if err := c.Check(hdr); err != nil {
 			return err

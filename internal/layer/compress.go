@@ -58,7 +58,7 @@ func Detect(r io.Reader) (string, io.Reader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(6)
 	if err != nil && err != io.EOF {
-		return "", nil, fmt.Errorf("layer: detecting compression: %w", err)
+		return "", nil, fmt.Errorf("detecting compression: %w", err)
 	}
 	for _, m := range magics {
 		if bytes.HasPrefix(head, m.magic) {
@@ -79,19 +79,19 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 	case string(Gzip):
 		zr, err := pgzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("layer: reading gzip: %w", err)
+			return nil, fmt.Errorf("reading gzip: %w", err)
 		}
 		return zr, nil
 	case string(Zstd):
 		zr, err := zstd.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("layer: reading zstd: %w", err)
+			return nil, fmt.Errorf("reading zstd: %w", err)
 		}
 		return zr.IOReadCloser(), nil
 	case detectXz:
 		xr, err := xz.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("layer: reading xz: %w", err)
+			return nil, fmt.Errorf("reading xz: %w", err)
 		}
 		return io.NopCloser(xr), nil
 	case detectBzip2:
@@ -115,12 +115,12 @@ func Compress(w io.Writer, alg Compression, level int) (io.WriteCloser, error) {
 		}
 		zw, err := pgzip.NewWriterLevel(w, level)
 		if err != nil {
-			return nil, fmt.Errorf("layer: starting gzip: %w", err)
+			return nil, fmt.Errorf("starting gzip: %w", err)
 		}
 		// The number of blocks in flight only bounds parallelism; the block
 		// size alone decides the output.
 		if err := zw.SetConcurrency(gzipBlockSize, max(runtime.GOMAXPROCS(0), 2)); err != nil {
-			return nil, fmt.Errorf("layer: starting gzip: %w", err)
+			return nil, fmt.Errorf("starting gzip: %w", err)
 		}
 		return zw, nil
 	case Zstd:
@@ -130,11 +130,11 @@ func Compress(w io.Writer, alg Compression, level int) (io.WriteCloser, error) {
 		}
 		zw, err := zstd.NewWriter(w, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("layer: starting zstd: %w", err)
+			return nil, fmt.Errorf("starting zstd: %w", err)
 		}
 		return zw, nil
 	}
-	return nil, fmt.Errorf("layer: unknown compression %q", alg)
+	return nil, fmt.Errorf("unknown compression %q", alg)
 }
 
 type nopWriteCloser struct{ io.Writer }

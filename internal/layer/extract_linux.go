@@ -35,14 +35,14 @@ import (
 func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) (ExtractStats, error) {
 	root, err := filepath.Abs(dir)
 	if err != nil {
-		return ExtractStats{}, fmt.Errorf("layer: extracting into %s: %w", dir, err)
+		return ExtractStats{}, fmt.Errorf("extracting into %s: %w", dir, err)
 	}
 	fi, err := os.Stat(root)
 	if err != nil {
-		return ExtractStats{}, fmt.Errorf("layer: extracting into %s: %w", dir, err)
+		return ExtractStats{}, fmt.Errorf("extracting into %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return ExtractStats{}, fmt.Errorf("layer: extracting into %s: not a directory", dir)
+		return ExtractStats{}, fmt.Errorf("extracting into %s: not a directory", dir)
 	}
 	x := &extractor{
 		ctx:      ctx,
@@ -64,7 +64,7 @@ func Extract(ctx context.Context, r io.Reader, dir string, opts ExtractOptions) 
 			break
 		}
 		if err != nil {
-			return x.stats, fmt.Errorf("layer: reading tar after %d entries: %w", x.stats.Entries, err)
+			return x.stats, fmt.Errorf("reading tar after %d entries: %w", x.stats.Entries, err)
 		}
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
 			continue
@@ -109,7 +109,7 @@ func entryErr(name, format string, args ...any) error {
 	if len(name) > 128 {
 		name = name[:128] + "..."
 	}
-	return fmt.Errorf("layer: entry %q: "+format, append([]any{name}, args...)...)
+	return fmt.Errorf("tar entry %q: "+format, append([]any{name}, args...)...)
 }
 
 // cleanName turns a tar name into a clean relative path ("." for the root),
@@ -547,7 +547,7 @@ func (x *extractor) finish() error {
 			continue // removed or replaced by a later entry
 		}
 		if err := setTimes(d.path, d.times); err != nil {
-			return fmt.Errorf("layer: setting mtime of %s: %w", d.path, err)
+			return fmt.Errorf("setting mtime of %s: %w", d.path, err)
 		}
 	}
 	return nil

@@ -85,7 +85,7 @@ func TestExtractHostile(t *testing.T) {
 		{
 			name:    "dotdot",
 			entries: []tarEntry{file("../escape", "x")},
-			wantErr: `layer: entry "../escape": path escapes the extraction root`,
+			wantErr: `tar entry "../escape": path escapes the extraction root`,
 		},
 		{
 			name:    "dotdot inside a name",
@@ -231,7 +231,7 @@ func TestExtractHostile(t *testing.T) {
 		{
 			name:    "unknown AUFS whiteout",
 			entries: []tarEntry{file("a/.wh..wh.bogus", "")},
-			wantErr: `layer: entry "a/.wh..wh.bogus": unknown whiteout form`,
+			wantErr: `tar entry "a/.wh..wh.bogus": unknown whiteout form`,
 		},
 		{
 			name:    "whiteout of dot",

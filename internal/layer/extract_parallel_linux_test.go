@@ -89,7 +89,7 @@ func TestExtractParallelFailure(t *testing.T) {
 		}
 	}
 	_, err := Extract(t.Context(), bytes.NewReader(buildTar(t, entries)), root, ExtractOptions{})
-	if err == nil || !errors.Is(err, unix.ENOSPC) || !strings.Contains(err.Error(), `layer: entry "d`) {
+	if err == nil || !errors.Is(err, unix.ENOSPC) || !strings.Contains(err.Error(), `tar entry "d`) {
 		t.Fatalf("extracting 320 kB into 64 kB: %v; want ENOSPC naming the entry", err)
 	}
 }

@@ -72,7 +72,7 @@ type ExtractStats struct {
 
 // ErrUnsupported is returned by WriteTar and Extract on systems other than
 // Linux.
-var ErrUnsupported = errors.New("layer: layer tars need Linux")
+var ErrUnsupported = errors.New("layer tars need Linux")
 
 const (
 	whiteoutPrefix = ".wh."

@@ -40,19 +40,19 @@ func WriteTar(ctx context.Context, dir string, w io.Writer, opts WriteOptions) (
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
-		return WriteStats{}, fmt.Errorf("layer: reading %s: %w", dir, err)
+		return WriteStats{}, fmt.Errorf("reading %s: %w", dir, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return WriteStats{}, fmt.Errorf("layer: %s is not a directory", dir)
+		return WriteStats{}, fmt.Errorf("%s is not a directory", dir)
 	}
 	if err := tw.walk(dir, ""); err != nil {
 		return tw.stats, err
 	}
 	if err := tw.tw.Close(); err != nil {
-		return tw.stats, fmt.Errorf("layer: closing tar: %w", err)
+		return tw.stats, fmt.Errorf("closing tar: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return tw.stats, fmt.Errorf("layer: writing tar: %w", err)
+		return tw.stats, fmt.Errorf("writing tar: %w", err)
 	}
 	return tw.stats, nil
 }
@@ -76,12 +76,12 @@ type tarWriter struct {
 func (t *tarWriter) walk(abs, rel string) error {
 	f, err := os.Open(abs)
 	if err != nil {
-		return fmt.Errorf("layer: reading directory %s: %w", displayName(rel), err)
+		return fmt.Errorf("reading directory %s: %w", displayName(rel), err)
 	}
 	names, err := f.Readdirnames(-1)
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("layer: reading directory %s: %w", displayName(rel), err)
+		return fmt.Errorf("reading directory %s: %w", displayName(rel), err)
 	}
 	slices.Sort(names)
 	for _, name := range names {
@@ -106,7 +106,7 @@ func (t *tarWriter) walk(abs, rel string) error {
 func (t *tarWriter) entry(abs, rel string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(abs, &st); err != nil {
-		return fmt.Errorf("layer: reading %s: %w", rel, err)
+		return fmt.Errorf("reading %s: %w", rel, err)
 	}
 	format := st.Mode & unix.S_IFMT
 	if format == unix.S_IFSOCK {
@@ -117,7 +117,7 @@ func (t *tarWriter) entry(abs, rel string) error {
 		return t.writeWhiteout(dir + whiteoutPrefix + base)
 	}
 	if strings.HasPrefix(path.Base(rel), whiteoutPrefix) {
-		return fmt.Errorf("layer: %s: a file named .wh.* cannot be stored", rel)
+		return fmt.Errorf("%s: a file named .wh.* cannot be stored", rel)
 	}
 	mtime := time.Unix(st.Mtim.Sec, 0)
 	if t.clamp != nil && mtime.After(*t.clamp) {
@@ -157,7 +157,7 @@ func (t *tarWriter) entry(abs, rel string) error {
 		if t.opts.Format == DiffFormat {
 			opaque, err := isOpaque(abs)
 			if err != nil {
-				return fmt.Errorf("layer: %s: %w", rel, err)
+				return fmt.Errorf("%s: %w", rel, err)
 			}
 			if opaque {
 				if err := t.writeWhiteout(rel + "/" + opaqueMarker); err != nil {
@@ -169,7 +169,7 @@ func (t *tarWriter) entry(abs, rel string) error {
 	case unix.S_IFLNK:
 		target, err := os.Readlink(abs)
 		if err != nil {
-			return fmt.Errorf("layer: reading symlink %s: %w", rel, err)
+			return fmt.Errorf("reading symlink %s: %w", rel, err)
 		}
 		hdr.Typeflag = tar.TypeSymlink
 		hdr.Linkname = target
@@ -183,7 +183,7 @@ func (t *tarWriter) entry(abs, rel string) error {
 		hdr.Devmajor = int64(unix.Major(st.Rdev))
 		hdr.Devminor = int64(unix.Minor(st.Rdev))
 	default:
-		return fmt.Errorf("layer: %s: unknown file type %#o", rel, format)
+		return fmt.Errorf("%s: unknown file type %#o", rel, format)
 	}
 	return t.writeHeader(hdr)
 }
@@ -192,7 +192,7 @@ func (t *tarWriter) entry(abs, rel string) error {
 func (t *tarWriter) addXattrs(abs, rel string, hdr *tar.Header) error {
 	names, err := listXattrs(abs)
 	if err != nil {
-		return fmt.Errorf("layer: %s: %w", rel, err)
+		return fmt.Errorf("%s: %w", rel, err)
 	}
 	for _, name := range names {
 		if !storedXattr(name) {
@@ -200,7 +200,7 @@ func (t *tarWriter) addXattrs(abs, rel string, hdr *tar.Header) error {
 		}
 		v, ok, err := getXattr(abs, name)
 		if err != nil {
-			return fmt.Errorf("layer: %s: %w", rel, err)
+			return fmt.Errorf("%s: %w", rel, err)
 		}
 		if !ok {
 			continue
@@ -225,7 +225,7 @@ func (t *tarWriter) writeWhiteout(name string) error {
 
 func (t *tarWriter) writeHeader(hdr *tar.Header) error {
 	if err := t.tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("layer: writing header of %s: %w", hdr.Name, err)
+		return fmt.Errorf("writing header of %s: %w", hdr.Name, err)
 	}
 	t.stats.Entries++
 	return nil
@@ -235,7 +235,7 @@ func (t *tarWriter) writeHeader(hdr *tar.Header) error {
 func (t *tarWriter) writeFile(abs string, hdr *tar.Header) error {
 	f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return fmt.Errorf("layer: opening %s: %w", hdr.Name, err)
+		return fmt.Errorf("opening %s: %w", hdr.Name, err)
 	}
 	defer f.Close()
 	if err := t.writeHeader(hdr); err != nil {
@@ -244,10 +244,10 @@ func (t *tarWriter) writeFile(abs string, hdr *tar.Header) error {
 	n, err := copyBuf(t.ctx, t.tw, io.LimitReader(f, hdr.Size), t.buf)
 	t.stats.Bytes += n
 	if err != nil {
-		return fmt.Errorf("layer: writing %s: %w", hdr.Name, err)
+		return fmt.Errorf("writing %s: %w", hdr.Name, err)
 	}
 	if n != hdr.Size {
-		return fmt.Errorf("layer: writing %s: file shrank from %d to %d bytes while being read", hdr.Name, hdr.Size, n)
+		return fmt.Errorf("writing %s: file shrank from %d to %d bytes while being read", hdr.Name, hdr.Size, n)
 	}
 	return nil
 }

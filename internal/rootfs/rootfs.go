@@ -51,12 +51,12 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	}
 	dr, err := layer.Decompress(r)
 	if err != nil {
-		return store.Record{}, fmt.Errorf("import: reading the tarball: %w", err)
+		return store.Record{}, fmt.Errorf("reading the tarball: %w", err)
 	}
 	defer dr.Close()
 	bw, err := st.BlobWriter()
 	if err != nil {
-		return store.Record{}, fmt.Errorf("import: %w", err)
+		return store.Record{}, fmt.Errorf("starting the layer blob: %w", err)
 	}
 	defer bw.Close()
 	bufw := bufio.NewWriterSize(bw, 1<<20)
@@ -74,22 +74,22 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 			break
 		}
 		if err != nil {
-			return store.Record{}, fmt.Errorf("import: the input is not a valid tar (after %d entries): %w", entries, err)
+			return store.Record{}, fmt.Errorf("the input is not a valid tar (after %d entries): %w", entries, err)
 		}
 		if err := chk.Check(hdr); err != nil {
-			return store.Record{}, fmt.Errorf("import: refusing the tarball, nothing was stored: %w", err)
+			return store.Record{}, fmt.Errorf("refusing the tarball, nothing was stored: %w", err)
 		}
 		entries++
 	}
 	if _, err := io.Copy(io.Discard, io.TeeReader(dr, bufw)); err != nil { // the padding after the end marker
-		return store.Record{}, fmt.Errorf("import: reading the tarball: %w", err)
+		return store.Record{}, fmt.Errorf("reading the tarball: %w", err)
 	}
 	if err := bufw.Flush(); err != nil {
-		return store.Record{}, fmt.Errorf("import: %w", err)
+		return store.Record{}, fmt.Errorf("writing the layer blob: %w", err)
 	}
 	h, size, err := bw.Commit(nil)
 	if err != nil {
-		return store.Record{}, fmt.Errorf("import: storing the layer: %w", err)
+		return store.Record{}, fmt.Errorf("storing the layer: %w", err)
 	}
 	created := opts.Created
 	if created.IsZero() {
@@ -108,11 +108,11 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 	cfg.History = []v1.History{{Created: v1.Time{Time: created}, Comment: comment}}
 	img, err := st.NewImage(cfg, []v1.Descriptor{{MediaType: types.OCIUncompressedLayer, Size: size, Digest: h}}, store.NewImageOptions{})
 	if err != nil {
-		return store.Record{}, fmt.Errorf("import: %w", err)
+		return store.Record{}, fmt.Errorf("making the image config: %w", err)
 	}
 	rec, err := st.WriteImage(ctx, img, opts.Names...)
 	if err != nil {
-		return store.Record{}, fmt.Errorf("import: writing the image: %w", err)
+		return store.Record{}, fmt.Errorf("writing the image: %w", err)
 	}
 	return rec, nil
 }
@@ -121,11 +121,11 @@ func Import(ctx context.Context, st *store.Store, r io.Reader, opts ImportOption
 func applyChange(cfg *v1.ConfigFile, change string) error {
 	res, err := parser.Parse(strings.NewReader(change))
 	if err != nil || len(res.AST.Children) != 1 {
-		return fmt.Errorf("import: --change %q: not one Dockerfile instruction", change)
+		return fmt.Errorf("--change %q: not one Dockerfile instruction", change)
 	}
 	cmd, err := instructions.ParseInstruction(res.AST.Children[0])
 	if err != nil {
-		return fmt.Errorf("import: --change %q: %w", change, err)
+		return fmt.Errorf("--change %q: %w", change, err)
 	}
 	c := &cfg.Config
 	shell := func(args []string, prepend bool) []string {
@@ -176,7 +176,7 @@ func applyChange(cfg *v1.ConfigFile, change string) error {
 	case *instructions.OnbuildCommand:
 		c.OnBuild = append(c.OnBuild, x.Expression)
 	default:
-		return fmt.Errorf("import: --change %q: %s cannot be changed on import (use CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR or STOPSIGNAL)", change, strings.ToUpper(cmd.(instructions.Command).Name()))
+		return fmt.Errorf("--change %q: %s cannot be changed on import (use CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR or STOPSIGNAL)", change, strings.ToUpper(cmd.(instructions.Command).Name()))
 	}
 	return nil
 }

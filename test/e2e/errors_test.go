@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +18,11 @@ import (
 // says "interrupted", not "context canceled".
 func TestErrorsAUserCanActOn(t *testing.T) {
 	s := newStrata(t)
+	notTar := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(notTar, []byte(strings.Repeat("not a tar\n", 100)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	escaping := storeHostileTar(t, []storeTarEntry{{name: "../escape", body: "x"}})
 	tests := []struct {
 		args []string
 		want []string
@@ -29,6 +36,8 @@ func TestErrorsAUserCanActOn(t *testing.T) {
 		{[]string{"image", "ls", "a", "b"}, []string{`"strata image ls" accepts at most 1`, "See 'strata image ls --help'."}},
 		{[]string{"imagez"}, []string{`unknown command "imagez"`, "See 'strata --help'."}},
 		{[]string{"push", "nosuch", "127.0.0.1:1/x"}, []string{"no such image: nosuch:latest"}},
+		{[]string{"import", notTar, "e2e-errors-a:1"}, []string{"strata: the input is not a valid tar"}},
+		{[]string{"import", escaping, "e2e-errors-b:1"}, []string{"strata: refusing the tarball, nothing was stored: unsafe tar entry", `"../escape"`}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -41,7 +50,7 @@ func TestErrorsAUserCanActOn(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
 				}
 			}
-			for _, bad := range []string{"store:", "output:", "registry:", "context canceled"} {
+			for _, bad := range []string{"store:", "output:", "registry:", "layer:", "import:", "context canceled"} {
 				if strings.Contains(r.stderr, bad) {
 					t.Errorf("stderr names %q:\n%s", bad, r.stderr)
 				}
