@@ -16,7 +16,7 @@ import (
 // with --all, and what it warns about.
 type pruneKind struct {
 	use, short, example string
-	opts, allOpts       store.PruneOptions
+	command, allCommand string // the rows of store.PruneCommands
 	warn, allWarn       string
 	allHelp             string
 	keepStorage         bool // has --keep-storage
@@ -24,13 +24,13 @@ type pruneKind struct {
 
 func newPruneCmd(g *globals) *cobra.Command {
 	return newPruneKindCmd(g, pruneKind{
-		use: "prune", short: "Remove the build cache and dangling images, and free the space nothing uses",
+		use: "prune", short: "Remove dangling images and the build cache; with --all every image and the cache mounts too",
 		example: `  strata prune -f
   strata prune --all --filter until=24h`,
-		opts:    store.PruneOptions{Images: store.PruneDangling, Cache: true},
-		allOpts: store.PruneOptions{Images: store.PruneDangling, Cache: true, Mounts: true},
-		warn:    "all build cache records and dangling images", allWarn: "all build cache records, cache mounts and dangling images",
-		allHelp: "also remove the RUN --mount=type=cache directories",
+		command: "prune", allCommand: "prune -a",
+		warn:    "all dangling images and all build cache records",
+		allWarn: "all images (strata has no containers: none is in use), all build cache records and all cache mounts",
+		allHelp: "remove every image, not only the dangling ones, and the RUN --mount=type=cache directories",
 	})
 }
 
@@ -39,9 +39,8 @@ func newImagePruneCmd(g *globals) *cobra.Command {
 		use: "prune", short: "Remove dangling images, or with --all every image",
 		example: `  strata image prune -f
   strata image prune -a --filter until=240h`,
-		opts:    store.PruneOptions{Images: store.PruneDangling},
-		allOpts: store.PruneOptions{Images: store.PruneAllImages},
-		warn:    "all dangling images", allWarn: "all images (strata has no containers: none is in use)",
+		command: "image prune", allCommand: "image prune -a",
+		warn: "all dangling images", allWarn: "all images (strata has no containers: none is in use)",
 		allHelp: "remove every image, not only the dangling ones",
 	})
 }
@@ -51,12 +50,22 @@ func newBuilderPruneCmd(g *globals) *cobra.Command {
 		use: "prune", short: "Remove the build cache",
 		example: `  strata builder prune -f
   strata builder prune -af --filter until=24h`,
-		opts:    store.PruneOptions{Cache: true},
-		allOpts: store.PruneOptions{Cache: true, Mounts: true},
-		warn:    "all build cache records", allWarn: "all build cache records and cache mounts",
+		command: "builder prune", allCommand: "builder prune -a",
+		warn: "all build cache records", allWarn: "all build cache records and cache mounts",
 		allHelp:     "also remove the RUN --mount=type=cache directories",
 		keepStorage: true,
 	})
+}
+
+// pruneOptions returns what the prune command c removes, from the table df
+// measures its reclaimable figures with, so that both always agree.
+func pruneOptions(c string) (store.PruneOptions, error) {
+	for _, pc := range store.PruneCommands() {
+		if pc.Command == c {
+			return pc.Options, nil
+		}
+	}
+	return store.PruneOptions{}, fmt.Errorf("no prune command %q in the store's table (a defect: please report it)", c)
 }
 
 func newPruneKindCmd(g *globals, k pruneKind) *cobra.Command {
@@ -69,9 +78,13 @@ func newPruneKindCmd(g *globals, k pruneKind) *cobra.Command {
 		Example: k.example,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, what := k.opts, k.warn
+			command, what := k.command, k.warn
 			if all {
-				opts, what = k.allOpts, k.allWarn
+				command, what = k.allCommand, k.allWarn
+			}
+			opts, err := pruneOptions(command)
+			if err != nil {
+				return err
 			}
 			until, err := parseUntil(filters)
 			if err != nil {

@@ -80,7 +80,9 @@ func PruneCommands() []PruneCommand {
 		{"builder prune", PruneOptions{Cache: true}},
 		{"builder prune -a", PruneOptions{Cache: true, Mounts: true}},
 		{"prune", PruneOptions{Images: PruneDangling, Cache: true}},
-		{"prune -a", PruneOptions{Images: PruneDangling, Cache: true, Mounts: true}},
+		// like docker system prune -a: every image (none is in use) and
+		// all the build cache, which in BuildKit holds the cache mounts
+		{"prune -a", PruneOptions{Images: PruneAllImages, Cache: true, Mounts: true}},
 	}
 }
 

@@ -51,44 +51,72 @@ func TestDfMatchesDu(t *testing.T) {
 	s.must("build", "-q", "-t", "other", bldContext(t, "FROM busybox\nRUN echo other > /o\n", nil))
 
 	for _, command := range []string{"image prune", "builder prune", "builder prune -a", "image prune -a"} {
-		t.Run(command, func(t *testing.T) {
-			var d dfJSON
-			if err := json.Unmarshal([]byte(s.must("df", "--json").stdout), &d); err != nil {
-				t.Fatal(err)
-			}
-			before := duApparent(t, s.root)
-			if got := d.Disk["total"]; got != before {
-				t.Errorf("df total = %d bytes, du -sb --apparent-size = %d", got, before)
-			}
-			var sum int64
-			for k, n := range d.Disk {
-				if k != "total" {
-					sum += n
-				}
-			}
-			if sum != d.Disk["total"] {
-				t.Errorf("df parts add up to %d, total is %d: %v", sum, d.Disk["total"], d.Disk)
-			}
-			want := int64(-1)
-			for _, r := range d.Reclaimable {
-				if r.Command == command {
-					want = r.Bytes
-				}
-			}
-			if want <= 0 {
-				t.Fatalf("df says %q frees %d bytes: the test wants each command to free something: %+v", command, want, d.Reclaimable)
-			}
-			out := s.must(append(strings.Fields(command), "-f")...).stdout
-			if got := before - duApparent(t, s.root); got != want {
-				t.Errorf("%s freed %d bytes by du, df said %d", command, got, want)
-			}
-			if !strings.Contains(out, "Total reclaimed space: "+dockerunits.HumanSizeWithPrecision(float64(want), 3)+"\n") {
-				t.Errorf("%s reports, df said %s:\n%s", command, dockerunits.HumanSizeWithPrecision(float64(want), 3), out)
-			}
-		})
+		t.Run(command, func(t *testing.T) { dfCheckPrune(t, s, command) })
 	}
 	if got := s.must("images", "-q").stdout; got != "" {
 		t.Errorf("image prune -a left images:\n%s", got)
+	}
+
+	// Again for the top-level prune, which frees the dangling image and the
+	// cache, then with -a (docker system prune -a) every image and the
+	// cache mounts.
+	s.must("import", env.busyboxTar, "busybox:latest") // image prune -a removed it
+	s.must("build", "-q", "-t", "kept", bldContext(t, df, nil))
+	s.must("build", "-q", bldContext(t, "FROM busybox\nRUN dd if=/dev/zero of=/d bs=1k count=50 2>/dev/null\n", nil))
+	for _, command := range []string{"prune", "prune -a"} {
+		t.Run(command, func(t *testing.T) { dfCheckPrune(t, s, command) })
+	}
+	if got := s.must("images", "-q").stdout; got != "" {
+		t.Errorf("prune -a left images:\n%s", got)
+	}
+	var d dfJSON
+	if err := json.Unmarshal([]byte(s.must("df", "--json").stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []string{"images", "buildCache", "cacheMounts"} {
+		if d.Disk[part] != 0 {
+			t.Errorf("after prune -a, df %s = %d bytes, want 0", part, d.Disk[part])
+		}
+	}
+}
+
+// dfCheckPrune checks that df's total is du's, that its parts add up to
+// it, and that the prune command then frees by du what df said it would,
+// and says so.
+func dfCheckPrune(t *testing.T, s *strata, command string) {
+	t.Helper()
+	var d dfJSON
+	if err := json.Unmarshal([]byte(s.must("df", "--json").stdout), &d); err != nil {
+		t.Fatal(err)
+	}
+	before := duApparent(t, s.root)
+	if got := d.Disk["total"]; got != before {
+		t.Errorf("df total = %d bytes, du -sb --apparent-size = %d", got, before)
+	}
+	var sum int64
+	for k, n := range d.Disk {
+		if k != "total" {
+			sum += n
+		}
+	}
+	if sum != d.Disk["total"] {
+		t.Errorf("df parts add up to %d, total is %d: %v", sum, d.Disk["total"], d.Disk)
+	}
+	want := int64(-1)
+	for _, r := range d.Reclaimable {
+		if r.Command == command {
+			want = r.Bytes
+		}
+	}
+	if want <= 0 {
+		t.Fatalf("df says %q frees %d bytes: the test wants each command to free something: %+v", command, want, d.Reclaimable)
+	}
+	out := s.must(append(strings.Fields(command), "-f")...).stdout
+	if got := before - duApparent(t, s.root); got != want {
+		t.Errorf("%s freed %d bytes by du, df said %d", command, got, want)
+	}
+	if !strings.Contains(out, "Total reclaimed space: "+dockerunits.HumanSizeWithPrecision(float64(want), 3)+"\n") {
+		t.Errorf("%s reports, df said %s:\n%s", command, dockerunits.HumanSizeWithPrecision(float64(want), 3), out)
 	}
 }
 

@@ -30,7 +30,8 @@ func pruneCount(t *testing.T, dir string) int {
 // TestPruneAndDf: df counts images, cache records and cache mounts; prune
 // with --filter until= keeps what is young; prune removes the cache records
 // and the dangling image, and frees their blobs and layer dirs but not the
-// named image's; --all also empties the cache mounts.
+// named image's; --all, like docker system prune -a, also removes every
+// image and empties the cache mounts.
 func TestPruneAndDf(t *testing.T) {
 	s := newStrata(t)
 	df := "FROM busybox\n" +
@@ -86,10 +87,25 @@ func TestPruneAndDf(t *testing.T) {
 		t.Errorf("after prune without --all the cache mount should be kept: /runs = %q", got)
 	}
 
-	s.must("prune", "-f", "--all")
+	// --all is docker system prune -a: every image too (strata has no
+	// containers, so none is in use), and the cache mounts.
+	r = s.must("prune", "-f", "--all")
+	if !strings.Contains(r.stdout, "untagged: kept:latest\n") {
+		t.Errorf("prune --all did not untag kept:\n%s", r.stdout)
+	}
+	if got := s.must("images", "-q").stdout; got != "" {
+		t.Errorf("prune --all left images:\n%s", got)
+	}
+	out = s.must("df").stdout
+	for typ, want := range map[string]string{"Images": "0", "Build Cache": "0", "Cache mounts": "0"} {
+		if got := pruneRow(t, out, typ); got != want {
+			t.Errorf("after prune --all: %s TOTAL = %s, want %s:\n%s", typ, got, want, out)
+		}
+	}
 	if n := pruneCount(t, filepath.Join(s.root, "cachemounts")); n != 0 {
 		t.Errorf("prune --all left %d cache mounts", n)
 	}
+	s.must("import", env.busyboxTar, "busybox:latest") // removed with every image
 	s.must("build", "-q", "-t", "kept", ctx)
 	if got := s.must("run", "--rm", "kept", "cat", "/runs").stdout; got != "1\n" {
 		t.Errorf("after prune --all the cache mount should start empty: /runs = %q", got)
