@@ -2,7 +2,7 @@
 # deps.sh - installs what strata's build, tests and examples need on a fresh
 # Debian 12 machine (run as root). Idempotent and quiet when all is there.
 set -euo pipefail
-pkgs=(busybox-static docker-registry docker.io mmdebstrap uidmap ca-certificates chromium gcc libc6-dev git openssh-client xz-utils bzip2 skopeo)
+pkgs=(busybox-static docker-registry docker.io mmdebstrap uidmap ca-certificates chromium gcc libc6-dev git openssh-client xz-utils bzip2 skopeo tmux)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
