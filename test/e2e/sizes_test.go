@@ -33,6 +33,8 @@ func TestSizesAsDocker(t *testing.T) {
 			if got != want {
 				t.Errorf("strata history:\n%s\ndocker history:\n%s", got, want)
 			}
+			t.Logf("strata history:\n%sdocker history:\n%s", // the figures, for a reader of -v
+				s.must("history", "--format", format, tc.image).stdout, d.must("history", "--format", format, tc.image))
 			got = s.must("history", "-q", tc.image).stdout
 			want = d.must("history", "-q", tc.image)
 			if got != want {
