@@ -81,6 +81,18 @@ COPY --from=compiler /hello /hello
 CMD ["/hello"]
 `
 
+// choiceLines returns the lines of out that say which isolation and
+// snapshotter a build chose.
+func choiceLines(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "isolation:") || strings.Contains(l, "snapshotter") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
 // helloConfined needs what chroot isolation cannot give: RUN --mount
 // (a tmpfs and a cache) and RUN --network=none (only the loopback in
 // /proc/net/dev, where the host network has more).
@@ -187,7 +199,7 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	third, took3 := runStrataContainer(t, d, confined, login+
 		"strata build --progress plain -t hello:confined --iidfile /out/iid /workspace && "+
 		"strata push hello:confined "+reg.addr+"/hello:confined")
-	t.Logf("seccomp=unconfined build and push in docker: %s", took3)
+	t.Logf("seccomp=unconfined build and push in docker: %s; it said:\n%s", took3, choiceLines(third.stderr))
 	if want := "isolation: namespaces, in a user namespace of strata's own (without it: namespaces refused: operation not permitted); snapshotter: auto"; strings.Count(third.stderr, want) != 1 {
 		t.Errorf("the seccomp=unconfined container's build does not say once %q:\n%s", want, third.stderr)
 	}
