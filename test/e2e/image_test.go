@@ -206,6 +206,14 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	if third.iid == "" {
 		t.Errorf("the seccomp=unconfined container wrote no image id:\n%s", third.stderr)
 	}
+	// The store in the container's own overlay rootfs takes no overlay
+	// upper dir (native, above); on a volume it does, in the user
+	// namespace too.
+	confined.opts = append(confined.opts, "-v", t.TempDir()+":/var/lib/strata")
+	onVolume, _ := runStrataContainer(t, d, confined, login+"strata build --progress plain /workspace")
+	if strings.Contains(onVolume.stderr, "overlayfs cannot be mounted") || !strings.Contains(onVolume.stderr, "snapshotter: auto") {
+		t.Errorf("with the store on a volume, the seccomp=unconfined build does not use overlay:\n%s", onVolume.stderr)
+	}
 	if got, want := second.iid, first.iid; got != want || got == "" {
 		t.Errorf("image from the registry cache: got %q, want the first runner's %q", got, want)
 	}
