@@ -23,9 +23,25 @@ func main() {
 			fmt.Fprintln(os.Stderr, "strata:", err)
 			os.Exit(1)
 		}
+		enterOwnNamespace(os.Args[1:])
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// enterOwnNamespace re-executes strata in a user namespace of its own when
+// it runs as root without the privilege for the sandbox's namespaces (a
+// container with docker's default capabilities) and args may use them
+// (--isolation auto or namespaces). Where the user namespace is refused
+// too (docker's default seccomp profile), strata goes on as it is and auto
+// isolation says why it chose chroot.
+func enterOwnNamespace(args []string) {
+	if os.Geteuid() != 0 || rootless.InUserNamespace() || !cli.WantsSandbox(args) {
+		return
+	}
+	if err := executor.Probe(context.Background()); err != nil {
+		_ = rootless.EnterOwn(rootless.Options{}, err.Error()) // returns only when refused, which OwnNote reports
+	}
 }

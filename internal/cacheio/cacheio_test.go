@@ -46,6 +46,10 @@ func TestParseSpec(t *testing.T) {
 		{in: "type=local,dest=/x,ignore-error=true", export: true, err: "ignore-error=true is not supported"},
 		{in: "type=local,dest=/x,ignore-error=maybe", export: true, err: "want true or false"},
 		{in: "type=local,dest=/x,compression-level=3", export: true, err: "unknown key"},
+		{in: "type=registry,ref=r/c,cache-mounts=true", export: true, want: Spec{Type: "registry", Ref: "r/c", Mode: "min", Tag: "latest", CacheMounts: true}},
+		{in: "type=local,dest=/x,cache-mounts=false", export: true, want: Spec{Type: "local", Dir: "/x", Mode: "min", Tag: "latest"}},
+		{in: "type=registry,ref=r/c,cache-mounts=yes", export: true, err: "cache-mounts=yes: use true or false"},
+		{in: "type=registry,ref=r/c,cache-mounts=true", err: "cache-mounts= is for --cache-to"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -54,6 +54,8 @@ type ExportStats struct {
 	Records int
 	// Layers is the number of layer blobs in the cache.
 	Layers int
+	// Mounts is the number of cache mounts in the cache (cache-mounts=true).
+	Mounts int
 	// Bytes is the size of those blobs, as written (compressed).
 	Bytes int64
 	// Digest is the cache manifest's digest.
@@ -68,7 +70,7 @@ func Export(ctx context.Context, st *store.Store, keys []string, spec Spec, opts
 		return ExportStats{}, fmt.Errorf("exporting the cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	img, stats, err := cacheImageOf(ctx, st, keys, tmp, builderID(opts.Version))
+	img, stats, err := cacheImageOf(ctx, st, keys, tmp, builderID(opts.Version), spec.CacheMounts)
 	if err != nil {
 		return ExportStats{}, fmt.Errorf("exporting the cache: %w", err)
 	}
@@ -90,9 +92,9 @@ func Export(ctx context.Context, st *store.Store, keys []string, spec Spec, opts
 	return stats, nil
 }
 
-// cacheImageOf makes the cache image of keys, compressing plain blobs into
-// files under tmp.
-func cacheImageOf(ctx context.Context, st *store.Store, keys []string, tmp, builder string) (v1.Image, ExportStats, error) {
+// cacheImageOf makes the cache image of keys, and of the cache mounts when
+// mounts is set, compressing plain blobs into files under tmp.
+func cacheImageOf(ctx context.Context, st *store.Store, keys []string, tmp, builder string, mounts bool) (v1.Image, ExportStats, error) {
 	cfg := config{Builder: builder}
 	var order []v1.Hash
 	seenKey, seenBlob := map[string]bool{}, map[v1.Hash]bool{}
@@ -138,6 +140,19 @@ func cacheImageOf(ctx context.Context, st *store.Store, keys []string, tmp, buil
 		m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.mediaType, Size: l.size, Digest: l.digest})
 		byDigest[l.digest] = l
 		stats.Bytes += l.size
+	}
+	if mounts {
+		entries, mls, err := exportMounts(ctx, st, tmp)
+		if err != nil {
+			return nil, ExportStats{}, err
+		}
+		cfg.Mounts = entries
+		stats.Mounts = len(entries)
+		for _, l := range mls {
+			m.Layers = append(m.Layers, v1.Descriptor{MediaType: l.mediaType, Size: l.size, Digest: l.digest})
+			byDigest[l.digest] = l
+			stats.Bytes += l.size
+		}
 	}
 	if cfg.Records == nil {
 		cfg.Records = []store.CacheRecord{}

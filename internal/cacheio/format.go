@@ -29,6 +29,9 @@ type config struct {
 	// Blobs name, for each layer of the manifest in order, the blob the
 	// store holds.
 	Blobs []blobEntry `json:"blobs"`
+	// Mounts are the RUN --mount=type=cache directories (cache-mounts=true),
+	// the manifest's layers after the blobs' ones.
+	Mounts []mountEntry `json:"mounts,omitempty"`
 }
 
 // blobEntry is one layer of an exported cache.

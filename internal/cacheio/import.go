@@ -30,6 +30,7 @@ type Importer struct {
 	img     v1.Image
 	records map[string]store.CacheRecord
 	layers  map[v1.Hash]layerRef // by store blob digest
+	mounts  []mountEntry         // cache mounts, restored by RestoreMounts
 
 	mu      sync.Mutex
 	fetches map[v1.Hash]*fetch // blob downloads, started or done
@@ -104,11 +105,11 @@ func newImporter(st *store.Store, spec Spec, img v1.Image, builder string) (*Imp
 		}
 		return nil, fmt.Errorf("%w: it was written by %s, this is %s", ErrOtherBuilder, from, builder)
 	}
-	if len(cfg.Blobs) != len(m.Layers) {
-		return nil, fmt.Errorf("the cache config names %d blobs for %d layers", len(cfg.Blobs), len(m.Layers))
+	if len(cfg.Blobs)+len(cfg.Mounts) != len(m.Layers) {
+		return nil, fmt.Errorf("the cache config names %d blobs and %d cache mounts for %d layers", len(cfg.Blobs), len(cfg.Mounts), len(m.Layers))
 	}
 	im := &Importer{st: st, spec: spec, img: img, records: map[string]store.CacheRecord{},
-		layers: map[v1.Hash]layerRef{}, fetches: map[v1.Hash]*fetch{}}
+		layers: map[v1.Hash]layerRef{}, fetches: map[v1.Hash]*fetch{}, mounts: cfg.Mounts}
 	for i, b := range cfg.Blobs {
 		im.layers[b.Digest] = layerRef{desc: m.Layers[i], plain: b.Plain}
 	}

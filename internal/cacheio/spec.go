@@ -21,6 +21,9 @@ type Spec struct {
 	// Mode is "min" (the target stage's steps, the default) or "max" (every
 	// stage's steps); export only.
 	Mode string
+	// CacheMounts, on export, adds the RUN --mount=type=cache directories
+	// (cache-mounts=true); an import restores those a cache has.
+	CacheMounts bool
 }
 
 // ParseSpec parses a --cache-to (export true) or --cache-from value. A value
@@ -57,6 +60,15 @@ func ParseSpec(value string, export bool) (Spec, error) {
 				return Spec{}, fmt.Errorf("cache spec %q: mode=%s: use min or max", value, v)
 			}
 			s.Mode = v
+		case "cache-mounts":
+			if !export {
+				return Spec{}, fmt.Errorf("cache spec %q: cache-mounts= is for --cache-to; --cache-from restores the cache mounts a cache has", value)
+			}
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return Spec{}, fmt.Errorf("cache spec %q: cache-mounts=%s: use true or false", value, v)
+			}
+			s.CacheMounts = b
 		case "compression", "oci-mediatypes", "image-manifest", "ignore-error":
 			if err := checkFixed(k, v, export); err != nil {
 				return Spec{}, fmt.Errorf("cache spec %q: %w", value, err)

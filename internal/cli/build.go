@@ -92,7 +92,7 @@ func newBuildCmd(g *globals) *cobra.Command {
 	fl.StringArrayVar(&f.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run with every privilege (network.host lets RUN --network=host run in a --network none build)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID[,src=FILE|env=VAR] (id alone: env var ID if set, else file ID); repeatable")
 	fl.StringArrayVar(&f.ssh, "ssh", nil, "SSH agent for RUN --mount=type=ssh: default or ID (the $SSH_AUTH_SOCK agent), or ID=SOCKET; repeatable")
-	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max] or type=local,dest=DIR[,mode=max]; repeatable")
+	fl.StringArrayVar(&f.cacheTo, "cache-to", nil, "export the build cache: type=registry,ref=REF[,mode=min|max][,cache-mounts=true] or type=local,dest=DIR[,mode=max][,cache-mounts=true] (cache-mounts=true adds the RUN --mount=type=cache directories, which --cache-from restores); repeatable")
 	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "import a build cache: type=registry,ref=REF or type=local,src=DIR; repeatable")
 	fl.BoolVar(&f.squash, "squash", false, "merge the layers the Dockerfile adds into one; the base image's layers stay shared")
 	fl.BoolVar(&f.squashAll, "squash-all", false, "make one layer of the whole image (CMD, ENV, ENTRYPOINT... kept)")

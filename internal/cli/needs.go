@@ -1,6 +1,10 @@
 package cli
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/strata-build/strata/internal/executor"
+)
 
 // NeedsPrivilege reports whether the command line args (without the program
 // name) touches the store or runs anything, and so needs root or, for an
@@ -24,4 +28,23 @@ func NeedsPrivilege(args []string) bool {
 		}
 	}
 	return cmd.HasParent() // the bare root command prints its help
+}
+
+// WantsSandbox reports whether args run a command with --isolation whose
+// isolation (the flag, else $STRATA_ISOLATION) may use the sandbox's
+// namespaces: auto or namespaces, not chroot.
+func WantsSandbox(args []string) bool {
+	cmd, rest, err := NewRoot().Find(args)
+	if err != nil || cmd == nil || cmd.Flags().Lookup("isolation") == nil {
+		return false
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		return false // the command line reports it
+	}
+	flag, err := cmd.Flags().GetString("isolation")
+	if err != nil {
+		return false
+	}
+	iso, err := isolation(flag)
+	return err == nil && iso != executor.IsolationChroot
 }

@@ -16,7 +16,7 @@ const envIsolation = "STRATA_ISOLATION"
 
 // addIsolationFlag adds --isolation.
 func addIsolationFlag(fl *pflag.FlagSet, p *string) {
-	fl.StringVar(p, "isolation", "", "how RUN is isolated: namespaces (mount, PID, IPC and UTS namespaces, pivot_root), chroot (a chroot of a native snapshot, no namespaces nor mounts: for containers that refuse them; the outer container confines RUN) or auto (chroot, with the native snapshotter, where namespaces are refused) (default $"+envIsolation+", else auto)")
+	fl.StringVar(p, "isolation", "", "how RUN is isolated: namespaces (mount, PID, IPC and UTS namespaces, pivot_root), chroot (a chroot of a native snapshot, no namespaces nor mounts: for containers that refuse them; the outer container confines RUN) or auto (namespaces; in a user namespace of strata's own where root lacks CAP_SYS_ADMIN; chroot, with the native snapshotter, where user namespaces are refused too) (default $"+envIsolation+", else auto)")
 }
 
 // isolation returns the isolation the flag, or else the environment, names.

@@ -125,8 +125,8 @@ func setupRun(cfg *childConfig, st *stubMaker) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Mount("proc", p, "proc", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, ""); err != nil {
-		return fmt.Errorf("mounting /proc: %w", err)
+	if err := mountProc(p); err != nil {
+		return err
 	}
 	if p, err = st.dir("/dev"); err != nil {
 		return err
@@ -420,6 +420,29 @@ func mountDev(dev string, nodev bool, shmSize int64) error {
 		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
 			return fmt.Errorf("creating /dev/%s: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// mountProc mounts a proc of the sandbox's PID namespace on p or, where
+// the kernel refuses it (in a user namespace, when the outer /proc has
+// paths masked, as docker masks a container's), a recursive bind of the
+// outer /proc, masks included: it shows the outer PID namespace's
+// processes.
+func mountProc(p string) error {
+	err := unix.Mount("proc", p, "proc", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, "")
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("mounting /proc: %w", err)
+	}
+	if err := unix.Mount("/proc", p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("mounting /proc (a bind of the outer one, as a new one was refused): %w", err)
+	}
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	if err := unix.MountSetattr(unix.AT_FDCWD, p, unix.AT_RECURSIVE, attr); err != nil {
+		return fmt.Errorf("setting the flags of /proc: %w", err)
 	}
 	return nil
 }

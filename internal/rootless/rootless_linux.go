@@ -43,7 +43,7 @@ func Enter(opts Options) error {
 	if err != nil {
 		return err
 	}
-	code, err := reexec(setup, opts)
+	code, err := reexec(setup.mapIDs, opts, nil)
 	if err != nil {
 		return err
 	}
@@ -99,8 +99,9 @@ func withoutVar(env []string, name string) []string {
 	return out
 }
 
-// reexec starts the child, maps it, and returns its exit status.
-func reexec(s *Setup, opts Options) (int, error) {
+// reexec starts the child with env added to strata's, maps its ids with
+// mapIDs, and returns its exit status.
+func reexec(mapIDs func(pid int) error, opts Options, env []string) (int, error) {
 	syncR, syncW, err := os.Pipe()
 	if err != nil {
 		return 0, fmt.Errorf("rootless: creating sync pipe: %w", err)
@@ -111,6 +112,7 @@ func reexec(s *Setup, opts Options) (int, error) {
 	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(withoutVar(os.Environ(), envChild), envChild+"=sync")
+	cmd.Env = append(cmd.Env, env...)
 	if opts.Root != "" && os.Getenv("STRATA_ROOT") == "" {
 		cmd.Env = append(cmd.Env, "STRATA_ROOT="+opts.Root)
 	}
@@ -132,7 +134,7 @@ func reexec(s *Setup, opts Options) (int, error) {
 		return 0, startError(err)
 	}
 	syncR.Close()
-	if err := s.mapIDs(cmd.Process.Pid); err != nil {
+	if err := mapIDs(cmd.Process.Pid); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return 0, err

@@ -18,3 +18,9 @@ func InUserNamespace() bool { return false }
 
 // OverlayXattrPrefix returns "trusted.overlay.".
 func OverlayXattrPrefix() string { return "trusted.overlay." }
+
+// EnterOwn returns ErrUnsupported.
+func EnterOwn(opts Options, why string) error { return ErrUnsupported }
+
+// OwnNote returns false and "".
+func OwnNote() (entered bool, why string) { return false, "" }

@@ -48,6 +48,13 @@ func openCaches(ctx context.Context, st *store.Store, specs []cacheio.Spec, vers
 		}
 		sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("importing cache from %s: %d records", s, im.Len()), Time: time.Now()})
 		out = append(out, im)
+		n, err := im.RestoreMounts(ctx)
+		if err != nil {
+			sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("[Warning] --cache-from: %v", err), Time: time.Now()})
+		}
+		if n > 0 {
+			sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("restored %d cache mounts from %s", n, s), Time: time.Now()})
+		}
 	}
 	return out
 }
@@ -75,7 +82,7 @@ func exportCaches(ctx context.Context, st *store.Store, res *Result, specs []cac
 		}
 		res.Timings.Compress += time.Since(start)
 		sink.Event(progress.Event{Status: progress.Info, Time: time.Now(),
-			Line: fmt.Sprintf("exporting cache to %s done: %d records, %d layers, %d bytes, %s (%.1fs)", s, stats.Records, stats.Layers, stats.Bytes, stats.Digest, time.Since(start).Seconds())})
+			Line: fmt.Sprintf("exporting cache to %s done: %d records, %d layers, %d cache mounts, %d bytes, %s (%.1fs)", s, stats.Records, stats.Layers, stats.Mounts, stats.Bytes, stats.Digest, time.Since(start).Seconds())})
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-build/strata/internal/executor"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/rootless"
 	"github.com/strata-build/strata/internal/snapshot"
 )
 
@@ -46,15 +47,22 @@ func (b *builder) chooseIsolation(ctx context.Context) (executor.Isolation, snap
 	case "", executor.IsolationAuto:
 		iso = executor.IsolationNamespaces
 		if _, builtin := b.exec.(sandbox); builtin {
-			if err := executor.Probe(ctx); err != nil {
-				iso, why = executor.IsolationChroot, err.Error()
-			}
+			iso, why = autoIsolation(ctx)
 		}
 	case executor.IsolationNamespaces, executor.IsolationChroot:
 	default:
 		return "", "", fmt.Errorf("build: --isolation: %w %q", executor.ErrUnknownIsolation, iso)
 	}
 	if iso != executor.IsolationChroot {
+		if why != "" {
+			// Overlay in a user namespace needs Linux 5.11 and an upper
+			// filesystem that takes user xattrs: auto tries it.
+			if kind == "" {
+				kind = snapshot.KindAuto
+			}
+			line := fmt.Sprintf("isolation: namespaces, in a user namespace of strata's own (%s); snapshotter: %s", why, kind)
+			b.sink.Event(progress.Event{Status: progress.Info, Line: line, Time: time.Now()})
+		}
 		return iso, kind, nil
 	}
 	switch kind {
@@ -67,6 +75,24 @@ func (b *builder) chooseIsolation(ctx context.Context) (executor.Isolation, snap
 		b.sink.Event(progress.Event{Status: progress.Info, Line: line, Time: time.Now()})
 	}
 	return iso, snapshot.KindNative, nil
+}
+
+// autoIsolation resolves auto isolation: namespaces where the sandbox's
+// namespaces can be made, chroot elsewhere, and why, when it is not plain
+// namespaces: what refused the namespaces (and the user namespace strata
+// tried first), or that they are made in strata's own user namespace.
+func autoIsolation(ctx context.Context) (executor.Isolation, string) {
+	entered, own := rootless.OwnNote()
+	err := executor.Probe(ctx)
+	switch {
+	case err != nil && own != "":
+		return executor.IsolationChroot, err.Error() + "; " + own
+	case err != nil:
+		return executor.IsolationChroot, err.Error()
+	case entered:
+		return executor.IsolationNamespaces, "without it: " + own
+	}
+	return executor.IsolationNamespaces, ""
 }
 
 // sourceView makes the read-only view of a COPY --from source that the copy

@@ -16,6 +16,9 @@ import (
 type containerMounts struct {
 	ctx string // the build context, on /workspace
 	ca  string // the registry's CA, in SSL_CERT_DIR
+	// opts are docker run options beyond the defaults, such as
+	// --security-opt seccomp=unconfined.
+	opts []string
 }
 
 // containerRun is what a strata container printed and wrote.
@@ -34,8 +37,9 @@ func runStrataContainer(t *testing.T, d *dockerd, m containerMounts, script stri
 	args := []string{"run", "--rm", "--network", "host",
 		"-v", m.ctx + ":/workspace:ro",
 		"-v", m.ca + ":/certs/test-ca.crt:ro", "-e", "SSL_CERT_DIR=/certs",
-		"-v", out + ":/out",
-		"--entrypoint", "sh", "strata:e2e", "-c", script}
+		"-v", out + ":/out"}
+	args = append(args, m.opts...)
+	args = append(args, "--entrypoint", "sh", "strata:e2e", "-c", script)
 	start := time.Now()
 	stdout, stderr, err := d.exec(nil, args...)
 	took := time.Since(start).Round(100 * time.Millisecond)
@@ -75,6 +79,27 @@ RUN printf '#!/bin/sh\necho "Hello, world!"\n' > /hello && chmod 755 /hello
 FROM REG/busybox
 COPY --from=compiler /hello /hello
 CMD ["/hello"]
+`
+
+// choiceLines returns the lines of out that say which isolation and
+// snapshotter a build chose.
+func choiceLines(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "isolation:") || strings.Contains(l, "snapshotter") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
+// helloConfined needs what chroot isolation cannot give: RUN --mount
+// (a tmpfs and a cache) and RUN --network=none (only the loopback in
+// /proc/net/dev, where the host network has more).
+const helloConfined = `FROM REG/busybox
+RUN --mount=type=tmpfs,target=/scratch --mount=type=cache,target=/cache \
+    echo hi > /scratch/f && grep -q ' /scratch tmpfs ' /proc/mounts && touch /cache/seen
+RUN --network=none sh -c 'test "$(grep -c : /proc/net/dev)" = 1' && echo confined > /confined
 `
 
 // buildStrataImage builds strata's image from the repository's Dockerfile
@@ -154,7 +179,7 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	first, took1 := runStrataContainer(t, d, mounts, login+
 		"strata build --progress plain -t hello:multi --iidfile /out/iid --cache-to type=registry,ref="+cache+",mode=max /workspace && "+
 		"strata push hello:multi "+ref)
-	if want := "isolation: chroot (namespaces refused: operation not permitted); snapshotter: native"; strings.Count(first.stderr, want) != 1 {
+	if want := "isolation: chroot (namespaces refused: operation not permitted; user namespace refused: operation not permitted); snapshotter: native"; strings.Count(first.stderr, want) != 1 {
 		t.Errorf("the container's build does not say once %q:\n%s", want, first.stderr)
 	}
 	// A second, fresh runner: every step from the registry cache, the same
@@ -162,6 +187,33 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	second, took2 := runStrataContainer(t, d, mounts, login+
 		"strata build --progress plain -t hello:multi --iidfile /out/iid --cache-from type=registry,ref="+cache+" /workspace")
 	t.Logf("unprivileged build and push in docker: %s; a fresh runner with --cache-from: %s", took1, took2)
+
+	// With a seccomp profile that allows user namespaces (still no
+	// privilege), auto isolation makes the sandbox's namespaces in a user
+	// namespace of strata's own: RUN --mount and network none work.
+	confined := containerMounts{
+		ctx:  writeContext(t, map[string]string{"Dockerfile": strings.ReplaceAll(helloConfined, "REG", reg.addr)}),
+		ca:   reg.caFile,
+		opts: []string{"--security-opt", "seccomp=unconfined"},
+	}
+	third, took3 := runStrataContainer(t, d, confined, login+
+		"strata build --progress plain -t hello:confined --iidfile /out/iid /workspace && "+
+		"strata push hello:confined "+reg.addr+"/hello:confined")
+	t.Logf("seccomp=unconfined build and push in docker: %s; it said:\n%s", took3, choiceLines(third.stderr))
+	if want := "isolation: namespaces, in a user namespace of strata's own (without it: namespaces refused: operation not permitted); snapshotter: auto"; strings.Count(third.stderr, want) != 1 {
+		t.Errorf("the seccomp=unconfined container's build does not say once %q:\n%s", want, third.stderr)
+	}
+	if third.iid == "" {
+		t.Errorf("the seccomp=unconfined container wrote no image id:\n%s", third.stderr)
+	}
+	// The store in the container's own overlay rootfs takes no overlay
+	// upper dir (native, above); on a volume it does, in the user
+	// namespace too.
+	confined.opts = append(confined.opts, "-v", t.TempDir()+":/var/lib/strata")
+	onVolume, _ := runStrataContainer(t, d, confined, login+"strata build --progress plain /workspace")
+	if strings.Contains(onVolume.stderr, "overlayfs cannot be mounted") || !strings.Contains(onVolume.stderr, "snapshotter: auto") {
+		t.Errorf("with the store on a volume, the seccomp=unconfined build does not use overlay:\n%s", onVolume.stderr)
+	}
 	if got, want := second.iid, first.iid; got != want || got == "" {
 		t.Errorf("image from the registry cache: got %q, want the first runner's %q", got, want)
 	}
@@ -188,5 +240,9 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	d.must("pull", ref)
 	if got := d.must("run", "--rm", "--network", "none", ref); got != "Hello, world!\n" {
 		t.Errorf("the pushed image prints %q, want \"Hello, world!\\n\"", got)
+	}
+	d.must("pull", reg.addr+"/hello:confined")
+	if got := d.must("run", "--rm", "--network", "none", reg.addr+"/hello:confined", "cat", "/confined"); got != "confined\n" {
+		t.Errorf("the seccomp=unconfined container's image has /confined %q, want \"confined\\n\"", got)
 	}
 }
