@@ -13,6 +13,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 
 	"github.com/strata-build/strata/internal/dockerfile"
@@ -121,12 +122,23 @@ func Check(ctx context.Context, name string, src []byte, opts Options) (*Result,
 }
 
 // buildkitChecks runs BuildKit's linter over src.
-func buildkitChecks(ctx context.Context, name string, src []byte, opts Options, errorOnViolation bool) ([]Violation, error) {
+func buildkitChecks(ctx context.Context, name string, src []byte, opts Options, errorOnViolation bool) (_ []Violation, err error) {
+	// The converter asks which LLB features the solver has (RUN --mount
+	// does): every one, as strata's solver runs what the Dockerfile says.
+	caps := pb.Caps.CapSet(pb.Caps.All())
 	conv := dockerfile2llb.ConvertOpt{
 		Config:       dockerui.Config{Target: opts.Target, BuildArgs: opts.BuildArgs},
 		SourceMap:    &llb.SourceMap{Filename: name, Data: src, Definition: &llb.Definition{}},
 		MetaResolver: resolver{opts.BaseConfig},
+		LLBCaps:      &caps,
 	}
+	defer func() {
+		// BuildKit's converter is not strata's code: a panic in it is an
+		// error of the checks, never a crash of the build.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("running the build checks: BuildKit's linter failed: %v", r)
+		}
+	}()
 	res, err := dockerfile2llb.DockerfileLint(ctx, src, conv)
 	if err != nil {
 		return nil, fmt.Errorf("running the build checks: %w", err)

@@ -46,6 +46,9 @@ func TestBuildKitRules(t *testing.T) {
 		{"MultipleInstructionsDisallowed", "FROM alpine\nCMD [\"a\"]\nCMD [\"b\"]\n", []string{"2:MultipleInstructionsDisallowed"}},
 		{"RedundantTargetPlatform", "FROM --platform=$TARGETPLATFORM alpine AS builder\n", []string{"1:RedundantTargetPlatform"}},
 		{"clean", "FROM alpine AS builder\nWORKDIR /app\nCMD [\"true\"]\n", []string{}},
+		// BuildKit's converter asks the solver's capabilities for every
+		// RUN --mount; without them it panicked.
+		{"mounts", "FROM scratch AS tools\nFROM scratch\nRUN --mount=type=bind,from=tools,target=/t,rw --mount=type=cache,target=/c --mount=type=tmpfs,target=/x --mount=type=secret,id=s --mount=type=ssh true\n", []string{}},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			res, err := Check(context.Background(), "Dockerfile", []byte(tc.src), Options{})
