@@ -330,7 +330,9 @@ func (f *buildFlags) report(cmd *cobra.Command, st *store.Store, opts *solver.Op
 			steps = "step"
 		}
 		fmt.Fprintf(errw, "writing image %s done (%d %s, %d cached, %.1fs in all)\n", res.ImageID, res.Steps, steps, res.Cached, took.Seconds())
-		fmt.Fprintf(errw, "time spent (summed over steps): %s\n", res.Timings)
+		if res.Steps > res.Cached { // a build that ran nothing spent nothing
+			fmt.Fprintf(errw, "time spent (summed over steps): %s\n", res.Timings)
+		}
 		for _, n := range res.Names {
 			fmt.Fprintf(errw, "naming to %s done\n", n)
 		}
