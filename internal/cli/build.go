@@ -189,14 +189,19 @@ func (f *buildFlags) build(cmd *cobra.Command, g *globals, sink progress.Sink, c
 	if f.slim != nil {
 		opts.Slimmer = f.slim
 	}
-	opts.Puller = &registry.Puller{Dst: st}
+	ro, err := registryOptions(nil)
+	if err != nil {
+		return nil, opts, st, false, err
+	}
+	opts.Puller = &registry.Puller{Dst: st, Options: ro}
+	opts.CacheRegistry = ro
 	opts.Progress = sink
 	otmp, err := st.TempDir("output-")
 	if err != nil {
 		return nil, opts, st, false, err
 	}
 	defer os.RemoveAll(otmp)
-	ro := registry.Options{TempDir: otmp, Compressor: registry.NewCompressor(otmp)}
+	ro.TempDir, ro.Compressor = otmp, registry.NewCompressor(otmp)
 	res, err = f.buildPushing(cmd, st, opts, ro)
 	if err == nil && f.analyze && opts.DockerfileContent == nil && strings.HasPrefix(opts.DockerfilePath, tmp) {
 		// --analyze reads the Dockerfile once tmp is gone.

@@ -53,7 +53,11 @@ strata build, pull and push read them from there. SERVER defaults to Docker Hub.
 
 // options turns the flags into a login.
 func (f *loginFlags) options(stdin io.Reader, args []string) (registry.LoginOptions, error) {
-	opts := registry.LoginOptions{Username: f.username, Password: f.password, Registry: registry.Options{Insecure: f.insecure}}
+	ro, err := registryOptions(f.insecure)
+	if err != nil {
+		return registry.LoginOptions{}, err
+	}
+	opts := registry.LoginOptions{Username: f.username, Password: f.password, Registry: ro}
 	if len(args) == 1 {
 		opts.Server = args[0]
 	}

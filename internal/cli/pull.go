@@ -32,7 +32,10 @@ func newPullCmd(g *globals) *cobra.Command {
   strata pull --insecure-registry registry.lan:5000 registry.lan:5000/team/app:1.2`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := registry.Options{Insecure: f.insecure}
+			opts, err := registryOptions(f.insecure)
+			if err != nil {
+				return err
+			}
 			if f.platform != "" {
 				p, err := v1.ParsePlatform(f.platform)
 				if err != nil {

@@ -7,10 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/layer"
@@ -67,7 +64,7 @@ func newPushCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return f.printPushed(ctx, out, img, dest, dg)
+			return f.printPushed(ctx, out, img, dest, dg, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -104,12 +101,12 @@ func (f *pushFlags) push(ctx context.Context, out io.Writer, img v1.Image, dest 
 }
 
 // printPushed prints the pushed reference, as docker push does.
-func (f *pushFlags) printPushed(ctx context.Context, out io.Writer, img v1.Image, dest string, dg v1.Hash) error {
+func (f *pushFlags) printPushed(ctx context.Context, out io.Writer, img v1.Image, dest string, dg v1.Hash, opts registry.Options) error {
 	if f.quiet {
 		fmt.Fprintln(out, dest)
 		return nil
 	}
-	size, err := manifestSize(ctx, img, dest, dg, f.insecure)
+	size, err := manifestSize(ctx, img, dest, dg, opts)
 	if err != nil {
 		return fmt.Errorf("reading the pushed manifest's size: %w", err)
 	}
@@ -119,7 +116,10 @@ func (f *pushFlags) printPushed(ctx context.Context, out io.Writer, img v1.Image
 
 // options checks the compression flags and returns the push's options.
 func (f *pushFlags) options() (registry.Options, error) {
-	opts := registry.Options{Insecure: f.insecure}
+	opts, err := registryOptions(f.insecure)
+	if err != nil {
+		return opts, err
+	}
 	switch c := layer.Compression(f.compression); c {
 	case layer.Gzip, layer.Zstd:
 		opts.Compression = c
@@ -168,7 +168,7 @@ func pushDestination(args []string, rec store.Record) (string, error) {
 // of img's own manifest when Push sent it unchanged, else the registry's.
 // TODO: drop the HEAD request once registry.Push returns the descriptor it
 // pushed.
-func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, insecure []string) (int64, error) {
+func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, opts registry.Options) (int64, error) {
 	if own, err := img.Digest(); err == nil && own == dg {
 		raw, err := img.RawManifest()
 		if err != nil {
@@ -182,15 +182,7 @@ func manifestSize(ctx context.Context, img v1.Image, dest string, dg v1.Hash, in
 	} else {
 		repo = strings.TrimSuffix(repo, ":"+tagOrDigest(repo))
 	}
-	var nopts []name.Option
-	if reg, _, _ := strings.Cut(repo, "/"); (registry.Options{Insecure: insecure}).PlainHTTP(reg) {
-		nopts = append(nopts, name.Insecure)
-	}
-	ref, err := name.NewDigest(repo+"@"+dg.String(), nopts...)
-	if err != nil {
-		return 0, err
-	}
-	desc, err := remote.Head(ref, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	desc, err := registry.Head(ctx, repo+"@"+dg.String(), opts)
 	if err != nil {
 		return 0, err
 	}

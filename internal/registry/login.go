@@ -67,7 +67,11 @@ func Login(ctx context.Context, opts LoginOptions) (string, error) {
 		return "", errors.New("login needs a username and a password")
 	}
 	auth := authn.FromConfig(authn.AuthConfig{Username: opts.Username, Password: opts.Password})
-	tr, err := transport.NewWithContext(ctx, reg, auth, remote.DefaultTransport, []string{reg.Scope(transport.PullScope)})
+	base, err := opts.Registry.Config.transport(remote.DefaultTransport)
+	if err != nil {
+		return "", fmt.Errorf("logging in to %s: %w", reg.RegistryStr(), err)
+	}
+	tr, err := transport.NewWithContext(ctx, reg, auth, base, []string{reg.Scope(transport.PullScope)})
 	if err != nil {
 		return "", fmt.Errorf("logging in to %s: %w", reg.RegistryStr(), err)
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -23,9 +24,9 @@ func Pull(ctx context.Context, ref string, opts Options) (v1.Image, name.Digest,
 	if err != nil {
 		return nil, name.Digest{}, err
 	}
-	img, dg, err := fetchImage(ctx, r, opts)
+	img, dg, err := fetchMirrored(ctx, r, opts)
 	if err != nil {
-		return nil, name.Digest{}, explain("pulling", r, err)
+		return nil, name.Digest{}, err
 	}
 	out, err := partial.CompressedToImage(&resumingImage{Image: img, ctx: ctx, opts: opts})
 	if err != nil {
@@ -34,12 +35,56 @@ func Pull(ctx context.Context, ref string, opts Options) (v1.Image, name.Digest,
 	return out, r.Context().Digest(dg.String()), nil
 }
 
+// fetchMirrored fetches r from the first of its registry's mirrors that has
+// it (Options.Config), else from the registry itself. A mirror that fails
+// is passed over; its error is told only when the registry fails too.
+func fetchMirrored(ctx context.Context, r name.Reference, opts Options) (v1.Image, v1.Hash, error) {
+	var mirrorErrs []error
+	for _, m := range opts.Config.host(r.Context().RegistryStr()).Mirrors {
+		mr, err := mirrorRef(r, m, opts)
+		if err != nil {
+			mirrorErrs = append(mirrorErrs, err)
+			continue
+		}
+		img, dg, err := fetchImage(ctx, mr, opts)
+		if err == nil {
+			return img, dg, nil
+		}
+		if ctx.Err() != nil {
+			return nil, v1.Hash{}, ctx.Err()
+		}
+		mirrorErrs = append(mirrorErrs, fmt.Errorf("mirror %s: %w", m, explain("pulling", mr, err)))
+	}
+	img, dg, err := fetchImage(ctx, r, opts)
+	if err != nil {
+		err = explain("pulling", r, err)
+		if len(mirrorErrs) > 0 {
+			err = fmt.Errorf("%w (and its mirrors failed: %w)", err, errors.Join(mirrorErrs...))
+		}
+		return nil, v1.Hash{}, err
+	}
+	return img, dg, nil
+}
+
+// mirrorRef is r in the same repository of mirror (host[:port]).
+func mirrorRef(r name.Reference, mirror string, opts Options) (name.Reference, error) {
+	sep := ":"
+	if _, ok := r.(name.Digest); ok {
+		sep = "@"
+	}
+	return opts.parseRef(mirror + "/" + r.Context().RepositoryStr() + sep + r.Identifier())
+}
+
 // fetchImage fetches the manifest and config of r, so that errors show up
 // now, trying again when a connection breaks in the middle of a body (the
 // transport only retries failed requests).
 func fetchImage(ctx context.Context, r name.Reference, opts Options) (v1.Image, v1.Hash, error) {
 	for try := 0; ; try++ {
-		img, err := remote.Image(r, opts.remoteOptions(ctx)...)
+		ro, err := opts.remoteOptions(ctx)
+		if err != nil {
+			return nil, v1.Hash{}, err
+		}
+		img, err := remote.Image(r, ro...)
 		if err == nil {
 			_, err = img.RawConfigFile()
 		}
@@ -170,3 +215,21 @@ func (r *resumingReader) Close() error { return r.rc.Close() }
 type eofReader struct{}
 
 func (eofReader) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
+// Head returns the descriptor of the manifest ref names, asking its
+// registry (never a mirror).
+func Head(ctx context.Context, ref string, opts Options) (*v1.Descriptor, error) {
+	r, err := opts.parseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	ro, err := opts.remoteOptions(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("asking %s: %w", r, err)
+	}
+	d, err := remote.Head(r, ro...)
+	if err != nil {
+		return nil, explain("asking", r, err)
+	}
+	return d, nil
+}

@@ -37,7 +37,10 @@ func Push(ctx context.Context, img v1.Image, ref string, opts Options) (v1.Hash,
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
 	}
-	ro := opts.remoteOptions(ctx)
+	ro, err := opts.remoteOptions(ctx)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("pushing to %s: %w", r, err)
+	}
 	if opts.LayerExists != nil {
 		if err := reportExisting(r, out, ro, opts.LayerExists); err != nil {
 			return v1.Hash{}, explain("pushing to", r, err)
@@ -105,7 +108,11 @@ func PushLayer(ctx context.Context, l v1.Layer, ref string, opts Options) error 
 			return fmt.Errorf("pushing a layer to %s: %w", r, err)
 		}
 	}
-	if err := remote.WriteLayer(r.Context(), l, opts.remoteOptions(ctx)...); err != nil {
+	ro, err := opts.remoteOptions(ctx)
+	if err != nil {
+		return fmt.Errorf("pushing a layer to %s: %w", r, err)
+	}
+	if err := remote.WriteLayer(r.Context(), l, ro...); err != nil {
 		return explain("pushing a layer to", r, err)
 	}
 	return nil

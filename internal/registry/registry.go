@@ -75,6 +75,9 @@ type Options struct {
 	UserAgent string
 	// Keychain resolves credentials; nil means authn.DefaultKeychain.
 	Keychain authn.Keychain
+	// Config is the registries file's settings (mirrors, insecure, CA);
+	// nil means none.
+	Config *Config
 }
 
 // ErrUnauthorized is matched (errors.Is) by errors of a registry that refused
@@ -202,16 +205,20 @@ func retryPredicate(ctx context.Context) func(error) bool {
 }
 
 // remoteOptions turns o into go-containerregistry options.
-func (o Options) remoteOptions(ctx context.Context) []remote.Option {
+func (o Options) remoteOptions(ctx context.Context) ([]remote.Option, error) {
 	kc := o.Keychain
 	if kc == nil {
 		kc = authn.DefaultKeychain
+	}
+	tr, err := o.Config.transport(remote.DefaultTransport)
+	if err != nil {
+		return nil, err
 	}
 	ro := []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(kc),
 		remote.WithPlatform(o.platform()),
-		remote.WithTransport(newIdleTransport(remote.DefaultTransport, o.idleTimeout())),
+		remote.WithTransport(newIdleTransport(tr, o.idleTimeout())),
 		remote.WithRetryBackoff(o.backoff()),
 		remote.WithRetryPredicate(retryPredicate(ctx)),
 		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
@@ -221,7 +228,7 @@ func (o Options) remoteOptions(ctx context.Context) []remote.Option {
 	if o.UserAgent != "" {
 		ro = append(ro, remote.WithUserAgent(o.UserAgent))
 	}
-	return ro
+	return ro, nil
 }
 
 // parseRef parses ref with docker's normalisation, marking loopback and
@@ -238,8 +245,12 @@ func (o Options) parseRef(ref string) (name.Reference, error) {
 }
 
 // PlainHTTP reports whether the registry reg (host[:port]) may be reached
-// over plain http: a loopback host, or one named in o.Insecure.
+// over plain http: a loopback host, one named in o.Insecure, or one the
+// registries file says is insecure.
 func (o Options) PlainHTTP(reg string) bool {
+	if o.Config.host(reg).Insecure {
+		return true
+	}
 	for _, s := range o.Insecure {
 		if strings.EqualFold(strings.TrimSuffix(s, "/"), reg) {
 			return true

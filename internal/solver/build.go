@@ -26,6 +26,7 @@ import (
 	"github.com/strata-build/strata/internal/plan"
 	"github.com/strata-build/strata/internal/procspec"
 	"github.com/strata-build/strata/internal/progress"
+	"github.com/strata-build/strata/internal/registry"
 	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -112,6 +113,9 @@ type Options struct {
 	// CacheExports are where the build's cache is exported once the image is
 	// written (--cache-to); mode=max implies KeepLayerBlobs.
 	CacheExports []cacheio.Spec
+	// CacheRegistry configures the registry client of the type=registry
+	// CacheImports and CacheExports (insecure registries, CAs, mirrors).
+	CacheRegistry registry.Options
 	// Snapshotter chooses how steps get their filesystem (--snapshotter):
 	// overlay (the default), native (copies, where overlayfs cannot be
 	// mounted) or auto (native when an overlay mount fails).

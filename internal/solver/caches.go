@@ -21,7 +21,8 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 		// mode=max exports every stage's layers: keep a blob of each.
 		opts.KeepLayerBlobs = opts.KeepLayerBlobs || s.Mode == "max"
 	}
-	importers := openCaches(ctx, st, opts.CacheImports, opts.Version, opts.Progress)
+	co := cacheio.Options{Version: opts.Version, Registry: opts.CacheRegistry}
+	importers := openCaches(ctx, st, opts.CacheImports, co, opts.Progress)
 	for _, im := range importers {
 		opts.CacheFrom = append(opts.CacheFrom, im)
 	}
@@ -30,7 +31,7 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 		return nil, err
 	}
 	reportImports(importers, opts.Progress)
-	if err := exportCaches(ctx, st, res, opts.CacheExports, opts.Version, opts.Progress); err != nil {
+	if err := exportCaches(ctx, st, res, opts.CacheExports, co, opts.Progress); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -38,10 +39,10 @@ func Build(ctx context.Context, st *store.Store, opts Options) (*Result, error) 
 
 // openCaches opens the caches to import. One that cannot be read is left
 // out with a warning, as BuildKit does: the build runs without it.
-func openCaches(ctx context.Context, st *store.Store, specs []cacheio.Spec, version string, sink progress.Sink) []*cacheio.Importer {
+func openCaches(ctx context.Context, st *store.Store, specs []cacheio.Spec, co cacheio.Options, sink progress.Sink) []*cacheio.Importer {
 	var out []*cacheio.Importer
 	for _, s := range specs {
-		im, err := cacheio.Open(ctx, st, s, cacheio.Options{Version: version})
+		im, err := cacheio.Open(ctx, st, s, co)
 		if err != nil {
 			sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("[Warning] --cache-from: %v", err), Time: time.Now()})
 			continue
@@ -69,14 +70,14 @@ func reportImports(importers []*cacheio.Importer, sink progress.Sink) {
 }
 
 // exportCaches writes the build's cache to each destination.
-func exportCaches(ctx context.Context, st *store.Store, res *Result, specs []cacheio.Spec, version string, sink progress.Sink) error {
+func exportCaches(ctx context.Context, st *store.Store, res *Result, specs []cacheio.Spec, co cacheio.Options, sink progress.Sink) error {
 	for _, s := range specs {
 		keys := res.TargetCacheKeys
 		if s.Mode == "max" {
 			keys = res.CacheKeys
 		}
 		start := time.Now()
-		stats, err := cacheio.Export(ctx, st, keys, s, cacheio.Options{Version: version})
+		stats, err := cacheio.Export(ctx, st, keys, s, co)
 		if err != nil {
 			return err
 		}
