@@ -47,7 +47,7 @@ strata build, pull and push read them from there. SERVER defaults to Docker Hub.
 	fl.StringVarP(&f.username, "username", "u", "", "username")
 	fl.StringVarP(&f.password, "password", "p", "", "password (visible to other users of the machine: prefer --password-stdin)")
 	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from stdin")
-	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "reach this registry (host:port) over plain http; loopback registries need not be listed")
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "reach this registry (host:port) over plain http; loopback registries need not be listed; \"insecure\" in the registries file does the same")
 	return cmd
 }
 

@@ -79,7 +79,7 @@ func newPullCmd(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.platform, "platform", "", "os/arch[/variant] to pick from a multi-platform image (default: this machine's)")
-	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none)")
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none); \"insecure\" in the registries file does the same")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image's full name")
 	return cmd
 }

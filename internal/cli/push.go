@@ -68,7 +68,7 @@ func newPushCmd(g *globals) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none)")
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry HOST[:PORT] to reach over plain http; repeatable (loopback registries need none); \"insecure\" in the registries file does the same")
 	fl.StringVar(&f.compression, "compression", "gzip", "compression of layers stored uncompressed: gzip or zstd")
 	fl.IntVar(&f.level, "compression-level", 0, "compression level: 1 (fastest) to 9 for gzip, 1 to 22 for zstd; 0 is the default (gzip 6, zstd 3)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the pushed reference")

@@ -72,7 +72,11 @@ func NewRoot() *cobra.Command {
 		Use:   "strata",
 		Short: "Build small container images from Dockerfiles, fast, without a daemon",
 		Long: `strata builds OCI images from Dockerfiles with Docker's semantics, runs every
-RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.`,
+RUN isolated on overlayfs, and tells you, layer by layer, where the bytes went.
+
+Registry mirrors, insecure registries and CA files are read, per registry, from
+the JSON file $STRATA_CONFIG, else ~/.config/strata/registries.json
+(docs/registries.md).`,
 		Example: `  strata build -t hello:multi examples/hello
   strata run --rm hello:multi
   strata images
