@@ -111,3 +111,28 @@ func TestRegistriesFileInsecure(t *testing.T) {
 		t.Errorf("image %s from the imported cache, want %s", id2, id1)
 	}
 }
+
+// TestRegistriesFileCA: a TLS registry whose certificate is signed by a CA
+// the test made is refused until the registries file names the CA file;
+// then strata login, push and pull reach it.
+func TestRegistriesFileCA(t *testing.T) {
+	reg := startTLSRegistry(t)
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	t.Setenv("SSL_CERT_DIR", t.TempDir()) // no CA from the environment
+	t.Setenv("SSL_CERT_FILE", filepath.Join(t.TempDir(), "none.pem"))
+	s := newStrata(t)
+
+	writeRegistriesFile(t, `{}`)
+	r := s.runIn([]byte(reg.pass), "login", "-u", reg.user, "--password-stdin", reg.addr)
+	if r.code == 0 || !strings.Contains(r.stderr, "certificate") {
+		t.Fatalf("login to a registry of an unknown CA: exit %d, stderr %q; want the certificate refused", r.code, r.stderr)
+	}
+
+	writeRegistriesFile(t, `{"registries": {"`+reg.addr+`": {"ca": ["`+reg.caFile+`"]}}}`)
+	if r := s.runIn([]byte(reg.pass), "login", "-u", reg.user, "--password-stdin", reg.addr); r.code != 0 {
+		t.Fatalf("login with the CA in the registries file: exit %d\n%s", r.code, r.stderr)
+	}
+	s.must("push", "-q", "busybox:latest", reg.addr+"/ca/busybox:1")
+	p := &strata{t: t, root: t.TempDir()}
+	p.must("pull", reg.addr+"/ca/busybox:1")
+}
