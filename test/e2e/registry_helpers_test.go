@@ -47,6 +47,15 @@ storage:
 http:
   addr: %s
 `, filepath.Join(dir, "data"), addr)
+	serveRegistry(t, dir, conf, &http.Client{Timeout: time.Second}, "http://"+addr+"/v2/", http.StatusOK)
+	return addr, filepath.Join(dir, "data")
+}
+
+// serveRegistry runs docker-registry with the configuration conf (written
+// into dir, beside its log) until the test ends, and waits until url
+// answers client with the status want.
+func serveRegistry(t *testing.T, dir, conf string, client *http.Client, url string, want int) {
+	t.Helper()
 	cfg := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -65,20 +74,19 @@ http:
 		cmd.Wait()
 		logf.Close()
 	})
-	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := client.Get("http://" + addr + "/v2/")
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr, filepath.Join(dir, "data")
+			if resp.StatusCode == want {
+				return
 			}
-			err = fmt.Errorf("GET /v2/: %s", resp.Status)
+			err = fmt.Errorf("GET %s: %s, want %d", url, resp.Status, want)
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("docker-registry did not answer on %s within 10s: %v\n%s", addr, err, log)
+			t.Fatalf("docker-registry did not answer on %s within 10s: %v\n%s", url, err, log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,24 +70,6 @@ http:
     certificate: %s
     key: %s
 `, filepath.Join(dir, "data"), htpasswd, r.addr, certFile, keyFile)
-	cfg := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(dockerRegistryBin, "serve", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", dockerRegistryBin, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
 	pemCA, err := os.ReadFile(r.caFile)
 	if err != nil {
 		t.Fatal(err)
@@ -96,22 +77,8 @@ http:
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemCA)
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := client.Get("https://" + r.addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return r
-			}
-			err = fmt.Errorf("GET /v2/ without credentials: %s, want 401", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logf.Name())
-			t.Fatalf("docker-registry did not answer on https://%s within 10s: %v\n%s", r.addr, err, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	serveRegistry(t, dir, conf, client, "https://"+r.addr+"/v2/", http.StatusUnauthorized) // no credentials yet
+	return r
 }
 
 // writeTestPKI writes a fresh CA's certificate, and a server certificate
