@@ -57,7 +57,7 @@ type settings struct {
 // settingsFromEnv reads the CONFORMANCE_* variables (README.md).
 func settingsFromEnv() (settings, error) {
 	s := settings{casesDir: "testdata/cases", modes: []string{"root", "rootless"}, parallel: 3,
-		diffLines: 20, cache: "/var/cache/strata-conformance", busybox: "/bin/busybox",
+		diffLines: 20, cache: testenv.DebianCache, busybox: "/bin/busybox",
 		timeout: 25 * time.Minute}
 	if v := os.Getenv("CONFORMANCE_CASE_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -316,7 +316,7 @@ func (s *suite) importBase(ctx context.Context, t *testing.T, name string) {
 		}
 	case "debian":
 		var err error
-		if tar, err = debianTar(ctx, s.cache); err != nil {
+		if tar, err = testenv.DebianTar(ctx, s.cache); err != nil {
 			t.Fatalf("making debian:bookworm: %v", err)
 		}
 	}
@@ -339,31 +339,6 @@ func (s *suite) importBase(ctx context.Context, t *testing.T, name string) {
 		}
 	}
 	fmt.Fprintf(s.out, "imported %s on every side (%.1fs)\n", tag, time.Since(start).Seconds())
-}
-
-// debianTar returns the debian:bookworm root filesystem tarball of the
-// cache, made with mmdebstrap when it is missing.
-func debianTar(ctx context.Context, cache string) (string, error) {
-	out := filepath.Join(cache, "debian-bookworm-minbase.tar")
-	if fi, err := os.Stat(out); err == nil && fi.Size() > 0 {
-		return out, nil
-	}
-	if _, err := exec.LookPath("mmdebstrap"); err != nil {
-		return "", fmt.Errorf("%s is missing and mmdebstrap is not installed: apt-get install mmdebstrap", out)
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return "", fmt.Errorf("making the cache directory: %w", err)
-	}
-	tmp := out + fmt.Sprintf(".tmp%d", os.Getpid())
-	cmd := exec.CommandContext(ctx, "mmdebstrap", "--variant=minbase", "bookworm", tmp)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		os.Remove(tmp)
-		return "", fmt.Errorf("mmdebstrap --variant=minbase bookworm: %w\n%s", err, testenv.LastLines(string(b), 20))
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return "", fmt.Errorf("keeping the debian tarball: %w", err)
-	}
-	return out, nil
 }
 
 // record keeps one outcome and prints its line (and report) at once.

@@ -1,25 +1,31 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/test/testenv"
 )
 
-// debianTar returns the cached Debian bookworm minbase root filesystem
-// ($STRATA_DEBIAN_TAR, else the conformance cache), failing the test when
-// it is missing.
+// debianTar returns the Debian bookworm minbase root filesystem
+// ($STRATA_DEBIAN_TAR, else the cache the conformance suite shares, made
+// with mmdebstrap on a fresh machine).
 func debianTar(t *testing.T) string {
 	t.Helper()
-	p := os.Getenv("STRATA_DEBIAN_TAR")
-	if p == "" {
-		p = "/var/cache/strata-conformance/debian-bookworm-minbase.tar"
+	if p := os.Getenv("STRATA_DEBIAN_TAR"); p != "" {
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			t.Fatalf("STRATA_DEBIAN_TAR=%s is no Debian bookworm root filesystem tarball: %v", p, err)
+		}
+		return p
 	}
-	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-		t.Fatalf("no Debian bookworm root filesystem at %s: make it with `mmdebstrap --variant=minbase --format=tar bookworm %s` or set STRATA_DEBIAN_TAR", p, p)
+	p, err := testenv.DebianTar(context.Background(), testenv.DebianCache)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return p
 }

@@ -2,6 +2,9 @@ package testenv
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,5 +52,28 @@ func TestDockerd(t *testing.T) {
 	}
 	if got := strings.TrimSpace(string(out)); got != "overlay2" {
 		t.Errorf("storage driver %q, want overlay2", got)
+	}
+}
+
+// TestDebianTarCold makes the Debian tarball in an empty cache, as on a
+// fresh machine: a regular tar file (not the directory mmdebstrap makes of
+// a name it does not know), found again without a second mmdebstrap.
+func TestDebianTarCold(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	p, err := DebianTar(context.Background(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < 10<<20 {
+		t.Fatalf("%s: %v, %v: want a tarball of the root filesystem", p, fi, err)
+	}
+	out, err := exec.Command("tar", "-tf", p, "./etc/os-release").CombinedOutput()
+	if err != nil {
+		t.Fatalf("tar -tf %s: %v\n%s", p, err, out)
+	}
+	again, err := DebianTar(context.Background(), cache)
+	if err != nil || again != p {
+		t.Fatalf("second call: %s, %v; want %s", again, err, p)
 	}
 }
