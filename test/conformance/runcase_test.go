@@ -299,7 +299,7 @@ func (s *suite) prepare(ctx context.Context, c *caseSpec) (*prepared, error) {
 			return nil, err
 		}
 	}
-	p.cutoff = time.Now().Unix()
+	p.cutoff = s.begun
 	p.opts = manifestOptions{Before: p.cutoff, XattrFilter: regexp.MustCompile(`^security\.capability$`)}
 	if c.volatile != nil {
 		p.opts.Volatile = append(p.opts.Volatile, c.volatile)

@@ -166,6 +166,12 @@ type suite struct {
 	slots    chan struct{}
 	tagLocks *keyedMutex
 	rlUser   *rootlessUser
+	// begun is when the suite started: every file a build writes is
+	// younger, while the context, base images and archives are older.
+	// One time for all cases, since BuildKit shares a step that two
+	// concurrent builds have in common, so a case's file can be written
+	// by another case's build before this case was prepared.
+	begun int64
 
 	mu       sync.Mutex
 	outcomes []outcome
@@ -257,7 +263,7 @@ func loadCases(t *testing.T, set settings) []*caseSpec {
 // on every side.
 func newSuite(t *testing.T, set settings, cases []*caseSpec) *suite {
 	ctx := context.Background()
-	s := &suite{settings: set, slots: make(chan struct{}, set.parallel), tagLocks: newKeyedMutex(), out: os.Stdout}
+	s := &suite{settings: set, slots: make(chan struct{}, set.parallel), tagLocks: newKeyedMutex(), out: os.Stdout, begun: time.Now().Unix()}
 	work, err := os.MkdirTemp("", "strata-conformance-")
 	if err != nil {
 		t.Fatal(err)
