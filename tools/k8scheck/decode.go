@@ -4,7 +4,9 @@
 // given the checks of a Job, Secret or PersistentVolumeClaim that the API
 // server would make and a typed decode cannot. It is not the API server's
 // full validation: no admission (Pod Security, quotas, webhooks), no
-// defaults, no OpenAPI schema of custom resources.
+// defaults, no OpenAPI schema of custom resources. [CheckGitHubWorkflow] and
+// [CheckGitLabCI] check the keys of the GitHub Actions and GitLab CI
+// examples.
 //
 // It is a module of its own so that strata's module, and strata's image,
 // do not depend on Kubernetes.
