@@ -4,7 +4,7 @@ GO ?= go
 BIN := bin/strata
 GOFLAGS_TEST ?= -count=1
 
-.PHONY: all deps build demo test unit e2e vet fmt conformance bench clean fuzz docs image
+.PHONY: all deps build demo test unit e2e vet fmt conformance bench clean fuzz docs image k8scheck
 
 all: build
 
@@ -30,11 +30,19 @@ vet:
 # All tests: unit tests of every package (root, overlayfs and namespaces are
 # required: CI runs as root), then the end-to-end tests against the binary,
 # Debian's docker-registry and a busybox base made from busybox-static, then
-# the conformance suite (below).
+# docs/ci's examples (k8scheck), the conformance suite and the fuzz targets
+# (below).
 test: deps build vet
 	$(GO) test $(GOFLAGS_TEST) -timeout 45m $$($(GO) list ./... | grep -v '/test/conformance$$')
+	$(MAKE) k8scheck
 	$(MAKE) conformance
 	$(MAKE) fuzz
+
+# docs/ci's Kubernetes manifests, decoded strictly into k8s.io/api's types and
+# checked as the API server would check a Job, and its CI examples' keys
+# (tools/k8scheck, a module of its own: strata does not depend on Kubernetes).
+k8scheck:
+	cd tools/k8scheck && $(GO) vet ./... && $(GO) test $(GOFLAGS_TEST) ./...
 
 # The command reference (Markdown and man pages) generated from the CLI;
 # tools/gendocs's test fails when docs/reference is stale.
