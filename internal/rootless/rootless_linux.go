@@ -200,8 +200,8 @@ func (s *Setup) mapIDs(pid int) error {
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
 			msg := strings.TrimSpace(out.String())
-			return fmt.Errorf("rootless: %s %s: %w: %s (check that %s is setuid root, as Debian's uidmap package installs it, and that %s gives user %s that range)",
-				c.tool, strings.Join(c.args, " "), err, msg, c.tool, c.file, s.User)
+			return fmt.Errorf("rootless: %s %s: %w: %s (check that %s gives user %s that range, and that %s is setuid root, as Debian's uidmap package installs it; inside a container without CAP_SYS_ADMIN a setuid helper is refused: give it file capabilities instead, setcap cap_setuid+ep or cap_setgid+ep, see docs/unprivileged.md)",
+				c.tool, strings.Join(c.args, " "), err, msg, c.file, s.User, c.tool)
 		}
 	}
 	return nil
