@@ -26,7 +26,13 @@ func startDockerd(t *testing.T) *dockerd {
 // exec runs the docker client with stdin (nil: none) and returns what it
 // printed.
 func (d *dockerd) exec(stdin []byte, args ...string) (stdout, stderr string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return d.execFor(2*time.Minute, stdin, args...)
+}
+
+// execFor is exec with a time limit of its own, for long runs such as a
+// build inside a container.
+func (d *dockerd) execFor(limit time.Duration, stdin []byte, args ...string) (stdout, stderr string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := d.Command(ctx, args...)
 	var out, errb bytes.Buffer

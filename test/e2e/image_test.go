@@ -16,6 +16,9 @@ import (
 type containerMounts struct {
 	ctx string // the build context, on /workspace
 	ca  string // the registry's CA, in SSL_CERT_DIR
+	// config, if set, is a registries file, on /etc/strata/registries.json
+	// named by STRATA_CONFIG.
+	config string
 	// opts are docker run options beyond the defaults, such as
 	// --security-opt seccomp=unconfined.
 	opts []string
@@ -38,10 +41,13 @@ func runStrataContainer(t *testing.T, d *dockerd, m containerMounts, script stri
 		"-v", m.ctx + ":/workspace:ro",
 		"-v", m.ca + ":/certs/test-ca.crt:ro", "-e", "SSL_CERT_DIR=/certs",
 		"-v", out + ":/out"}
+	if m.config != "" {
+		args = append(args, "-v", m.config+":/etc/strata/registries.json:ro", "-e", "STRATA_CONFIG=/etc/strata/registries.json")
+	}
 	args = append(args, m.opts...)
 	args = append(args, "--entrypoint", "sh", "strata:e2e", "-c", script)
 	start := time.Now()
-	stdout, stderr, err := d.exec(nil, args...)
+	stdout, stderr, err := d.execFor(10*time.Minute, nil, args...)
 	took := time.Since(start).Round(100 * time.Millisecond)
 	if err != nil {
 		t.Fatalf("docker %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, stdout, stderr)
@@ -70,16 +76,6 @@ func stepsCached(out string) (steps, cached int) {
 	}
 	return steps, cached
 }
-
-// helloMulti is a multi-stage hello on busybox (from the registry REG, as
-// a CI runner gets its bases): the first stage makes the program, the
-// second ships only it.
-const helloMulti = `FROM REG/busybox AS compiler
-RUN printf '#!/bin/sh\necho "Hello, world!"\n' > /hello && chmod 755 /hello
-FROM REG/busybox
-COPY --from=compiler /hello /hello
-CMD ["/hello"]
-`
 
 // choiceLines returns the lines of out that say which isolation and
 // snapshotter a build chose.
@@ -153,12 +149,17 @@ func dockerAuthConfig(t *testing.T, r *tlsRegistry) string {
 
 // TestImageBuildsUnprivilegedAndPushes is kaniko's use: strata's image run
 // by docker with its defaults (no --privileged, no --security-opt, no
-// --cap-add) builds a multi-stage image from a mounted context, choosing
+// --cap-add) builds the repository's multi-stage example
+// (examples/hello/Dockerfile.multi, FROM debian:bookworm through a mirror of
+// docker.io in the registries file) from a mounted context, choosing
 // chroot isolation and the native snapshotter on its own, exports its cache
 // to the registry and pushes the image over TLS (a CA of the test's) with a
 // password stored by strata login; a second fresh container with
-// --cache-from gets every step CACHED and the same image; docker pulls the
-// image and it prints "Hello, world!".
+// --cache-from gets every step CACHED and the same image; with seccomp
+// unconfined (still no privilege) the same example builds in a user
+// namespace of strata's own, on overlay when the store is on a volume, and
+// RUN --mount and --network=none work there; docker pulls the images and
+// they print "Hello, world!".
 func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	s := newStrata(t)
 	image := buildStrataImage(t, s)
@@ -166,26 +167,43 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	d := startDockerd(t)
 	d.must("load", "-i", image)
 
-	// The base image, pushed with the credentials docker login writes.
-	push := exec.Command(env.bin, "--root", s.root, "push", "busybox:latest", reg.addr+"/busybox:latest")
-	push.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerAuthConfig(t, reg), "SSL_CERT_DIR="+filepath.Dir(reg.caFile))
-	if out, err := push.CombinedOutput(); err != nil {
-		t.Fatalf("pushing the base image: %v\n%s", err, out)
+	// The bases, pushed with the credentials docker login writes: the
+	// tutorial's debian:bookworm where a mirror of docker.io would have it,
+	// busybox for the confined build below.
+	s.must("import", debianTar(t), "debian:bookworm")
+	for _, p := range [][2]string{
+		{"debian:bookworm", reg.addr + "/library/debian:bookworm"},
+		{"busybox:latest", reg.addr + "/busybox:latest"},
+	} {
+		push := exec.Command(env.bin, "--root", s.root, "push", p[0], p[1])
+		push.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerAuthConfig(t, reg), "SSL_CERT_DIR="+filepath.Dir(reg.caFile))
+		if out, err := push.CombinedOutput(); err != nil {
+			t.Fatalf("pushing the base image %s: %v\n%s", p[0], err, out)
+		}
 	}
-	ctxDir := writeContext(t, map[string]string{"Dockerfile": strings.ReplaceAll(helloMulti, "REG", reg.addr)})
+	// The repository's multi-stage example as it is, FROM debian:bookworm
+	// reached through the registries file's mirror of docker.io (a CI
+	// runner's pull-through cache), its apt-get from Debian's mirror.
+	hello, err := filepath.Abs(filepath.Join("..", "..", "examples", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror := writeContext(t, map[string]string{"registries.json": fmt.Sprintf(`{"registries": {"docker.io": {"mirrors": [%q]}}}`, reg.addr)})
 	ref, cache := reg.addr+"/hello:multi", reg.addr+"/hello:buildcache"
 	login := fmt.Sprintf("echo %s | strata login -u %s --password-stdin %s && ", reg.pass, reg.user, reg.addr)
-	mounts := containerMounts{ctx: ctxDir, ca: reg.caFile}
+	build := "strata build --progress plain -f /workspace/Dockerfile.multi -t hello:multi --iidfile /out/iid "
+	mounts := containerMounts{ctx: hello, ca: reg.caFile, config: filepath.Join(mirror, "registries.json")}
 	first, took1 := runStrataContainer(t, d, mounts, login+
-		"strata build --progress plain -t hello:multi --iidfile /out/iid --cache-to type=registry,ref="+cache+",mode=max /workspace && "+
+		build+"--cache-to type=registry,ref="+cache+",mode=max /workspace && "+
 		"strata push hello:multi "+ref)
+	t.Logf("the first runner said:\n%s", choiceLines(first.stderr))
 	if want := "isolation: chroot (namespaces refused: operation not permitted; user namespace refused: operation not permitted); snapshotter: native"; strings.Count(first.stderr, want) != 1 {
 		t.Errorf("the container's build does not say once %q:\n%s", want, first.stderr)
 	}
 	// A second, fresh runner: every step from the registry cache, the same
 	// image.
 	second, took2 := runStrataContainer(t, d, mounts, login+
-		"strata build --progress plain -t hello:multi --iidfile /out/iid --cache-from type=registry,ref="+cache+" /workspace")
+		build+"--cache-from type=registry,ref="+cache+" /workspace")
 	t.Logf("unprivileged build and push in docker: %s; a fresh runner with --cache-from: %s", took1, took2)
 
 	// With a seccomp profile that allows user namespaces (still no
@@ -206,13 +224,17 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	if third.iid == "" {
 		t.Errorf("the seccomp=unconfined container wrote no image id:\n%s", third.stderr)
 	}
-	// The store in the container's own overlay rootfs takes no overlay
-	// upper dir (native, above); on a volume it does, in the user
-	// namespace too.
-	confined.opts = append(confined.opts, "-v", t.TempDir()+":/var/lib/strata")
-	onVolume, _ := runStrataContainer(t, d, confined, login+"strata build --progress plain /workspace")
-	if strings.Contains(onVolume.stderr, "overlayfs cannot be mounted") || !strings.Contains(onVolume.stderr, "snapshotter: auto") {
-		t.Errorf("with the store on a volume, the seccomp=unconfined build does not use overlay:\n%s", onVolume.stderr)
+	// The same multi-stage example there, with the store on a volume (the
+	// container's own overlay rootfs takes no overlay upper dir: native
+	// above), is built in the user namespace on overlay.
+	userns := mounts
+	userns.opts = []string{"--security-opt", "seccomp=unconfined", "-v", t.TempDir() + ":/var/lib/strata"}
+	fourth, took4 := runStrataContainer(t, d, userns, login+
+		build+"/workspace && strata push hello:multi "+reg.addr+"/hello:userns")
+	t.Logf("seccomp=unconfined, store on a volume: the multi-stage example built and pushed in %s; it said:\n%s", took4, choiceLines(fourth.stderr))
+	if want := "isolation: namespaces, in a user namespace of strata's own (without it: namespaces refused: operation not permitted); snapshotter: auto"; strings.Count(fourth.stderr, want) != 1 ||
+		strings.Contains(fourth.stderr, "overlayfs cannot be mounted") {
+		t.Errorf("with the store on a volume, the seccomp=unconfined build does not say once %q, or does not use overlay:\n%s", want, fourth.stderr)
 	}
 	if got, want := second.iid, first.iid; got != want || got == "" {
 		t.Errorf("image from the registry cache: got %q, want the first runner's %q", got, want)
@@ -240,6 +262,10 @@ func TestImageBuildsUnprivilegedAndPushes(t *testing.T) {
 	d.must("pull", ref)
 	if got := d.must("run", "--rm", "--network", "none", ref); got != "Hello, world!\n" {
 		t.Errorf("the pushed image prints %q, want \"Hello, world!\\n\"", got)
+	}
+	d.must("pull", reg.addr+"/hello:userns")
+	if got := d.must("run", "--rm", "--network", "none", reg.addr+"/hello:userns"); got != "Hello, world!\n" {
+		t.Errorf("the image built in the user namespace prints %q, want \"Hello, world!\\n\"", got)
 	}
 	d.must("pull", reg.addr+"/hello:confined")
 	if got := d.must("run", "--rm", "--network", "none", reg.addr+"/hello:confined", "cat", "/confined"); got != "confined\n" {
