@@ -35,7 +35,8 @@ const copyBufSize = 256 << 10
 // errExtracted stops the copy into the decompressor once extraction is over.
 var errExtracted = errors.New("store: extraction is over")
 
-// extractOptions are the options of every extraction into a layer dir.
+// extractOptions are the options of every extraction into a layer dir
+// (pull, first use, fsck).
 func extractOptions() layer.ExtractOptions {
 	return layer.ExtractOptions{Format: layer.DiffFormat, NoChown: os.Geteuid() != 0}
 }
