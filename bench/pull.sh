@@ -100,6 +100,7 @@ case ",$IMAGES," in *,multi,*)
 esac
 unset STRATA_ROOT
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 now() { date +%s.%N; }
 timed() { # timed IMAGE TOOL COMMAND...
   local img=$1 tool=$2 t0 t1
@@ -137,6 +138,8 @@ for i in $(seq "$RUNS"); do
 done
 
 median() { grep "^$1 $2 " "$RES" | cut -d' ' -f3 | sort -n | awk '{a[NR]=$1} END{if(NR==0){print "-"}else if(NR%2){print a[(NR+1)/2]}else{print (a[NR/2]+a[NR/2+1])/2}}'; }
+echo "strata $("$STRATA" version 2>/dev/null | head -1), $(nproc) cores, load average $LOAD0 at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end; medians of $RUNS"
+echo
 echo "| image | strata pull (s) | strata pull + first run (s) | docker pull (s) | strata / docker |"
 echo "| --- | --- | --- | --- | --- |"
 for img in ${IMAGES//,/ }; do
