@@ -78,12 +78,16 @@ func (s *Store) writeLayerExtracting(ctx context.Context, l v1.Layer, desc v1.De
 	}()
 	sizes, xerr := extractStream(ctx, pr, diff)
 	pr.CloseWithError(errExtracted) // the copy goes on into the blob alone
-	if err := <-copied; err != nil {
-		return fmt.Errorf("downloading layer %s: %w", desc.Digest, err)
+	cerr := <-copied
+	if got := bw.Digest(); got != desc.Digest && bw.n == desc.Size {
+		// A damaged blob shows up first as a broken stream or tar (or as
+		// the source's own digest check): its digest names the real cause.
+		return fmt.Errorf("layer %s: the downloaded content hashes to %s: the source's copy is damaged (pull again; if it persists, push or build the image again)", desc.Digest, got)
+	}
+	if cerr != nil {
+		return fmt.Errorf("downloading layer %s: %w", desc.Digest, cerr)
 	}
 	if got := bw.Digest(); got != desc.Digest {
-		// A damaged blob shows up first as a broken stream or tar: its
-		// digest names the real cause.
 		return fmt.Errorf("layer %s: the downloaded content hashes to %s", desc.Digest, got)
 	}
 	if xerr != nil {

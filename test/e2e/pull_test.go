@@ -9,9 +9,9 @@ import (
 
 // TestPullDamagedBlob pulls from Debian's docker-registry an image whose
 // top layer blob was damaged on the registry's disk: the pull fails naming
-// the layer, and the store keeps no image, no layer dir and no blob of that
-// layer, and nothing in tmp/. The intact base layer may stay, as docker
-// keeps what it downloaded.
+// the layer and what to do, and the store keeps no image, no layer dir and
+// no blob of that layer, and nothing in tmp/. The intact base layer may
+// stay, as docker keeps what it downloaded.
 func TestPullDamagedBlob(t *testing.T) {
 	reg, data := startRegistryDir(t)
 	ref := reg + "/e2e/damaged:v1"
@@ -44,8 +44,8 @@ func TestPullDamagedBlob(t *testing.T) {
 	s := newStrata(t)
 	dirsBefore := storeLayerDirs(t, s)
 	r := s.run("pull", ref)
-	if r.code == 0 || !strings.Contains(r.stderr, top.String()) {
-		t.Fatalf("strata pull of a damaged blob: exit %d, stderr %q; want a failure naming %s", r.code, r.stderr, top)
+	if r.code == 0 || !strings.Contains(r.stderr, top.String()) || !strings.Contains(r.stderr, "copy is damaged (pull again") {
+		t.Fatalf("strata pull of a damaged blob: exit %d, stderr %q; want a failure naming %s, saying its copy is damaged and what to do", r.code, r.stderr, top)
 	}
 	if r := s.run("inspect", ref); r.code == 0 {
 		t.Errorf("the image is in the store after the failed pull")
