@@ -65,9 +65,8 @@ type Pulled struct {
 
 // PullTo pulls ref and writes it into dst under its normalised name and, for
 // a tag, under repository@digest too (docker's RepoDigests), extracting its
-// layers while they download. A digest
-// reference that names an index is stored under the digest of the image
-// picked from it.
+// layers while they download. A digest reference that names an index is
+// stored under the digest of the image picked from it.
 func PullTo(ctx context.Context, dst ImageWriter, ref string, opts PullToOptions) (Pulled, error) {
 	full, err := store.Normalize(ref)
 	if err != nil {
