@@ -355,8 +355,8 @@ push() {
 pull() {
   local tool=$1 src=127.0.0.1:$PORT/bench/bigtree:$1
   case $tool in
-    strata) # strata pull stores the blobs; the first use extracts them, as
-      # docker and buildah do while pulling: run once to count that too.
+    strata) # strata pull extracts the layers while they download, as docker
+      # and buildah do; the first run, counted too, then finds them ready.
       STRATA_ROOT=$WORK/sr-pull "$STRATA" pull "$src" &&
         STRATA_ROOT=$WORK/sr-pull "$STRATA" run --rm "$src" true ;;
     buildkit) $DOCKER pull "$src" ;;

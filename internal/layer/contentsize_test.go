@@ -6,12 +6,15 @@ import (
 	"testing"
 )
 
-func TestContentSize(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		entries []tar.Header
-		want    int64
-	}{
+// contentSizeCase is a layer tar and its content size.
+type contentSizeCase struct {
+	name    string
+	entries []tar.Header
+	want    int64
+}
+
+func contentSizeCases() []contentSizeCase {
+	return []contentSizeCase{
 		{"a WORKDIR layer", []tar.Header{{Name: "a/", Typeflag: tar.TypeDir, Mode: 0o755}}, 0},
 		{"files, a hardlink, a symlink", []tar.Header{
 			{Name: "d/", Typeflag: tar.TypeDir},
@@ -21,29 +24,41 @@ func TestContentSize(t *testing.T) {
 			{Name: "d/.wh.gone", Typeflag: tar.TypeReg},
 			{Name: "dev/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3},
 		}, 1001},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			tw := tar.NewWriter(&buf)
-			for _, h := range tc.entries {
-				if err := tw.WriteHeader(&h); err != nil {
-					t.Fatal(err)
-				}
-				if h.Typeflag == tar.TypeReg {
-					if _, err := tw.Write(make([]byte, h.Size)); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if err := tw.Close(); err != nil {
+	}
+}
+
+// tarOf writes a tar of entries, regular files full of zeros.
+func tarOf(t *testing.T, entries []tar.Header) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range entries {
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(make([]byte, h.Size)); err != nil {
 				t.Fatal(err)
 			}
-			got, err := ContentSize(&buf)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+func TestContentSize(t *testing.T) {
+	for _, tc := range contentSizeCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			buf := tarOf(t, tc.entries)
+			n := buf.Len()
+			got, err := ContentSize(buf)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
-				t.Errorf("got %d, want %d (the tar is %d bytes)", got, tc.want, buf.Len())
+				t.Errorf("got %d, want %d (the tar is %d bytes)", got, tc.want, n)
 			}
 		})
 	}

@@ -201,6 +201,12 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if err != nil {
 		return entryErr(hdr.Name, "%w", err)
 	}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+		x.stats.Content += hdr.Size
+	case tar.TypeSymlink:
+		x.stats.Content += int64(len(hdr.Linkname))
+	}
 	x.markWritten(target)
 	return nil
 }

@@ -68,6 +68,9 @@ type ExtractStats struct {
 	Entries int
 	// Bytes is the number of regular file content bytes.
 	Bytes int64
+	// Content is the layer's size as ContentSize counts it: Bytes plus
+	// the length of every symlink's target.
+	Content int64
 }
 
 // ErrUnsupported is returned by WriteTar and Extract on systems other than

@@ -16,7 +16,7 @@ import (
 // (the layers it had) and Image(ref) (v1.Image, store.Record, error) (whether
 // the name already pointed at the pulled manifest).
 type ImageWriter interface {
-	WriteImage(ctx context.Context, img v1.Image, names ...string) (store.Record, error)
+	WriteImageWith(ctx context.Context, img v1.Image, opts store.WriteImageOptions) (store.Record, error)
 }
 
 var _ ImageWriter = (*store.Store)(nil)
@@ -64,9 +64,9 @@ type Pulled struct {
 }
 
 // PullTo pulls ref and writes it into dst under its normalised name and, for
-// a tag, under repository@digest too (docker's RepoDigests). A digest
-// reference that names an index is stored under the digest of the image
-// picked from it.
+// a tag, under repository@digest too (docker's RepoDigests), extracting its
+// layers while they download. A digest reference that names an index is
+// stored under the digest of the image picked from it.
 func PullTo(ctx context.Context, dst ImageWriter, ref string, opts PullToOptions) (Pulled, error) {
 	full, err := store.Normalize(ref)
 	if err != nil {
@@ -113,7 +113,9 @@ func PullTo(ctx context.Context, dst ImageWriter, ref string, opts PullToOptions
 		repo, _ := store.RepoTag(p.Name)
 		names = append(names, repo+"@"+p.Digest.String())
 	}
-	if _, err := dst.WriteImage(ctx, img, names...); err != nil {
+	// Each layer is extracted as it downloads, as docker pull does: a run
+	// or build on the image then starts without extracting.
+	if _, err := dst.WriteImageWith(ctx, img, store.WriteImageOptions{Names: names, Extract: true}); err != nil {
 		return Pulled{}, fmt.Errorf("pulling %s: %w", ref, err)
 	}
 	return p, nil

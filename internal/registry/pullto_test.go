@@ -2,6 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -80,11 +86,83 @@ func TestPullTo(t *testing.T) {
 					t.Errorf("layer %s: existed %v, want %v", l, p.Existed[l], tc.wantUpToDate)
 				}
 			}
+			for i, c := range store.ChainIDs(diffIDs(t, img)) {
+				if _, ok := st.HasLayerDir(c); !ok {
+					t.Errorf("layer %d was not extracted by the pull", i)
+				}
+			}
 			for _, name := range []string{ref, host + "/test/pullto@" + dg.String()} {
 				if _, rec, err := st.Image(name); err != nil || rec.Manifest != dg {
 					t.Errorf("Image(%s) = %v, %v; want manifest %s", name, rec.Manifest, err, dg)
 				}
 			}
 		})
+	}
+}
+
+// TestPullToDamagedBlob pulls from a registry that serves one layer with a
+// byte flipped: the pull fails, naming the layer, and leaves no layer dir,
+// no blob of that layer, no image and nothing in the store's tmp/.
+func TestPullToDamagedBlob(t *testing.T) {
+	ctx := context.Background()
+	host, rec := newRegistry(t)
+	img := plainImage(t, 11, 3, types.OCIManifestSchema1)
+	ref := host + "/test/damaged:v1"
+	if _, err := Push(ctx, img, ref, testOptions()); err != nil {
+		t.Fatal(err)
+	}
+	pushed, _, err := Pull(ctx, ref, testOptions()) // the push compressed the layers
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pushed.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := m.Layers[1].Digest
+	rec.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/blobs/"+bad.String()) {
+			return false
+		}
+		got := httptest.NewRecorder()
+		rec.next.ServeHTTP(got, r)
+		body := got.Body.Bytes()
+		body[len(body)/2] ^= 0xff
+		for k, v := range got.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(got.Code)
+		w.Write(body)
+		return true
+	}
+	root := t.TempDir()
+	st, err := store.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = PullTo(ctx, st, ref, PullToOptions{Options: testOptions()})
+	if err == nil || !strings.Contains(err.Error(), bad.String()) {
+		t.Fatalf("got error %v, want one naming the layer %s", err, bad)
+	}
+	if _, _, err := st.Image(ref); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the image is in the store: %v", err)
+	}
+	if st.HasBlob(bad) {
+		t.Error("the damaged blob is in the store")
+	}
+	if _, ok := st.HasLayerDir(store.ChainIDs(diffIDs(t, img))[1]); ok {
+		t.Error("the damaged layer was extracted")
+	}
+	for _, dir := range []string{"tmp", "layers"} {
+		ents, err := os.ReadDir(filepath.Join(root, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			_, err := os.Stat(filepath.Join(root, dir, e.Name(), "diffid"))
+			if dir == "tmp" || err != nil {
+				t.Errorf("left in %s/: %s", dir, e.Name())
+			}
+		}
 	}
 }

@@ -108,6 +108,11 @@ func (w *BlobWriter) flush() error {
 	return w.werr
 }
 
+// Digest returns the digest of what was written so far.
+func (w *BlobWriter) Digest() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
+}
+
 // Commit syncs the blob, checks its digest against expected when given, and
 // renames it into blobs/sha256 (dropping it if the store has it already). On
 // a mismatch the temporary file is removed and an error returned.
@@ -115,7 +120,7 @@ func (w *BlobWriter) Commit(expected *v1.Hash) (v1.Hash, int64, error) {
 	if w.closed {
 		return v1.Hash{}, 0, errors.New("store: commit of a closed blob writer")
 	}
-	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
+	got := w.Digest()
 	err := w.flush()
 	if err == nil {
 		err = w.f.Sync()

@@ -476,7 +476,7 @@ func (f *fsck) extractedHash(ctx context.Context, blob, diffID v1.Hash) (string,
 	defer zr.Close()
 	h := sha256.New()
 	tee := io.TeeReader(zr, h)
-	if _, err := layer.Extract(ctx, tee, tmp, layer.ExtractOptions{Format: layer.DiffFormat, NoChown: os.Geteuid() != 0}); err != nil {
+	if _, err := layer.Extract(ctx, tee, tmp, extractOptions()); err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
 		}

@@ -26,6 +26,24 @@ import (
 // With no names the image is stored unnamed, and GC collects it unless a
 // cache record holds its blobs.
 func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (Record, error) {
+	return s.WriteImageWith(ctx, img, WriteImageOptions{Names: names})
+}
+
+// WriteImageOptions are the choices of WriteImageWith.
+type WriteImageOptions struct {
+	// Names are the names to point at the image.
+	Names []string
+	// Extract extracts every layer whose blob the store lacks into its
+	// layer dir while the blob is written, from the same read of
+	// layer.Compressed() (as docker pull does), a few layers at once, so
+	// that the first build or run on the image finds its layers ready.
+	// Otherwise layers are extracted when first used (LayerDirs).
+	Extract bool
+}
+
+// WriteImageWith stores img as WriteImage does, with the choices of opts.
+func (s *Store) WriteImageWith(ctx context.Context, img v1.Image, opts WriteImageOptions) (Record, error) {
+	names := opts.Names
 	mt, err := img.MediaType()
 	if err != nil {
 		return Record{}, fmt.Errorf("reading image media type: %w", err)
@@ -67,7 +85,13 @@ func (s *Store) WriteImage(ctx context.Context, img v1.Image, names ...string) (
 	if len(layers) != len(m.Layers) {
 		return Record{}, fmt.Errorf("image has %d layers but its manifest lists %d", len(layers), len(m.Layers))
 	}
-	sizes, err := s.writeLayers(ctx, layers, m.Layers)
+	var targets []layerTarget
+	if opts.Extract {
+		if targets, err = layerTargets(img, len(m.Layers)); err != nil {
+			return Record{}, err
+		}
+	}
+	sizes, err := s.writeLayers(ctx, layers, m.Layers, targets)
 	if err != nil {
 		return Record{}, err
 	}
@@ -134,9 +158,29 @@ func (s *Store) nameImage(desc v1.Descriptor, rec Record, full []string) ([]stri
 	return names, err
 }
 
+// layerTargets returns the layer dirs of img's layers, from its config's
+// diff_ids (one per layer).
+func layerTargets(img v1.Image, layers int) ([]layerTarget, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the image config: %w", err)
+	}
+	if err := checkDiffIDs(layers, cfg); err != nil {
+		return nil, err
+	}
+	chains := ChainIDs(cfg.RootFS.DiffIDs)
+	targets := make([]layerTarget, layers)
+	for i, d := range cfg.RootFS.DiffIDs {
+		targets[i] = layerTarget{chainID: chains[i], diffID: d}
+	}
+	return targets, nil
+}
+
 // writeLayers stores the layer blobs the store lacks, a few at a time, and
-// returns the layers' content sizes, as docker shows them.
-func (s *Store) writeLayers(ctx context.Context, layers []v1.Layer, descs []v1.Descriptor) ([]int64, error) {
+// returns the layers' content sizes, as docker shows them. With targets
+// (one per layer), each layer whose blob is written is extracted into its
+// layer dir on the way, unless the store has that dir.
+func (s *Store) writeLayers(ctx context.Context, layers []v1.Layer, descs []v1.Descriptor, targets []layerTarget) ([]int64, error) {
 	sizes := make([]int64, len(layers))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -145,8 +189,12 @@ func (s *Store) writeLayers(ctx context.Context, layers []v1.Layer, descs []v1.D
 			if err := gctx.Err(); err != nil {
 				return err
 			}
+			var to *layerTarget
+			if targets != nil {
+				to = &targets[i]
+			}
 			if !s.HasBlob(descs[i].Digest) {
-				if err := s.writeLayer(l, descs[i].Digest); err != nil {
+				if err := s.writeLayerTo(gctx, l, descs[i], to); err != nil {
 					return err
 				}
 			}
@@ -166,6 +214,18 @@ func namesOf(idx *v1.IndexManifest, digest v1.Hash) []string {
 		}
 	}
 	return names
+}
+
+// writeLayerTo writes the blob of l, the layer that desc describes, and
+// extracts it into the layer dir to too unless to is nil or the store has
+// that dir.
+func (s *Store) writeLayerTo(ctx context.Context, l v1.Layer, desc v1.Descriptor, to *layerTarget) error {
+	if to != nil {
+		if _, ok := s.HasLayerDir(to.chainID); !ok {
+			return s.writeLayerExtracting(ctx, l, desc, *to)
+		}
+	}
+	return s.writeLayer(l, desc.Digest)
 }
 
 func (s *Store) writeLayer(l v1.Layer, want v1.Hash) error {
@@ -212,12 +272,7 @@ func (s *Store) layerDiffSize(desc v1.Descriptor) (int64, error) {
 			return 0, fmt.Errorf("reading layer %s: %w", desc.Digest, err)
 		}
 	}
-	// The sizes/ entry is a cache: a lost or torn one is recomputed.
-	if tmp, err := s.writeTemp("size-*", []byte(strconv.FormatInt(n, 10))); err == nil {
-		if os.Rename(tmp, cache) != nil {
-			os.Remove(tmp)
-		}
-	}
+	s.cacheSize("sizes", "size-*", desc.Digest, n)
 	return n, nil
 }
 

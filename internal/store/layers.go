@@ -196,28 +196,22 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, chainID, diffID v1
 	if err := os.Mkdir(diff, 0o755); err != nil {
 		return LayerDir{}, err
 	}
-	rc, err := l.Uncompressed()
+	rc, err := l.Compressed()
 	if err != nil {
 		return LayerDir{}, err
 	}
 	defer rc.Close()
-	h := sha256.New()
-	tee := io.TeeReader(rc, h)
-	if _, err := layer.Extract(ctx, tee, diff, layer.ExtractOptions{Format: layer.DiffFormat, NoChown: os.Geteuid() != 0}); err != nil {
-		// A damaged blob shows up first as a broken tar: read the rest so
-		// that the store's digest check can name the real cause.
+	sizes, err := extractStream(ctx, rc, diff)
+	if err != nil {
+		// A damaged blob shows up first as a broken stream or tar: read the
+		// rest so that the store's digest check can name the real cause.
 		if _, cerr := io.Copy(io.Discard, rc); cerr != nil && ctx.Err() == nil {
 			return LayerDir{}, fmt.Errorf("extracting layer %s: %w", diffID, cerr)
 		}
 		return LayerDir{}, err
 	}
-	// The tar reader stops at the end-of-archive marker: hash the rest too.
-	if _, err := io.Copy(h, rc); err != nil {
-		return LayerDir{}, err
-	}
-	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-	if got != diffID {
-		return LayerDir{}, fmt.Errorf("layer content hashes to %s, the config says %s", got, diffID)
+	if sizes.diffID != diffID {
+		return LayerDir{}, fmt.Errorf("layer content hashes to %s, the config says %s", sizes.diffID, diffID)
 	}
 	ok = true // commitLayerDir removes tmp itself when it fails
 	return s.commitLayerDir(tmp, chainID, diffID)

@@ -45,13 +45,20 @@ func (s *Store) layerContentSize(desc v1.Descriptor) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sizing layer %s: %w", desc.Digest, err)
 	}
-	// The content-sizes/ entry is a cache: a lost or torn one is recomputed.
-	if err := os.MkdirAll(s.path("content-sizes"), 0o755); err == nil { // a store opened before there was one
-		if tmp, err := s.writeTemp("csize-*", []byte(strconv.FormatInt(n, 10))); err == nil {
-			if os.Rename(tmp, cache) != nil {
-				os.Remove(tmp)
-			}
+	s.cacheSize("content-sizes", "csize-*", desc.Digest, n)
+	return n, nil
+}
+
+// cacheSize records n as the size of the layer blob h in the cache dir
+// (sizes/ or content-sizes/) through a temporary file named by pattern. The
+// entries are a cache: a lost or torn one is recomputed.
+func (s *Store) cacheSize(dir, pattern string, h v1.Hash, n int64) {
+	if err := os.MkdirAll(s.path(dir), 0o755); err != nil { // a store opened before there was one
+		return
+	}
+	if tmp, err := s.writeTemp(pattern, []byte(strconv.FormatInt(n, 10))); err == nil {
+		if os.Rename(tmp, s.path(dir, h.Hex)) != nil {
+			os.Remove(tmp)
 		}
 	}
-	return n, nil
 }

@@ -118,6 +118,31 @@ func TestImportPushRmiPullExport(t *testing.T) {
 			}
 		})
 	}
+
+	// A fresh store pulls the images with their layers extracted as they
+	// download: the layer dirs are there before any use, the exports use
+	// them (extracting nothing more) and give the trees pushed, and the
+	// image IDs are those pushed.
+	fresh := newStrata(t)
+	for _, im := range images {
+		fresh.must("pull", im.remote)
+	}
+	pulledDirs := storeLayerDirs(t, fresh)
+	if n := len(storeManifest(t, fresh.root, host+"/e2e/img:v1").Layers); len(pulledDirs) < n {
+		t.Errorf("the pull extracted %d layer dirs (%v), want the image's %d", len(pulledDirs), pulledDirs, n)
+	}
+	for _, im := range images {
+		if diff := cmp.Diff(storeExportTree(t, fresh, im.remote), before[im.local]); diff != "" {
+			t.Errorf("export of %s pulled into a fresh store differs from the export before the push (-pulled +before):\n%s", im.remote, diff)
+		}
+		if got, want := storeImageID(t, fresh, im.remote), ids[im.local]; got != want {
+			t.Errorf("image ID of %s pulled into a fresh store = %s, want %s", im.remote, got, want)
+		}
+	}
+	if diff := cmp.Diff(storeLayerDirs(t, fresh), pulledDirs); diff != "" {
+		t.Errorf("the exports extracted layers the pull had extracted (-after +after the pull):\n%s", diff)
+	}
+	storeAssertTmpEmpty(t, fresh)
 }
 
 // storeCheckBuiltTree checks that the export of storeDockerfile's image
