@@ -105,7 +105,9 @@ func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
 	if st.linkKey != "" {
 		lowers = nil // the layer is made on an empty root
 	}
+	start := time.Now()
 	snap, err := b.snap.Prepare(ctx, lowers)
+	b.times.add(snapshotPart, start)
 	if err != nil {
 		return err
 	}
@@ -114,7 +116,7 @@ func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
 	if st.tmpPfx == "run-" {
 		part = runPart
 	}
-	start := time.Now()
+	start = time.Now()
 	err = st.exec(ctx, id, snap.Mount())
 	b.times.add(part, start)
 	if err != nil {

@@ -11,6 +11,11 @@ import (
 // that spent it: stages run in parallel, so the parts may add up to more
 // than the build's wall time.
 type Timings struct {
+	// Snapshot is the time spent preparing steps' snapshots: an overlay
+	// mount, or under the native snapshotter a copy of the parent's tree.
+	// (The read-only views of COPY --from and RUN --mount=from= sources
+	// count in their step's part.)
+	Snapshot time.Duration
 	// Run is the time RUN commands took in their sandbox.
 	Run time.Duration
 	// Steps is the time the other filesystem steps (COPY, ADD, WORKDIR)
@@ -33,7 +38,7 @@ func (t Timings) String() string {
 	parts := []struct {
 		name string
 		d    time.Duration
-	}{{"RUN", t.Run}, {"COPY/ADD", t.Steps}, {"commit", t.Commit}, {"layer tar+hash", t.Layer},
+	}{{"snapshot", t.Snapshot}, {"RUN", t.Run}, {"COPY/ADD", t.Steps}, {"commit", t.Commit}, {"layer tar+hash", t.Layer},
 		{"compression", t.Compress}, {"export", t.Export}}
 	var sb strings.Builder
 	for i, p := range parts {
@@ -67,6 +72,7 @@ func (tm *timer) get() Timings {
 }
 
 // The parts of Timings, for timer.add.
+func snapshotPart(t *Timings) *time.Duration { return &t.Snapshot }
 func runPart(t *Timings) *time.Duration      { return &t.Run }
 func stepsPart(t *Timings) *time.Duration    { return &t.Steps }
 func commitPart(t *Timings) *time.Duration   { return &t.Commit }
