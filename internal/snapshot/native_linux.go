@@ -41,16 +41,18 @@ type entry struct {
 
 // Prepare copies the merged view of lowers into a new tree.
 func (n *Native) Prepare(ctx context.Context, lowers []string) (*Snapshot, error) {
-	s, err := n.prepare(ctx, lowers)
+	s, err := n.prepare(ctx, lowers, false)
 	if err != nil {
 		return nil, fmt.Errorf("preparing a native snapshot: %w", err)
 	}
 	return s, nil
 }
 
-// View copies the merged view of lowers into a new tree mounted read-only.
+// View makes the merged view of lowers as a new tree mounted read-only:
+// its regular files are hard links to the lowers' (a copy where a link is
+// refused), since nothing writes to a view.
 func (n *Native) View(ctx context.Context, lowers []string) (*Snapshot, error) {
-	s, err := n.prepare(ctx, lowers)
+	s, err := n.prepare(ctx, lowers, true)
 	if err != nil {
 		return nil, fmt.Errorf("preparing a native view: %w", err)
 	}
@@ -59,17 +61,22 @@ func (n *Native) View(ctx context.Context, lowers []string) (*Snapshot, error) {
 	return s, nil
 }
 
-func (n *Native) prepare(ctx context.Context, lowers []string) (*Snapshot, error) {
+// prepare merges lowers into a new tree; view links its regular files to
+// the lowers' and records no index, as nothing is committed from it.
+func (n *Native) prepare(ctx context.Context, lowers []string, view bool) (*Snapshot, error) {
 	dir, err := os.MkdirTemp(n.dir, "snap-")
 	if err != nil {
 		return nil, err
 	}
 	tree := filepath.Join(dir, "tree")
 	m := &merger{ctx: ctx, tree: tree, idx: &index{entries: map[string]*entry{}, children: map[string][]string{}},
-		links: map[linkKey]string{}}
+		links: map[linkKey]string{}, linkLowers: view}
 	if err := m.root(lowers); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
+	}
+	if view {
+		return &Snapshot{dir: dir, mount: Mount{Lower: append([]string(nil), lowers...), Tree: tree}}, nil
 	}
 	if err := m.idx.record(tree); err != nil {
 		os.RemoveAll(dir)
@@ -104,6 +111,9 @@ type merger struct {
 	idx   *index
 	links map[linkKey]string // a lower inode → the tree path it was copied to
 	dirs  []dirTimes         // set once their entries are written
+	// linkLowers makes regular files hard links to the lowers' files
+	// instead of copies: for views, which nothing writes to.
+	linkLowers bool
 }
 
 type linkKey struct{ dev, ino uint64 }
@@ -250,6 +260,11 @@ func (m *merger) file(rel, l string, st *unix.Stat_t) error {
 	src := filepath.Join(l, rel)
 	dst := filepath.Join(m.tree, rel)
 	m.add(rel, src)
+	if m.linkLowers && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		if err := os.Link(src, dst); err == nil {
+			return nil
+		} // refused (another filesystem, too many links, protected_hardlinks): copy
+	}
 	key := linkKey{st.Dev, st.Ino}
 	if st.Nlink > 1 {
 		if first, ok := m.links[key]; ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -178,5 +179,48 @@ func TestNativeView(t *testing.T) {
 		if err := sn.Remove(v); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestNativeViewLinks checks that a native view's regular files are the
+// lowers' inodes (no copy: a COPY --from of a large stage costs no copy of
+// it), and that removing the view leaves the lowers as they were, while a
+// Prepare still copies.
+func TestNativeViewLinks(t *testing.T) {
+	requireRoot(t)
+	sn := &Native{dir: t.TempDir()}
+	l1 := step(t, sn, nil, write("big/f", strings.Repeat("x", 1<<20)))
+	inode := func(p string) (uint64, uint64) {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Ino, uint64(st.Nlink)
+	}
+	lowerIno, lowerLinks := inode(filepath.Join(l1, "big/f"))
+	v, err := sn.View(context.Background(), []string{l1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := inode(filepath.Join(v.Mount().Tree, "big/f")); got != lowerIno {
+		t.Errorf("view's big/f: inode %d, want the lower's %d (a link)", got, lowerIno)
+	}
+	p, err := sn.Prepare(context.Background(), []string{l1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := inode(filepath.Join(p.Mount().Tree, "big/f")); got == lowerIno {
+		t.Errorf("prepared big/f is the lower's inode %d, want a copy a RUN may write", got)
+	}
+	for _, s := range []*Snapshot{v, p} {
+		if err := sn.Remove(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, links := inode(filepath.Join(l1, "big/f")); links != lowerLinks {
+		t.Errorf("lower's big/f after the view's removal: %d links, want %d", links, lowerLinks)
+	}
+	if b, err := os.ReadFile(filepath.Join(l1, "big/f")); err != nil || len(b) != 1<<20 {
+		t.Errorf("lower's big/f after the view's removal: %d bytes, %v", len(b), err)
 	}
 }

@@ -112,11 +112,15 @@ func (b *builder) sourceView(ctx context.Context, arg *copyArg) (func(), error) 
 
 // nativeFromMount returns the mount of RUN --mount=type=bind,from= under
 // the native snapshotter, where no overlay of lowers can be mounted: a bind
-// mount of sub inside a view (a copy) of lowers, which cleanup throws away
-// with whatever an rw mount wrote. Overlay stores use a layers mount
-// (stageBind).
+// mount of sub inside a view of lowers (a copy, for an rw mount, which
+// cleanup throws away with whatever the RUN wrote). Overlay stores use a
+// layers mount (stageBind).
 func (b *builder) nativeFromMount(ctx context.Context, lowers []string, mnt executor.Mount) (executor.Mount, func(), error) {
-	v, err := b.snap.View(ctx, lowers)
+	view := b.snap.View // a native view links the lowers' files: read-only
+	if !mnt.ReadOnly {
+		view = b.snap.Prepare
+	}
+	v, err := view(ctx, lowers)
 	if err != nil {
 		return executor.Mount{}, func() {}, fmt.Errorf("making the source's view: %w", err)
 	}
