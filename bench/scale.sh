@@ -20,14 +20,28 @@
 #           into the final stage: cold build
 #   layers  an image of N layers (LAYERS_SIZES=10,60,120), one RUN each: cold
 #           build (BuildKit's overlay snapshotter fails past about 125)
+#   big     one RUN writing N GB of /dev/urandom in 1 GB files (BIG_SIZES=1,5):
+#           cold build, each run in an empty strata store (and BuildKit's cache
+#           pruned, the image removed) so that the disk holds one copy; also
+#           records strata's peak RSS (GNU time's maximum resident set size of
+#           the build process and its children: `big-rss`, MB)
 # Cold: strata --no-cache, docker builder prune -af first. strata uses a
 # private store ($WORK/sr); BuildKit is the machine's dockerd (Debian
 # docker.io, started as bench/run.sh starts it), from which only bench-scale
-# images are removed. Wrap runs in `flock /work/heavy.lock` on a shared machine.
+# images are removed. The prune is not timed. Wrap runs in
+# `flock /work/heavy.lock` on a shared machine, one case per run, and merge:
+#
+#   flock /work/heavy.lock bench/scale.sh --runs 3 --cases files --append
+#   flock /work/heavy.lock bench/scale.sh --runs 3 --cases layers --append
+#   bench/scale.sh --report-only --out bench/results/2026-12-05-scale.md
+#
+# --append keeps the times of earlier runs in $WORK (default: start afresh);
+# --report-only writes the report from them without building; --out names the
+# report (its SVGs are written beside it, <name>-<case>.svg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
-CASES=${CASES:-files,instrs,stages,layers}
+CASES=${CASES:-files,instrs,stages,layers,big}
 TOOLS=${TOOLS:-strata,buildkit}
 WORK=${BENCH_WORK:-/tmp/bench-scale}
 STRATA=${STRATA:-}
@@ -35,12 +49,19 @@ FILES_SIZES=${FILES_SIZES:-1000,10000,100000}
 INSTRS_SIZES=${INSTRS_SIZES:-10,100,500}
 STAGES_SIZES=${STAGES_SIZES:-1,10,50}
 LAYERS_SIZES=${LAYERS_SIZES:-10,60,120}
+BIG_SIZES=${BIG_SIZES:-1,5}
+APPEND=0
+REPORT_ONLY=0
+OUT=
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift ;;
     --cases) CASES=$2; shift ;;
     --tools) TOOLS=$2; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    --append) APPEND=1 ;;
+    --report-only) REPORT_ONLY=1 ;;
+    --out) OUT=$2; shift ;;
+    -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "scale.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -51,10 +72,18 @@ DOCKER=/usr/bin/docker
 export DOCKER_BUILDKIT=1
 RES=$WORK/results.txt # lines: case tool size seconds
 LOG=$WORK/log.txt
+LOAD=$WORK/load.txt  # lines: case start|end uptime's load averages
+RSS=$WORK/rss.txt    # lines: case tool size MB
 
 setup() {
   mkdir -p "$WORK"
-  : >"$RES"
+  if [ "$APPEND" = 0 ]; then
+    : >"$RES"
+    : >"$LOAD"
+    : >"$RSS"
+    : >"$WORK/failures.txt"
+  fi
+  touch "$RES" "$LOAD" "$RSS" "$WORK/failures.txt"
   : >"$LOG"
   if [ -z "$STRATA" ]; then
     go build -o "$WORK/strata" ./cmd/strata
@@ -97,10 +126,21 @@ build() { # build TOOL cold|warm CTX
       [ "$2" = cold ] && nc=(--no-cache)
       "$STRATA" build "${nc[@]}" --progress plain -t bench-scale:strata "$3" ;;
     buildkit)
-      [ "$2" = cold ] && $DOCKER builder prune -af >/dev/null 2>&1
       $DOCKER build --network host --progress plain -t bench-scale:buildkit "$3" ;;
   esac
 }
+
+# uncache TOOL clears, before a timed cold build and untimed, the build cache
+# that `build TOOL cold` does not bypass (BuildKit's: no --no-cache there, as
+# the cold builds of bench/run.sh).
+uncache() {
+  case $1 in
+    buildkit) $DOCKER builder prune -af >>"$LOG" 2>&1 ;;
+  esac
+}
+
+# load CASE start|end records the load averages.
+load() { echo "$1 $2 $(cut -d' ' -f1-3 /proc/loadavg)" >>"$LOAD"; }
 
 # mkctx DIR: an empty context dir.
 mkctx() { rm -rf "$1"; mkdir -p "$1"; }
@@ -114,6 +154,7 @@ case_files() {
     awk -v n="$n" -v d="$ctx/src" 'BEGIN { for (i = 0; i < n; i++) { f = d "/d" int(i / 1000); if (i % 1000 == 0) system("mkdir -p " f); print "file " i > (f "/f" i); close(f "/f" i) } }'
     printf 'FROM bench-scale-busybox\nCOPY src /src\n' >"$ctx/Dockerfile"
     for tool in ${TOOLS//,/ }; do
+      uncache "$tool"
       build "$tool" cold "$ctx" >>"$LOG" 2>&1
       for i in $(seq "$RUNS"); do timed files-noop "$tool" "$n" build "$tool" warm "$ctx" || true; done
       for i in $(seq "$RUNS"); do
@@ -132,7 +173,10 @@ case_df() {
     mkctx "$ctx"
     "$gen" "$n" >"$ctx/Dockerfile"
     for i in $(seq "$RUNS"); do
-      for tool in ${TOOLS//,/ }; do timed "$c" "$tool" "$n" build "$tool" cold "$ctx" || true; done
+      for tool in ${TOOLS//,/ }; do
+        uncache "$tool"
+        timed "$c" "$tool" "$n" build "$tool" cold "$ctx" || true
+      done
     done
   done
 }
@@ -164,39 +208,115 @@ gen_layers() {
   for i in $(seq "$1"); do echo "RUN echo $i >/l$i"; done
 }
 
-# report writes the medians, slopes and charts.
-report() {
-  local date out cases c
-  date=$(date -u +%F-%H%M)
-  out=bench/results/scale-$date.md
-  mkdir -p bench/results
+# case_big: cold builds of one RUN writing N GB of incompressible data, with
+# strata's peak RSS. Each strata run gets an empty store (the busybox base
+# imported untimed) and BuildKit's cache and image are dropped after each run,
+# so that at most one copy of the layer is on disk per tool.
+case_big() {
+  local n tool i ctx
+  for n in ${BIG_SIZES//,/ }; do
+    ctx=$WORK/ctx-big-$n
+    mkctx "$ctx"
+    printf 'FROM bench-scale-busybox\nRUN for i in $(seq %d); do head -c 1073741824 /dev/urandom >/big$i || exit 1; done\n' "$n" >"$ctx/Dockerfile"
+    for i in $(seq "$RUNS"); do
+      for tool in ${TOOLS//,/ }; do
+        case $tool in
+          strata)
+            rm -rf "$WORK/sr-big"
+            STRATA_ROOT=$WORK/sr-big "$STRATA" import "$WORK/busybox.tar" bench-scale-busybox >>"$LOG"
+            if timed big strata "$n" env STRATA_ROOT="$WORK/sr-big" /usr/bin/time -v -o "$WORK/time-big.txt" "$STRATA" build --no-cache --progress plain -t bench-scale:strata "$ctx"; then
+              awk -v n="$n" '/Maximum resident set size/ { printf "big-rss strata %s %.1f\n", n, $NF / 1024 }' "$WORK/time-big.txt" | tee -a "$RSS" >&2
+            fi
+            rm -rf "$WORK/sr-big" ;;
+          buildkit)
+            uncache buildkit
+            timed big buildkit "$n" build buildkit cold "$ctx" || true
+            $DOCKER rmi -f bench-scale:buildkit >>"$LOG" 2>&1 || true
+            uncache buildkit ;;
+        esac
+      done
+    done
+  done
+}
+
+# unit CASE names the unit of a case's size.
+unit() {
+  case $1 in
+    files-*) echo file ;;
+    instrs) echo instruction ;;
+    stages) echo stage ;;
+    layers) echo layer ;;
+    big) echo GB ;;
+    *) echo unit ;;
+  esac
+}
+
+# medians writes "CASE TOOL SIZE MEDIAN RUNS" lines from the raw times.
+medians() {
   sort -k1,1 -k2,2 -k3,3n "$RES" | awk '
     { k = $1 " " $2 " " $3; v[k, ++n[k]] = $4; if (!(k in seen)) { seen[k] = 1; keys[++nk] = k } }
     END { for (j = 1; j <= nk; j++) { k = keys[j]; m = n[k]
       for (a = 1; a <= m; a++) for (b = a + 1; b <= m; b++) if (v[k, b] < v[k, a]) { t = v[k, a]; v[k, a] = v[k, b]; v[k, b] = t }
       med = (m % 2) ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
-      printf "%s %.3f %d\n", k, med, m } }' >"$WORK/medians.txt"
+      printf "%s %.3f %d\n", k, med, m } }'
+}
+
+# case_report CASE BASE writes a case's table of medians and ratios, the
+# slopes, and its chart BASE-CASE.svg.
+case_report() {
+  local c=$1 base=$2 u
+  u=$(unit "$c")
+  echo
+  echo "## $c"
+  echo
+  echo "| size ($u) | strata s | buildkit s | strata ÷ buildkit | runs (strata, buildkit) |"
+  echo "| ---: | ---: | ---: | ---: | --- |"
+  awk -v c="$c" '$1 == c { m[$3, $2] = $4; r[$3, $2] = $5; if (!($3 in seen)) { seen[$3] = 1; sz[++n] = $3 } }
+    END { for (i = 1; i <= n; i++) { x = sz[i]; s = ((x, "strata") in m) ? m[x, "strata"] : "-"; k = ((x, "buildkit") in m) ? m[x, "buildkit"] : "-"
+      q = (s != "-" && k != "-" && k > 0) ? sprintf("%.2f", s / k) : "-"
+      printf "| %s | %s | %s | %s | %s, %s |\n", x, s, k, q, ((x, "strata") in r) ? r[x, "strata"] : 0, ((x, "buildkit") in r) ? r[x, "buildkit"] : 0 } }' "$WORK/medians.txt"
+  echo
+  echo "Least-squares slope over the medians, and the cost per $u between neighbouring sizes:"
+  echo
+  awk -v c="$c" -v u="$u" '$1 == c { t = $2; i = ++n[t]; x[t, i] = $3; y[t, i] = $4; sx[t] += $3; sy[t] += $4; sxx[t] += $3 * $3; sxy[t] += $3 * $4 }
+    END { for (t in n) { d = n[t] * sxx[t] - sx[t] * sx[t]; s = d ? (n[t] * sxy[t] - sx[t] * sy[t]) / d : 0
+      seg = ""
+      for (i = 2; i <= n[t]; i++) seg = seg sprintf("%s%s→%s: %.3f ms", i > 2 ? ", " : "", x[t, i - 1], x[t, i], 1000 * (y[t, i] - y[t, i - 1]) / (x[t, i] - x[t, i - 1]))
+      printf "- %s: %.3f ms per %s (%s)\n", t, s * 1000, u, seg } }' "$WORK/medians.txt" | sort
+  awk '{ print $1, $2, $3, $4 }' "$WORK/medians.txt" | awk -v case="$c" -v xlabel="$c: size ($u)" -f bench/svgplot.awk >"$base-$c.svg"
+  echo
+  echo "![$c]($(basename "$base")-$c.svg)"
+  if grep -q "^${c%%-*} " "$LOAD"; then
+    echo
+    echo "Load averages (1, 5, 15 min) at the start and end of the case: $(awk -v c="${c%%-*}" '$1 == c { printf "%s%s %s %s %s", sep, $2, $3, $4, $5; sep = "; " }' "$LOAD")."
+  fi
+}
+
+# report writes the medians, slopes and charts.
+report() {
+  local out base c
+  out=${OUT:-bench/results/scale-$(date -u +%F-%H%M).md}
+  base=${out%.md}
+  mkdir -p "$(dirname "$out")"
+  medians >"$WORK/medians.txt"
+  cp "$WORK/medians.txt" "$base-medians.txt"
   {
     echo "# strata scale curves, $(date -u '+%F %H:%M') UTC"
     echo
-    echo "Median wall time of up to $RUNS run(s) per point; $(nproc) cores; strata $(git rev-parse --short HEAD); $($DOCKER version --format 'docker {{.Server.Version}}' 2>/dev/null || echo 'docker not running'). Load when done: $(uptime | sed 's/.*load average/load average/'). Command: bench/scale.sh --runs $RUNS --cases $CASES --tools $TOOLS"
-    cases=$(cut -d' ' -f1 "$WORK/medians.txt" | uniq)
-    for c in $cases; do
-      echo
-      echo "## $c"
-      echo
-      echo "| size | tool | median s | runs |"
-      echo "| ---: | --- | ---: | ---: |"
-      awk -v c="$c" '$1 == c { printf "| %s | %s | %.3f | %s |\n", $3, $2, $4, $5 }' "$WORK/medians.txt"
-      echo
-      echo "Slope (least squares, seconds per unit of size):"
-      awk -v c="$c" '$1 == c { t = $2; n[t]++; sx[t] += $3; sy[t] += $4; sxx[t] += $3 * $3; sxy[t] += $3 * $4 }
-        END { for (t in n) { d = n[t] * sxx[t] - sx[t] * sx[t]; s = d ? (n[t] * sxy[t] - sx[t] * sy[t]) / d : 0
-          printf "- %s: %.6f s per unit (%.3f ms)\n", t, s, s * 1000 } }' "$WORK/medians.txt" | sort
-      awk '{ print $1, $2, $3, $4 }' "$WORK/medians.txt" | awk -v case="$c" -v xlabel="$c size" -f bench/svgplot.awk >"bench/results/scale-$date-$c.svg"
-      echo
-      echo "![${c}](scale-$date-$c.svg)"
+    echo "Median wall time per point (runs per point in the tables); $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, Linux $(uname -r); strata $(git rev-parse --short HEAD)"
+    echo "($("$STRATA" version 2>/dev/null | head -1)); $($DOCKER version --format 'docker {{.Server.Version}}' 2>/dev/null || echo 'docker not running')."
+    echo "Medians: $(basename "$base")-medians.txt (case tool size seconds runs)."
+    for c in $(cut -d' ' -f1 "$WORK/medians.txt" | uniq); do
+      case_report "$c" "$base"
     done
+    if [ -s "$RSS" ]; then
+      echo
+      echo "## big: strata's peak RSS"
+      echo
+      echo "| size (GB) | peak RSS MB, each run | target |"
+      echo "| ---: | --- | --- |"
+      awk '{ v[$3] = v[$3] (v[$3] == "" ? "" : ", ") $4; if (!($3 in seen)) { seen[$3] = 1; sz[++n] = $3 } } END { for (i = 1; i <= n; i++) printf "| %s | %s | < 200 |\n", sz[i], v[sz[i]] }' "$RSS"
+    fi
     if [ -s "$WORK/failures.txt" ]; then
       echo
       echo "Failures:"
@@ -206,10 +326,26 @@ report() {
   cat "$out"
 }
 
+# run_case CASE runs one case between two load records.
+run_case() {
+  load "$1" start
+  case $1 in
+    files) case_files ;;
+    instrs) case_df instrs "$INSTRS_SIZES" gen_instrs ;;
+    stages) case_df stages "$STAGES_SIZES" gen_stages ;;
+    layers) case_df layers "$LAYERS_SIZES" gen_layers ;;
+    big) case_big ;;
+  esac
+  load "$1" end
+}
+
+if [ "$REPORT_ONLY" = 1 ]; then
+  [ -n "$STRATA" ] || STRATA=$WORK/strata
+  report
+  exit 0
+fi
 setup
-: >"$WORK/failures.txt"
-has files "$CASES" && case_files
-has instrs "$CASES" && case_df instrs "$INSTRS_SIZES" gen_instrs
-has stages "$CASES" && case_df stages "$STAGES_SIZES" gen_stages
-has layers "$CASES" && case_df layers "$LAYERS_SIZES" gen_layers
+for c in files instrs stages layers big; do
+  has "$c" "$CASES" && run_case "$c"
+done
 report
