@@ -92,7 +92,9 @@ setup() {
   export STRATA_ROOT=$WORK/sr
   if has buildkit "$TOOLS" && ! $DOCKER info >/dev/null 2>&1; then
     say "starting dockerd"
-    nohup dockerd --experimental --storage-driver=overlay2 >/tmp/dockerd.log 2>&1 &
+    # The daemon outlives the bench: it must not keep the caller's descriptors
+    # (a `flock LOCK bench/...` would stay locked until dockerd exits).
+    nohup dockerd --experimental --storage-driver=overlay2 </dev/null >/tmp/dockerd.log 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
     for _ in $(seq 60); do $DOCKER info >/dev/null 2>&1 && break; sleep 1; done
   fi
   local bb=$WORK/busybox.tar
