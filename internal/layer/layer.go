@@ -48,6 +48,10 @@ type WriteStats struct {
 	Entries int
 	// Bytes is the number of regular file content bytes.
 	Bytes int64
+	// Content is the layer's size as ContentSize counts it from the tar:
+	// regular files' sizes (a hard link not again) and symlinks' target
+	// lengths.
+	Content int64
 }
 
 // ExtractOptions tells Extract how to write the tree.

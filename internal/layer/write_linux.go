@@ -228,6 +228,12 @@ func (t *tarWriter) writeHeader(hdr *tar.Header) error {
 		return fmt.Errorf("writing header of %s: %w", hdr.Name, err)
 	}
 	t.stats.Entries++
+	switch hdr.Typeflag { // as ContentSize counts
+	case tar.TypeReg, tar.TypeRegA:
+		t.stats.Content += hdr.Size
+	case tar.TypeSymlink:
+		t.stats.Content += int64(len(hdr.Linkname))
+	}
 	return nil
 }
 

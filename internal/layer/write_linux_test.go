@@ -91,7 +91,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
-	if got, want := (WriteStats{Entries: es.Entries, Bytes: es.Bytes}), ws; got != want {
+	if got, want := (WriteStats{Entries: es.Entries, Bytes: es.Bytes, Content: es.Content}), ws; got != want {
 		t.Errorf("Extract stats = %+v, WriteTar stats = %+v", es, ws)
 	}
 	got := snapshot(t, dst)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/strata-build/strata/internal/layer"
 )
 
 // extractTestImage is an image of three layers, the first two gzip (as
@@ -253,5 +256,31 @@ func TestWriteImageExtractRefuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriteLayerBlobSizes checks that a layer written from a directory has
+// its content size (the size docker shows) recorded as it is written, so
+// that writing an image of it does not read the blob again, and that the
+// record is the size ContentSize reads from the blob.
+func TestWriteLayerBlobSizes(t *testing.T) {
+	s := openStore(t)
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte("x"), 5000), 0o644))
+	must(t, os.Symlink("f", filepath.Join(dir, "l")))
+	must(t, os.Link(filepath.Join(dir, "f"), filepath.Join(dir, "h")))
+	h, _, err := s.WriteLayerBlob(ctxT(t), dir, layer.WriteOptions{Format: layer.DiffFormat}, nil)
+	must(t, err)
+	b, err := os.ReadFile(s.path("content-sizes", h.Hex))
+	if err != nil {
+		t.Fatalf("no content size recorded for the layer: %v", err)
+	}
+	rc, err := s.OpenBlob(h)
+	must(t, err)
+	defer rc.Close()
+	want, err := layer.ContentSize(rc)
+	must(t, err)
+	if got := string(b); got != strconv.FormatInt(want, 10) || want != 5001 {
+		t.Errorf("recorded content size %s, want ContentSize's %d (5000 + the symlink's 1)", got, want)
 	}
 }
