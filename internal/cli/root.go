@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/internal/store"
@@ -128,6 +129,27 @@ func (g *globals) openStore() (*store.Store, error) {
 		return nil, fmt.Errorf("creating the store at %s: %w", root, err)
 	}
 	return store.Open(root)
+}
+
+// openImage opens the store and resolves ref in it, holding the store's
+// shared lock so that no GC removes the image's blobs while a command reads
+// them and writes a new image of them (slim, squash); the caller calls
+// unlock when done.
+func (g *globals) openImage(ref string) (st *store.Store, img v1.Image, rec store.Record, unlock func(), err error) {
+	st, err = g.openStore()
+	if err != nil {
+		return nil, nil, store.Record{}, nil, err
+	}
+	unlock, err = st.RLock()
+	if err != nil {
+		return nil, nil, store.Record{}, nil, err
+	}
+	img, rec, err = st.Image(ref)
+	if err != nil {
+		unlock()
+		return nil, nil, store.Record{}, nil, err
+	}
+	return st, img, rec, unlock, nil
 }
 
 // version is set by the linker.

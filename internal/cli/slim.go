@@ -65,19 +65,11 @@ their own loopback.`,
 			if err != nil {
 				return err
 			}
-			st, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			unlock, err := st.RLock()
+			st, img, rec, unlock, err := g.openImage(args[0])
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			img, rec, err := st.Image(args[0])
-			if err != nil {
-				return err
-			}
 			res, err := slim.Image(cmd.Context(), st, img, opts)
 			if res != nil && f.report != "" {
 				// Written when a probe differs too, to see what was removed.

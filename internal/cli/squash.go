@@ -43,19 +43,11 @@ merges the rest; --all makes one layer of everything.`,
 			if len(f.tags) == 0 {
 				return fmt.Errorf("give the squashed image a name with -t NEW")
 			}
-			st, err := g.openStore()
-			if err != nil {
-				return err
-			}
-			unlock, err := st.RLock()
+			st, img, rec, unlock, err := g.openImage(args[0])
 			if err != nil {
 				return err
 			}
 			defer unlock()
-			img, rec, err := st.Image(args[0])
-			if err != nil {
-				return err
-			}
 			from, how, err := f.keep(cmd, st, img, args[0])
 			if err != nil {
 				return err
