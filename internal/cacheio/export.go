@@ -199,9 +199,24 @@ func exportBlob(ctx context.Context, st *store.Store, b v1.Hash, path string) (*
 		}
 		return &fileLayer{open: func() (io.ReadCloser, error) { return st.OpenBlob(b) }, digest: b, size: size, mediaType: mt}, false, nil
 	}
-	f, err := os.Create(path)
+	l, err := gzipFile(path, func(w io.Writer) error {
+		if _, err := io.Copy(w, iox.ContextReader{Ctx: ctx, R: r}); err != nil {
+			return fmt.Errorf("compressing blob %s: %w", b, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, false, err
+	}
+	return l, true, nil
+}
+
+// gzipFile writes the gzip of what write writes to the file at path and
+// returns it as a layer, its digest and size counted as it is written.
+func gzipFile(path string, write func(io.Writer) error) (*fileLayer, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
@@ -209,26 +224,26 @@ func exportBlob(ctx context.Context, st *store.Store, b v1.Hash, path string) (*
 	bw := bufio.NewWriterSize(cw, 1<<20)
 	zw, err := layer.Compress(bw, layer.Gzip, 0)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	if _, err := io.Copy(zw, iox.ContextReader{Ctx: ctx, R: r}); err != nil {
-		return nil, false, fmt.Errorf("compressing blob %s: %w", b, err)
+	if err := write(zw); err != nil {
+		return nil, err
 	}
 	if err := zw.Close(); err != nil {
-		return nil, false, fmt.Errorf("compressing blob %s: %w", b, err)
+		return nil, fmt.Errorf("compressing %s: %w", path, err)
 	}
 	if err := bw.Flush(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if err := f.Close(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	return &fileLayer{
 		open:      func() (io.ReadCloser, error) { return os.Open(path) },
 		digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
 		size:      cw.N,
 		mediaType: types.OCILayer,
-	}, true, nil
+	}, nil
 }
 
 // writeLayout writes img into the OCI layout at spec.Dir under spec.Tag,

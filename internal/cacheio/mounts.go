@@ -1,10 +1,7 @@
 package cacheio
 
 import (
-	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +12,6 @@ import (
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/strata-build/strata/internal/iox"
 	"github.com/strata-build/strata/internal/layer"
@@ -63,36 +59,10 @@ func exportMounts(ctx context.Context, st *store.Store, tmp string) ([]mountEntr
 
 // tarMount writes the gzip of dir's tree to path and returns it as a layer.
 func tarMount(ctx context.Context, dir, path string) (*fileLayer, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	cw := &iox.CountWriter{W: io.MultiWriter(f, h)}
-	bw := bufio.NewWriterSize(cw, 1<<20)
-	zw, err := layer.Compress(bw, layer.Gzip, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := layer.WriteTar(ctx, dir, zw, layer.WriteOptions{Format: layer.MergedFormat}); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	return &fileLayer{
-		open:      func() (io.ReadCloser, error) { return os.Open(path) },
-		digest:    v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
-		size:      cw.N,
-		mediaType: types.OCILayer,
-	}, nil
+	return gzipFile(path, func(w io.Writer) error {
+		_, err := layer.WriteTar(ctx, dir, w, layer.WriteOptions{Format: layer.MergedFormat})
+		return err
+	})
 }
 
 // RestoreMounts puts the cache's RUN --mount=type=cache directories that
