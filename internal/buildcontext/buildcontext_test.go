@@ -317,6 +317,7 @@ func TestSelect(t *testing.T) {
 }
 
 func TestDigest(t *testing.T) {
+	noRacy(t)
 	files := map[string]string{
 		"app/a.txt":     "a",
 		"app/sub/b":     "b",
@@ -408,6 +409,7 @@ func TestDigest(t *testing.T) {
 			if again := digest(t, c, "app"); again != before {
 				t.Fatalf("digest not deterministic: %s then %s", before, again)
 			}
+			kept := keepHashes(t, c)
 			tc.change(t, dir)
 			after := digest(t, c, "app")
 			if (after == before) != tc.same {
@@ -420,6 +422,18 @@ func TestDigest(t *testing.T) {
 			}
 			if fresh := digest(t, c2, "app"); fresh != after {
 				t.Errorf("cached digest %s, fresh %s", after, fresh)
+			}
+			// a fresh Context given the hashes kept before the change
+			// (another process's) agrees too
+			c3, err := Open(dir, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c3.LoadHashes(kept); err != nil {
+				t.Fatal(err)
+			}
+			if loaded := digest(t, c3, "app"); loaded != after {
+				t.Errorf("digest with the kept hashes %s, fresh %s", loaded, after)
 			}
 		})
 	}

@@ -13,7 +13,10 @@ type Context struct {
 	patterns []string
 
 	mu     sync.Mutex
-	hashes map[fileKey]string // content sha256 (hex) of files already read
+	hashes map[fileKey]*hashEntry // content sha256 of files already read
+	// hashesAdded: an entry to keep was added since LoadHashes.
+	hashesAdded bool
+	filesRead   int
 }
 
 // Source is one path a COPY or ADD selects.
@@ -48,7 +51,7 @@ func Open(dir string, dockerfile string) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Context{Tree: t, patterns: patterns, hashes: make(map[fileKey]string)}, nil
+	return &Context{Tree: t, patterns: patterns, hashes: make(map[fileKey]*hashEntry)}, nil
 }
 
 // OpenUnfiltered opens dir as a build context without reading its ignore
@@ -66,7 +69,7 @@ func OpenUnfiltered(dir string) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Context{Tree: t, hashes: make(map[fileKey]string)}, nil
+	return &Context{Tree: t, hashes: make(map[fileKey]*hashEntry)}, nil
 }
 
 // Dir returns the absolute context directory.

@@ -13,6 +13,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -44,8 +46,9 @@ type fileStat struct {
 // files root:root (or --chown), so a context file's owner never reaches a
 // layer and must not invalidate the cache. A symlink named as a source is
 // followed (inside the context), as COPY does. File content hashes are
-// cached on the Context by path, size, mtime, ctime and inode, so an
-// unchanged file is read once per process.
+// cached on the Context by path, size, mtime, ctime, device and inode, so
+// an unchanged file is read once per process, and not at all when the
+// hashes of an earlier process were loaded (LoadHashes).
 func (c *Context) Digest(ctx context.Context, sources []Source) (v1.Hash, error) {
 	h := sha256.New()
 	for _, s := range sources {
@@ -105,11 +108,14 @@ func (d *digester) entry(ctx context.Context, rel string, fi fs.FileInfo) error 
 		if st.nlink > 1 {
 			d.links[id] = name
 		}
-		sum, err := d.c.contentHash(rel, st.key)
+		sum, xs, err := d.c.contentHash(rel, st.key)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(d.h, " size=%d sha256=%s", fi.Size(), sum)
+		d.xattrs(xs)
+		fmt.Fprintln(d.h)
+		return nil
 	case mode&fs.ModeSymlink != 0:
 		target, err := os.Readlink(d.c.abs(rel))
 		if err != nil {
@@ -119,9 +125,7 @@ func (d *digester) entry(ctx context.Context, rel string, fi fs.FileInfo) error 
 	case mode&(fs.ModeDevice|fs.ModeCharDevice) != 0:
 		fmt.Fprintf(d.h, " rdev=%d:%d", unix.Major(st.rdev), unix.Minor(st.rdev))
 	}
-	for _, x := range xattrs(d.c.abs(rel)) {
-		fmt.Fprintf(d.h, " xattr=%q", x)
-	}
+	d.xattrs(xattrs(d.c.abs(rel)))
 	fmt.Fprintln(d.h)
 	if !fi.IsDir() {
 		return nil
@@ -153,6 +157,13 @@ func (d *digester) entry(ctx context.Context, rel string, fi fs.FileInfo) error 
 	return nil
 }
 
+// xattrs hashes a path's extended attributes.
+func (d *digester) xattrs(xs []string) {
+	for _, x := range xs {
+		fmt.Fprintf(d.h, " xattr=%q", x)
+	}
+}
+
 // relTo returns rel as a path relative to base ("." for base itself); both
 // are clean slash paths relative to the tree's root, "." being the root.
 func relTo(base, rel string) (string, error) {
@@ -167,27 +178,43 @@ func relTo(base, rel string) (string, error) {
 	return "", fmt.Errorf("digesting %s: not below the source %s", rel, base)
 }
 
-// contentHash returns the sha256 (hex) of the regular file rel, from the
-// cache when its key is unchanged. The file is opened with O_NOFOLLOW.
-func (c *Context) contentHash(rel string, key fileKey) (string, error) {
+// contentHash returns the sha256 (hex) and the extended attributes of the
+// regular file rel, from the cache when its key is unchanged (setting an
+// attribute changes the ctime, so they are cached with the content). The
+// file is opened with O_NOFOLLOW.
+func (c *Context) contentHash(rel string, key fileKey) (string, []string, error) {
 	c.mu.Lock()
-	sum, ok := c.hashes[key]
+	e, ok := c.hashes[key]
+	if ok {
+		e.used = true
+	}
 	c.mu.Unlock()
 	if ok {
-		return sum, nil
+		return hex.EncodeToString(e.sum[:]), e.xattrs, nil
 	}
+	opened := time.Now()
+	e = &hashEntry{keep: !racy(key, opened), used: true}
+	e.xattrs = xattrs(c.abs(rel))
 	f, err := os.OpenFile(c.abs(rel), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", rel, err)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{f}, *buf); err != nil {
+		return "", nil, fmt.Errorf("reading %s: %w", rel, err)
 	}
-	sum = hex.EncodeToString(h.Sum(nil))
+	h.Sum(e.sum[:0])
 	c.mu.Lock()
-	c.hashes[key] = sum
+	c.hashes[key] = e
+	c.hashesAdded = c.hashesAdded || e.keep
+	c.filesRead++
 	c.mu.Unlock()
-	return sum, nil
+	return hex.EncodeToString(e.sum[:]), e.xattrs, nil
 }
+
+// copyBufs are the read buffers of contentHash: a context of many small
+// files would otherwise allocate one per file.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}

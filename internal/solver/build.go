@@ -304,7 +304,7 @@ func newBuilder(ctx context.Context, st *store.Store, opts Options) (_ *builder,
 		res.Warnings = append(res.Warnings, fmt.Sprintf("[Warning] the build context %s is not used: no FROM, COPY --from or RUN --mount from= of the stages built names it", n))
 	}
 	for _, w := range res.Warnings {
-		b.sink.Event(progress.Event{Status: progress.Info, Line: w, Time: time.Now()})
+		b.warn(w)
 	}
 	if b.bctx, err = openContext(opts); err != nil {
 		return nil, nil, nil, err
@@ -317,7 +317,16 @@ func newBuilder(ctx context.Context, st *store.Store, opts Options) (_ *builder,
 		unlock()
 		return nil, nil, nil, fmt.Errorf("build: %w", err)
 	}
+	// a fetched context (git, a tarball, stdin) is a new directory each
+	// time: there is nothing to keep of it
+	keepHashes := b.bctx != nil && !opts.ContextFetched
+	if keepHashes {
+		b.loadHashes(b.bctx)
+	}
 	done = func() {
+		if keepHashes {
+			b.saveHashes(b.bctx)
+		}
 		os.RemoveAll(b.tmp)
 		unlock()
 	}
@@ -402,7 +411,7 @@ func (b *builder) fetchCache(ctx context.Context, key string) bool {
 		ok, err := src.Fetch(ctx, key)
 		if err != nil {
 			if ctx.Err() == nil {
-				b.sink.Event(progress.Event{Status: progress.Info, Line: fmt.Sprintf("[Warning] --cache-from: %v", err), Time: time.Now()})
+				b.warn(fmt.Sprintf("[Warning] --cache-from: %v", err))
 			}
 			continue
 		}

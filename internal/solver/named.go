@@ -122,6 +122,10 @@ func (b *builder) dirState(ctx context.Context, name string, nc NamedContext, ps
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
 	}
+	if !nc.Fetched {
+		b.loadHashes(bctx)
+		defer b.saveHashes(bctx)
+	}
 	sr := &stageRun{b: b, ps: ps, s: scratchState(), env: dockerfile.NewEnv(nil), lex: b.df.Lex(),
 		noCache: b.opts.NoCache, bctx: bctx}
 	sr.s.key = hashKey(sr.s.key, "context", name)

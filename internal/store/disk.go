@@ -13,13 +13,14 @@ import (
 type unitKind int
 
 const (
-	unitMeta  unitKind = iota // index.json, oci-layout, locks, the store's own directories
-	unitBlob                  // blobs/sha256/<hex>
-	unitLayer                 // layers/<chain hex>/…
-	unitCache                 // cache/<key>.json
-	unitMount                 // cachemounts/<id>/…
-	unitTemp                  // tmp/<name>/…
-	unitSize                  // sizes/<hex> and content-sizes/<hex>: caches kept with blob <hex>
+	unitMeta   unitKind = iota // index.json, oci-layout, locks, the store's own directories
+	unitBlob                   // blobs/sha256/<hex>
+	unitLayer                  // layers/<chain hex>/…
+	unitCache                  // cache/<key>.json
+	unitMount                  // cachemounts/<id>/…
+	unitTemp                   // tmp/<name>/…
+	unitSize                   // sizes/<hex> and content-sizes/<hex>: caches kept with blob <hex>
+	unitHashes                 // context-hashes/<name>: a build context's file hashes
 )
 
 // unit is one thing GC or prune removes as a whole.
@@ -69,6 +70,8 @@ func classify(rel string) unit {
 		return unit{unitTemp, parts[1]}
 	case len(parts) == 2 && (parts[0] == "sizes" || parts[0] == "content-sizes"):
 		return unit{unitSize, parts[1]}
+	case len(parts) == 2 && parts[0] == "context-hashes":
+		return unit{unitHashes, parts[1]}
 	}
 	return unit{kind: unitMeta}
 }
@@ -165,6 +168,8 @@ func (s *Store) unitPath(u unit) []string {
 		return []string{s.path("tmp", u.name)}
 	case unitSize:
 		return []string{s.path("sizes", u.name), s.path("content-sizes", u.name)}
+	case unitHashes:
+		return []string{s.path("context-hashes", u.name)}
 	}
 	return nil
 }

@@ -63,8 +63,8 @@ type PruneStats struct {
 	GC GCStats
 	// Reclaimed is the bytes freed under the store root, counted as
 	// `du -sb --apparent-size` counts them (each inode once): blobs, layer
-	// dirs, size caches, stale temporary files, cache records, cache
-	// mounts, and what index.json shrank by.
+	// dirs, size caches, stale temporary files, cache records, context hash
+	// caches, cache mounts, and what index.json shrank by.
 	Reclaimed int64
 }
 
@@ -90,6 +90,9 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneStats, error
 			return st, err
 		}
 		if err := s.pruneCache(ctx, func(r CacheRecord) bool { return !keep[r.Key] && old(r.Created) }, &st); err != nil {
+			return st, err
+		}
+		if err := s.pruneContextHashes(ctx, old); err != nil {
 			return st, err
 		}
 	}
@@ -279,7 +282,7 @@ func (s *Store) wouldFree(dm *diskMap, idx *v1.IndexManifest, recs []CacheRecord
 	gc := collects(blobs, chains, dm.tempMod, opts.Now)
 	gone := func(u unit) bool {
 		switch u.kind {
-		case unitCache:
+		case unitCache, unitHashes:
 			return opts.Cache
 		case unitMount:
 			return opts.Mounts

@@ -42,8 +42,8 @@ type DiskUsage struct {
 	// Images are the blobs, extracted layer dirs and size caches some
 	// image needs.
 	Images int64 `json:"images"`
-	// BuildCache are the cache records and the blobs, layer dirs and size
-	// caches only they need.
+	// BuildCache are the cache records, the context hash caches, and the
+	// blobs, layer dirs and size caches only the records need.
 	BuildCache int64 `json:"buildCache"`
 	// CacheMounts are the RUN --mount=type=cache directories.
 	CacheMounts int64 `json:"cacheMounts"`
@@ -264,7 +264,7 @@ func (s *Store) diskUsage(ctx context.Context, u *Usage, idx *v1.IndexManifest, 
 			d.Metadata += n
 		case unitTemp:
 			d.Temp += n
-		case unitCache:
+		case unitCache, unitHashes:
 			d.BuildCache += n
 		case unitMount:
 			d.CacheMounts += n

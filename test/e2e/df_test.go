@@ -2,10 +2,13 @@ package e2e
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	dockerunits "github.com/docker/go-units"
 )
@@ -46,12 +49,23 @@ func TestDfMatchesDu(t *testing.T) {
 		"RUN --mount=type=cache,target=/c dd if=/dev/zero of=/c/blob bs=1k count=30 2>/dev/null\n" +
 		"RUN dd if=/dev/zero of=/big bs=1k count=200 2>/dev/null && ln /big /big.link\n" +
 		"WORKDIR /w\n"
+	// a context old enough for its file hashes to be kept in the store
+	// (context-hashes/, build cache: builder prune removes it)
+	copied := bldContext(t, "FROM busybox\nCOPY . /ctx\n", map[string]string{"a": "a", "b": "b"})
+	time.Sleep(2100 * time.Millisecond)
+	s.must("build", "-q", "-t", "copied", copied)
+	if ents, err := os.ReadDir(filepath.Join(s.root, "context-hashes")); err != nil || len(ents) != 1 {
+		t.Fatalf("context-hashes after a build of an old context: %d entries (%v), want 1", len(ents), err)
+	}
 	s.must("build", "-q", "-t", "kept", bldContext(t, df, nil))
 	s.must("build", "-q", bldContext(t, "FROM busybox\nRUN dd if=/dev/zero of=/d bs=1k count=50 2>/dev/null\n", nil))
 	s.must("build", "-q", "-t", "other", bldContext(t, "FROM busybox\nRUN echo other > /o\n", nil))
 
 	for _, command := range []string{"image prune", "builder prune", "builder prune -a", "image prune -a"} {
 		t.Run(command, func(t *testing.T) { dfCheckPrune(t, s, command) })
+		if ents, _ := os.ReadDir(filepath.Join(s.root, "context-hashes")); command == "builder prune" && len(ents) != 0 {
+			t.Errorf("builder prune left %d context hash caches", len(ents))
+		}
 	}
 	if got := s.must("images", "-q").stdout; got != "" {
 		t.Errorf("image prune -a left images:\n%s", got)
