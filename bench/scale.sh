@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# bench/scale.sh - how strata's and BuildKit's costs grow with the size of the
-# work, in the same run: for each case and size, each tool's median wall time
-# of RUNS runs; then, per case, a table, the least-squares slope (seconds per
-# unit of size) of each tool, and an SVG chart (bench/svgplot.awk) of time
-# against size with both tools on it. Writes bench/results/scale-<date>.md
+# bench/scale.sh - how the costs of strata, BuildKit and buildah grow with the
+# size of the work, in the same run: for each case and size, each tool's
+# median wall time of RUNS runs; then, per case, a table, the least-squares
+# slope (seconds per unit of size) of each tool, and an SVG chart
+# (bench/svgplot.awk) of time against size with every tool on it. Writes bench/results/scale-<date>.md
 # and bench/results/scale-<date>-<case>.svg.
 #
 #   bench/scale.sh                                   # every case, RUNS=5
@@ -25,10 +25,11 @@
 #           pruned, the image removed) so that the disk holds one copy; also
 #           records strata's peak RSS (GNU time's maximum resident set size of
 #           the build process and its children: `big-rss`, MB)
-# Cold: strata --no-cache, docker builder prune -af first. strata uses a
-# private store ($WORK/sr); BuildKit is the machine's dockerd (Debian
-# docker.io, started as bench/run.sh starts it), from which only bench-scale
-# images are removed. The prune is not timed. Wrap runs in
+# Cold: strata --no-cache, docker builder prune -af first, buildah --no-cache.
+# strata uses a private store ($WORK/sr), buildah a private storage
+# ($WORK/buildah: overlay, runc, --layers); BuildKit is the machine's dockerd
+# (Debian docker.io, started as bench/run.sh starts it), from which only
+# bench-scale images are removed. The prune is not timed. Wrap runs in
 # `flock /work/heavy.lock` on a shared machine, one case per run, and merge:
 #
 #   flock /work/heavy.lock bench/scale.sh --runs 3 --cases files --append
@@ -42,7 +43,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 CASES=${CASES:-files,instrs,stages,layers,big}
-TOOLS=${TOOLS:-strata,buildkit}
+TOOLS=${TOOLS:-strata,buildkit,buildah}
 WORK=${BENCH_WORK:-/tmp/bench-scale}
 STRATA=${STRATA:-}
 FILES_SIZES=${FILES_SIZES:-1000,10000,100000}
@@ -74,6 +75,8 @@ RES=$WORK/results.txt # lines: case tool size seconds
 LOG=$WORK/log.txt
 LOAD=$WORK/load.txt  # lines: case start|end uptime's load averages
 RSS=$WORK/rss.txt    # lines: case tool size MB
+BR=$WORK/buildah     # buildah's private storage
+BUILDAH=(buildah --root "$BR/root" --runroot "$BR/run" --storage-driver overlay)
 
 setup() {
   mkdir -p "$WORK"
@@ -100,8 +103,14 @@ setup() {
   local bb=$WORK/busybox.tar
   [ -s "$bb" ] || scripts/mkbusybox.sh "$bb"
   "$STRATA" inspect bench-scale-busybox >/dev/null 2>&1 || "$STRATA" import "$bb" bench-scale-busybox >>"$LOG"
-  if has buildkit "$TOOLS"; then
+  if has buildkit "$TOOLS" || has buildah "$TOOLS"; then
     $DOCKER image inspect bench-scale-busybox >/dev/null 2>&1 || $DOCKER import "$bb" bench-scale-busybox >>"$LOG"
+  fi
+  if has buildah "$TOOLS" && ! "${BUILDAH[@]}" inspect --type image bench-scale-busybox >/dev/null 2>&1; then
+    $DOCKER save -o "$WORK/base.tar" bench-scale-busybox
+    "${BUILDAH[@]}" pull -q "docker-archive:$WORK/base.tar" >>"$LOG"
+    "${BUILDAH[@]}" tag "$("${BUILDAH[@]}" images -q --filter reference=bench-scale-busybox | head -1)" bench-scale-busybox 2>>"$LOG" || true
+    rm -f "$WORK/base.tar"
   fi
 }
 
@@ -129,6 +138,10 @@ build() { # build TOOL cold|warm CTX
       "$STRATA" build "${nc[@]}" --progress plain -t bench-scale:strata "$3" ;;
     buildkit)
       $DOCKER build --network host --progress plain -t bench-scale:buildkit "$3" ;;
+    buildah)
+      local nc=()
+      [ "$2" = cold ] && nc=(--no-cache)
+      "${BUILDAH[@]}" bud --runtime runc --network host --layers "${nc[@]}" -t bench-scale:buildah "$3" ;;
   esac
 }
 
@@ -235,6 +248,10 @@ case_big() {
             timed big buildkit "$n" build buildkit cold "$ctx" || true
             $DOCKER rmi -f bench-scale:buildkit >>"$LOG" 2>&1 || true
             uncache buildkit ;;
+          buildah)
+            timed big buildah "$n" build buildah cold "$ctx" || true
+            "${BUILDAH[@]}" rmi -f bench-scale:buildah >>"$LOG" 2>&1 || true
+            "${BUILDAH[@]}" rmi --prune >>"$LOG" 2>&1 || true ;;
         esac
       done
     done
@@ -271,12 +288,14 @@ case_report() {
   echo
   echo "## $c"
   echo
-  echo "| size ($u) | strata s | buildkit s | strata ÷ buildkit | runs (strata, buildkit) |"
-  echo "| ---: | ---: | ---: | ---: | --- |"
+  echo "| size ($u) | strata s | buildkit s | buildah s | strata ÷ buildkit | runs (strata, buildkit, buildah) |"
+  echo "| ---: | ---: | ---: | ---: | ---: | --- |"
   awk -v c="$c" '$1 == c { m[$3, $2] = $4; r[$3, $2] = $5; if (!($3 in seen)) { seen[$3] = 1; sz[++n] = $3 } }
-    END { for (i = 1; i <= n; i++) { x = sz[i]; s = ((x, "strata") in m) ? m[x, "strata"] : "-"; k = ((x, "buildkit") in m) ? m[x, "buildkit"] : "-"
+    function v(x, t) { return ((x, t) in m) ? m[x, t] : "-" }
+    function runs(x, t) { return ((x, t) in r) ? r[x, t] : 0 }
+    END { for (i = 1; i <= n; i++) { x = sz[i]; s = v(x, "strata"); k = v(x, "buildkit")
       q = (s != "-" && k != "-" && k > 0) ? sprintf("%.2f", s / k) : "-"
-      printf "| %s | %s | %s | %s | %s, %s |\n", x, s, k, q, ((x, "strata") in r) ? r[x, "strata"] : 0, ((x, "buildkit") in r) ? r[x, "buildkit"] : 0 } }' "$WORK/medians.txt"
+      printf "| %s | %s | %s | %s | %s | %s, %s, %s |\n", x, s, k, v(x, "buildah"), q, runs(x, "strata"), runs(x, "buildkit"), runs(x, "buildah") } }' "$WORK/medians.txt"
   echo
   echo "Least-squares slope over the medians, and the cost per $u between neighbouring sizes:"
   echo
