@@ -28,8 +28,8 @@ func newPruneCmd(g *globals) *cobra.Command {
 		example: `  strata prune -f
   strata prune --all --filter until=24h`,
 		command: "prune", allCommand: "prune -a",
-		warn:    "all dangling images and all build cache records",
-		allWarn: "all images (strata has no containers: none is in use), all build cache records and all cache mounts",
+		warn:    "all dangling images and all build cache records (with the context file hashes kept for rebuilds)",
+		allWarn: "all images (strata has no containers: none is in use), all build cache records (with the context file hashes kept for rebuilds) and all cache mounts",
 		allHelp: "remove every image, not only the dangling ones, and the RUN --mount=type=cache directories",
 	})
 }
@@ -51,7 +51,7 @@ func newBuilderPruneCmd(g *globals) *cobra.Command {
 		example: `  strata builder prune -f
   strata builder prune -af --filter until=24h`,
 		command: "builder prune", allCommand: "builder prune -a",
-		warn: "all build cache records", allWarn: "all build cache records and cache mounts",
+		warn: "all build cache records (with the context file hashes kept for rebuilds)", allWarn: "all build cache records (with the context file hashes) and cache mounts",
 		allHelp:     "also remove the RUN --mount=type=cache directories",
 		keepStorage: true,
 	})
