@@ -204,17 +204,21 @@ timed() {
   record "$c" "$tool" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
 }
 
-# outside CASE TOOL records, as CASE-outside, the wall time of the build just
-# timed minus the sum of its RUN steps' durations (the "#N DONE 12.3s" lines
-# of the plain progress output strata and BuildKit both print): the time
-# spent outside the RUN commands. buildah prints no step durations.
+# outside CASE TOOL records, as CASE-runs, the time the build just timed
+# spent in its RUN commands, and as CASE-outside the wall time minus that:
+# the time spent outside the RUN commands. BuildKit's RUN steps end when the
+# command exits (it diffs the layers later, in "exporting layers"), so its
+# figure is the sum of their "#N DONE 12.3s" lines; strata's RUN steps end
+# after the layer's tar and hash, so its figure is the RUN part of its
+# "time spent" line, the commands alone. buildah prints no step durations.
 outside() {
   local c=$1 tool=$2 runs wall
   case $tool in strata|strata-native|buildkit) ;; *) return 0 ;; esac
   runs=$(awk '
     /^#[0-9]+ \[.*\] RUN / { run[$1] = 1 }
     /^#[0-9]+ DONE [0-9.]+s$/ && ($1 in run) { t = $3; sub(/s$/, "", t); sum += t }
-    END { printf "%.3f", sum }' "$WORK/last.out")
+    /^time spent \(summed over steps\):/ && match($0, /RUN [0-9.]+s/) { own = substr($0, RSTART + 4, RLENGTH - 5) }
+    END { printf "%.3f", own != "" ? own : sum }' "$WORK/last.out")
   wall=$(tail -1 "$RES" | cut -d' ' -f3)
   record "$c-runs" "$tool" "$runs"
   record "$c-outside" "$tool" "$(awk -v w="$wall" -v r="$runs" 'BEGIN { printf "%.3f", w - r }')"
