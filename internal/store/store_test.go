@@ -793,3 +793,39 @@ func TestImageIDPrefix(t *testing.T) {
 		})
 	}
 }
+
+func TestContextHashes(t *testing.T) {
+	s := openStore(t)
+	ctx := context.Background()
+	if b, err := s.ContextHashes("abcd"); b != nil || err != nil {
+		t.Errorf("ContextHashes of an absent cache: %q, %v", b, err)
+	}
+	data := []byte("strata context hashes 1\nsome entries")
+	must(t, s.PutContextHashes("abcd", data))
+	b, err := s.ContextHashes("abcd")
+	must(t, err)
+	if string(b) != string(data) {
+		t.Errorf("ContextHashes = %q, want %q", b, data)
+	}
+	for _, bad := range []string{"../x", "ABCD", ""} {
+		if err := s.PutContextHashes(bad, data); err == nil {
+			t.Errorf("PutContextHashes(%q): no error", bad)
+		}
+	}
+	u, err := s.Usage(ctx)
+	must(t, err)
+	if u.Disk.BuildCache != int64(len(data)) {
+		t.Errorf("df build cache = %d bytes, want the cache's %d", u.Disk.BuildCache, len(data))
+	}
+	// an image prune keeps it, a cache prune removes it, and says so
+	st, err := s.Prune(ctx, PruneOptions{Images: PruneAllImages})
+	must(t, err)
+	if b, _ := s.ContextHashes("abcd"); b == nil || st.Reclaimed != 0 {
+		t.Errorf("image prune -a: cache kept %v, reclaimed %d bytes", b != nil, st.Reclaimed)
+	}
+	st, err = s.Prune(ctx, PruneOptions{Cache: true})
+	must(t, err)
+	if b, _ := s.ContextHashes("abcd"); b != nil || st.Reclaimed != int64(len(data)) {
+		t.Errorf("builder prune: cache kept %v, reclaimed %d bytes, want gone and %d", b != nil, st.Reclaimed, len(data))
+	}
+}
