@@ -326,18 +326,7 @@ func TestDigest(t *testing.T) {
 		"other":         "o",
 		".dockerignore": "**/*.log\n",
 	}
-	digest := func(t *testing.T, c *Context, srcs ...string) string {
-		t.Helper()
-		sel, err := c.Select(srcs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := c.Digest(context.Background(), sel)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h.String()
-	}
+	digest := digestOf
 	for _, tc := range []struct {
 		name   string
 		change func(t *testing.T, dir string)

@@ -181,18 +181,13 @@ type hashDecoder struct {
 
 func (d *hashDecoder) fail() { d.err, d.b = errors.New("truncated entry"), "" }
 
-func (d *hashDecoder) uint() uint64 {
-	v, n := binary.Uvarint(d.head())
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *hashDecoder) uint() uint64 { return readVarint(d, binary.Uvarint) }
 
-func (d *hashDecoder) int() int64 {
-	v, n := binary.Varint(d.head())
+func (d *hashDecoder) int() int64 { return readVarint(d, binary.Varint) }
+
+// readVarint reads a varint with read (binary.Varint or binary.Uvarint).
+func readVarint[T int64 | uint64](d *hashDecoder, read func([]byte) (T, int)) T {
+	v, n := read(d.head())
 	if n <= 0 {
 		d.fail()
 		return 0

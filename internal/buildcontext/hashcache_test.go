@@ -27,10 +27,10 @@ func keepHashes(t *testing.T, c *Context) []byte {
 	return data
 }
 
-// digestAll digests the whole context.
-func digestAll(t *testing.T, c *Context) string {
+// digestOf digests the sources srcs of c.
+func digestOf(t *testing.T, c *Context, srcs ...string) string {
 	t.Helper()
-	sel, err := c.Select([]string{"."})
+	sel, err := c.Select(srcs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +39,12 @@ func digestAll(t *testing.T, c *Context) string {
 		t.Fatal(err)
 	}
 	return h.String()
+}
+
+// digestAll digests the whole context.
+func digestAll(t *testing.T, c *Context) string {
+	t.Helper()
+	return digestOf(t, c, ".")
 }
 
 func openCtx(t *testing.T, dir string, kept []byte) *Context {
