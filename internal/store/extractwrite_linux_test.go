@@ -284,3 +284,42 @@ func TestWriteLayerBlobSizes(t *testing.T) {
 		t.Errorf("recorded content size %s, want ContentSize's %d (5000 + the symlink's 1)", got, want)
 	}
 }
+
+// TestWriteLayerBlobAsync: the pending blob has WriteLayerBlob's digest and
+// size at once, is in the store (with its content size) after Wait, and a
+// blob whose sync fails reports it from Wait and leaves no file behind.
+func TestWriteLayerBlobAsync(t *testing.T) {
+	s := openStore(t)
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "f"), bytes.Repeat([]byte("y"), 3000), 0o644))
+	p, err := s.WriteLayerBlobAsync(ctxT(t), dir, layer.WriteOptions{Format: layer.DiffFormat})
+	must(t, err)
+	must(t, p.Wait())
+	if !s.HasBlob(p.Digest) {
+		t.Fatal("blob absent after Wait")
+	}
+	if b, err := os.ReadFile(s.path("content-sizes", p.Digest.Hex)); err != nil || string(b) != "3000" {
+		t.Errorf("content size %q (%v), want 3000", b, err)
+	}
+	other := openStore(t)
+	h, size, err := other.WriteLayerBlob(ctxT(t), dir, layer.WriteOptions{Format: layer.DiffFormat}, nil)
+	must(t, err)
+	if h != p.Digest || size != p.Size {
+		t.Errorf("async blob %s (%d bytes), synchronous %s (%d bytes)", p.Digest, p.Size, h, size)
+	}
+
+	// blobs/sha256 made unwritable for the rename: Wait fails, and the
+	// temporary file is gone
+	must(t, os.WriteFile(filepath.Join(dir, "g"), []byte("new"), 0o644))
+	blobs := s.path("blobs", "sha256")
+	must(t, os.Rename(blobs, blobs+".away"))
+	must(t, os.WriteFile(blobs, nil, 0o644)) // a file where the dir was
+	p, err = s.WriteLayerBlobAsync(ctxT(t), dir, layer.WriteOptions{Format: layer.DiffFormat})
+	must(t, err)
+	if err := p.Wait(); err == nil {
+		t.Error("Wait: no error when the blob could not be renamed in")
+	}
+	if ents, _ := os.ReadDir(s.path("tmp")); len(ents) != 0 {
+		t.Errorf("tmp/ holds %d entries after a failed blob", len(ents))
+	}
+}
