@@ -205,7 +205,6 @@ type builder struct {
 	planned  []PlannedStep // the steps a Plan looked up
 	named    namedContexts
 	times    timer // where the build's time went
-	blobs    pendingBlobs
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -325,7 +324,6 @@ func newBuilder(ctx context.Context, st *store.Store, opts Options) (_ *builder,
 		b.loadHashes(b.bctx)
 	}
 	done = func() {
-		b.blobs.wait() // a failed build's blobs: whatever became of them, GC's
 		if keepHashes {
 			b.saveHashes(b.bctx)
 		}

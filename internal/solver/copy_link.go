@@ -50,7 +50,7 @@ func (sr *stageRun) reuseLinked(lk, key, createdBy string) (bool, error) {
 // blob is in the store (a layer without one cannot be reused elsewhere).
 func (sr *stageRun) keepLinked(lk string) error {
 	l := sr.s.layers[len(sr.s.layers)-1]
-	if !sr.b.hasBlob(l.Blob) {
+	if !sr.b.st.HasBlob(l.Blob) {
 		return nil
 	}
 	data, err := json.Marshal(cacheData{Layer: &l})

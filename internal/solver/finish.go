@@ -3,19 +3,12 @@ package solver
 import (
 	"context"
 	"fmt"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // finish turns the target stage's state into the image to store.
 func (b *builder) finish(ctx context.Context, s *state) (v1.Image, error) {
-	start := time.Now()
-	err := b.blobs.wait()
-	b.times.add(layerPart, start)
-	if err != nil {
-		return nil, fmt.Errorf("build: %w", err)
-	}
 	if err := b.ensureBlobs(ctx, s); err != nil {
 		return nil, err
 	}

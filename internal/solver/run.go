@@ -264,8 +264,7 @@ type commitOptions struct {
 }
 
 // commit turns an upper dir into a layer dir and, with opts.Blob, a layer
-// blob, which gives its diff_id (the blob's file is synced and renamed in
-// while the build goes on: b.blobs). Without, nothing is tarred or hashed: the
+// blob, which gives its diff_id. Without, nothing is tarred or hashed: the
 // layer is lazy, named by its cache key and a nonce (lazyLayer) until an image needs
 // it, when ensureBlobs writes its blob and learns its diff_id.
 func (b *builder) commit(ctx context.Context, s *state, upper string, co commitOptions) (layerInfo, *store.LayerDir, error) {
@@ -284,17 +283,15 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 		}
 	} else {
 		start := time.Now()
-		p, err := b.st.WriteLayerBlobAsync(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch})
+		h, size, err := b.st.WriteLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}, nil)
 		b.times.add(layerPart, start)
 		if err != nil {
 			return layerInfo{}, nil, err
 		}
-		var written func()
-		if sink := b.opts.Layers; sink != nil {
-			written = func() { sink.LayerWritten(p.Digest) }
+		if b.opts.Layers != nil {
+			b.opts.Layers.LayerWritten(h)
 		}
-		b.blobs.add(p, written)
-		l = layerInfo{Blob: p.Digest, Size: p.Size, MediaType: types.OCIUncompressedLayer, DiffID: p.Digest}
+		l = layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}
 	}
 	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), l.DiffID)
 	chains := store.ChainIDs(diffIDs)

@@ -517,7 +517,7 @@ func (sr *stageRun) remember(key string, l *layerInfo) error {
 	sr.keys = append(sr.keys, key)
 	rec := store.CacheRecord{Key: key, Created: time.Now().UTC(), Data: data}
 	if l != nil {
-		if sr.b.hasBlob(l.Blob) {
+		if sr.b.st.HasBlob(l.Blob) {
 			rec.Blobs = []v1.Hash{l.Blob}
 		}
 		rec.Chains = []v1.Hash{sr.s.chain()}

@@ -24,8 +24,7 @@ type Timings struct {
 	// Commit is the time spent making snapshots' upper dirs layer dirs.
 	Commit time.Duration
 	// Layer is the time spent writing and hashing layer tars (diff_ids and
-	// uncompressed blobs), and waiting at the end for the blobs' files to be
-	// synced (which the steps after a layer's do not wait for).
+	// uncompressed blobs).
 	Layer time.Duration
 	// Compress is the time spent compressing layers and writing them out
 	// (--cache-to).

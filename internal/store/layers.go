@@ -221,11 +221,19 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, chainID, diffID v1
 // is DiffFormat when unset) as a blob, checking it against expected when
 // given, and returns its digest (the layer's diff_id) and size.
 func (s *Store) WriteLayerBlob(ctx context.Context, dir string, opts layer.WriteOptions, expected *v1.Hash) (v1.Hash, int64, error) {
-	bw, stats, err := s.writeLayerTar(ctx, dir, opts)
+	bw, err := s.BlobWriter()
 	if err != nil {
 		return v1.Hash{}, 0, err
 	}
 	defer bw.Close()
+	buf := bufio.NewWriterSize(bw, 1<<20)
+	stats, err := layer.WriteTar(ctx, dir, buf, opts)
+	if err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+	}
+	if err := buf.Flush(); err != nil {
+		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
+	}
 	h, size, err := bw.Commit(expected)
 	if err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("storing the layer: %w", err)
@@ -234,60 +242,4 @@ func (s *Store) WriteLayerBlob(ctx context.Context, dir string, opts layer.Write
 	// when the image is written (5 s for a 5 GB layer).
 	s.cacheSize("content-sizes", "csize-*", h, stats.Content)
 	return h, size, nil
-}
-
-// PendingBlob is a layer blob whose digest and size are known and whose
-// file a goroutine of its own is still syncing and renaming into blobs/.
-type PendingBlob struct {
-	Digest v1.Hash
-	Size   int64
-	done   chan struct{}
-	err    error
-}
-
-// Wait returns once the blob is in the store, or failed to get there.
-func (p *PendingBlob) Wait() error {
-	<-p.done
-	return p.err
-}
-
-// WriteLayerBlobAsync is WriteLayerBlob without an expected digest, which
-// returns as soon as the tar is written and hashed: syncing the file to disk
-// (for a large layer the longest part) and renaming it in go on in the
-// background until Wait. The blob is absent from the store until then.
-func (s *Store) WriteLayerBlobAsync(ctx context.Context, dir string, opts layer.WriteOptions) (*PendingBlob, error) {
-	bw, stats, err := s.writeLayerTar(ctx, dir, opts)
-	if err != nil {
-		return nil, err
-	}
-	p := &PendingBlob{Digest: bw.Digest(), Size: bw.n, done: make(chan struct{})}
-	go func() {
-		defer close(p.done)
-		defer bw.Close()
-		if _, _, err := bw.Commit(nil); err != nil {
-			p.err = fmt.Errorf("storing the layer: %w", err)
-			return
-		}
-		s.cacheSize("content-sizes", "csize-*", p.Digest, stats.Content)
-	}()
-	return p, nil
-}
-
-// writeLayerTar writes the layer tar of dir to a new blob writer, which the
-// caller commits or closes.
-func (s *Store) writeLayerTar(ctx context.Context, dir string, opts layer.WriteOptions) (*BlobWriter, layer.WriteStats, error) {
-	bw, err := s.BlobWriter()
-	if err != nil {
-		return nil, layer.WriteStats{}, err
-	}
-	buf := bufio.NewWriterSize(bw, 1<<20)
-	stats, err := layer.WriteTar(ctx, dir, buf, opts)
-	if err == nil {
-		err = buf.Flush()
-	}
-	if err != nil {
-		bw.Close()
-		return nil, layer.WriteStats{}, fmt.Errorf("writing the layer: %w", err)
-	}
-	return bw, stats, nil
 }
