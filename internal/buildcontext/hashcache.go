@@ -102,11 +102,8 @@ func (c *Context) EncodeHashes() ([]byte, bool) {
 		}
 	}
 	unused := 0
-	var buf bytes.Buffer
-	buf.WriteString(hashesMagic)
-	var tmp [binary.MaxVarintLen64]byte
-	putU := func(v uint64) { buf.Write(tmp[:binary.PutUvarint(tmp[:], v)]) }
-	putS := func(s string) { putU(uint64(len(s))); buf.WriteString(s) }
+	b := []byte(hashesMagic)
+	putS := func(s string) { b = append(binary.AppendUvarint(b, uint64(len(s))), s...) }
 	for k, e := range c.hashes {
 		if !e.keep || !e.used && usedPath[k.path] {
 			continue
@@ -118,17 +115,16 @@ func (c *Context) EncodeHashes() ([]byte, bool) {
 		}
 		putS(k.path)
 		for _, v := range []int64{k.size, k.mtime, k.ctime} {
-			buf.Write(tmp[:binary.PutVarint(tmp[:], v)])
+			b = binary.AppendVarint(b, v)
 		}
-		putU(k.dev)
-		putU(k.ino)
-		buf.Write(e.sum[:])
-		putU(uint64(len(e.xattrs)))
+		b = binary.AppendUvarint(binary.AppendUvarint(b, k.dev), k.ino)
+		b = append(b, e.sum[:]...)
+		b = binary.AppendUvarint(b, uint64(len(e.xattrs)))
 		for _, x := range e.xattrs {
 			putS(x)
 		}
 	}
-	return buf.Bytes(), true
+	return b, true
 }
 
 // keyedEntry is a decoded entry.

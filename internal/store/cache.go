@@ -24,8 +24,8 @@ type CacheRecord struct {
 }
 
 func (s *Store) cachePath(key string) (string, error) {
-	if !isHex(key) || len(key) > 128 {
-		return "", fmt.Errorf("invalid cache key %q: want lower-case hex", key)
+	if err := checkHexName("cache key", key); err != nil {
+		return "", err
 	}
 	return s.path("cache", key+".json"), nil
 }

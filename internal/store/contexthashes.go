@@ -14,8 +14,8 @@ import (
 // It is build cache: counted as such by Usage and removed by a cache prune.
 
 func (s *Store) contextHashesPath(name string) (string, error) {
-	if !isHex(name) || len(name) > 128 {
-		return "", fmt.Errorf("invalid context hash cache name %q: want lower-case hex", name)
+	if err := checkHexName("context hash cache name", name); err != nil {
+		return "", err
 	}
 	return s.path("context-hashes", name), nil
 }

@@ -186,6 +186,16 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// checkHexName refuses a name of a file the store keeps by a hex name (a
+// cache key, a context hash cache) that is not lower-case hex of at most
+// 128 digits: no other name can reach outside its directory.
+func checkHexName(what, name string) error {
+	if !isHex(name) || len(name) > 128 {
+		return fmt.Errorf("invalid %s %q: want lower-case hex", what, name)
+	}
+	return nil
+}
+
 func isHex(s string) bool {
 	if s == "" {
 		return false
