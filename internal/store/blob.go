@@ -40,6 +40,9 @@ type BlobWriter struct {
 const (
 	blobChunk  = 1 << 20 // bytes per chunk handed to the writing goroutine
 	blobChunks = 4       // chunks in flight: the memory a writer holds
+	// writebackEvery is how many bytes the writing goroutine writes before
+	// it starts their writeback.
+	writebackEvery = 8 << 20
 )
 
 // BlobWriter returns a writer for a new blob. Call Commit to store it and
@@ -59,12 +62,20 @@ func (s *Store) BlobWriter() (*BlobWriter, error) {
 }
 
 // writeFile writes the chunks Write hands over, in order, until full closes.
+// Every writebackEvery bytes it starts their writeback, so that Commit's
+// fsync waits for the last ones only.
 func (w *BlobWriter) writeFile() {
 	defer close(w.done)
+	var off, since int64
 	for b := range w.full {
 		if w.werr == nil {
 			if _, w.werr = w.f.Write(b); w.werr != nil {
 				w.failed.Store(true)
+			}
+			since += int64(len(b))
+			if since >= writebackEvery {
+				startWriteback(w.f, off, since)
+				off, since = off+since, 0
 			}
 		}
 		w.free <- b[:0]

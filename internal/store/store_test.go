@@ -290,6 +290,25 @@ func TestBlobs(t *testing.T) {
 		t.Errorf("BlobSize of a missing blob: got %v, want ErrNotFound", err)
 	}
 
+	t.Run("large", func(t *testing.T) {
+		// Past writebackEvery, the writer starts the writeback of what it
+		// wrote: the blob is still every byte, in order.
+		big := make([]byte, 3*writebackEvery+12345)
+		for i := range big {
+			big[i] = byte(i * 7 / 3)
+		}
+		h, n, err := s.WriteBlob(bytes.NewReader(big), nil)
+		must(t, err)
+		want := sha256.Sum256(big)
+		if n != int64(len(big)) || h.Hex != hex.EncodeToString(want[:]) {
+			t.Fatalf("WriteBlob: got %s, %d bytes; want sha256:%x, %d", h, n, want, len(big))
+		}
+		data, err := os.ReadFile(filepath.Join(s.Root(), "blobs", "sha256", h.Hex))
+		must(t, err)
+		if !bytes.Equal(data, big) {
+			t.Error("the blob's file differs from what was written")
+		}
+	})
 	t.Run("mismatch", func(t *testing.T) {
 		_, _, err := s.WriteBlob(strings.NewReader("other"), &missing)
 		if err == nil || !strings.Contains(err.Error(), "expected "+missing.String()) {
