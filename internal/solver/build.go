@@ -205,6 +205,9 @@ type builder struct {
 	planned  []PlannedStep // the steps a Plan looked up
 	named    namedContexts
 	times    timer // where the build's time went
+	// background holds a slot per layer tar written in the background
+	// (pending.go): their buffers are the memory they take.
+	background chan struct{}
 }
 
 // stageResult is a stage's final state, published when done closes.
@@ -289,7 +292,8 @@ func newBuilder(ctx context.Context, st *store.Store, opts Options) (_ *builder,
 		return nil, nil, nil, fmt.Errorf("build: %w", err)
 	}
 	b := &builder{opts: opts, st: st, df: df, plan: p, sink: opts.Progress, exec: opts.Executor,
-		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{}}
+		results: map[int]*stageResult{}, images: map[string]*state{}, stageKeys: map[int][]string{},
+		background: make(chan struct{}, backgroundTars)}
 	if err := b.checkDockerfile(); err != nil {
 		return nil, nil, nil, err
 	}

@@ -269,11 +269,8 @@ type commitOptions struct {
 // it, when ensureBlobs writes its blob and learns its diff_id.
 func (b *builder) commit(ctx context.Context, s *state, upper string, co commitOptions) (layerInfo, *store.LayerDir, error) {
 	epoch := b.opts.SourceDateEpoch
-	if epoch != nil {
-		// The kept layer dir must hold what the tar holds (fsck compares).
-		if err := clampMtimes(upper, *epoch); err != nil {
-			return layerInfo{}, nil, fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
-		}
+	if err := b.clamp(upper); err != nil {
+		return layerInfo{}, nil, err
 	}
 	var l layerInfo
 	if !co.Blob {
@@ -305,6 +302,18 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 		return layerInfo{}, nil, fmt.Errorf("keeping the layer's files: %w", err)
 	}
 	return l, &ld, nil
+}
+
+// clamp sets the mtimes in upper later than SOURCE_DATE_EPOCH, when the
+// build has one, to it: the kept layer dir must hold what the tar holds
+// (fsck compares).
+func (b *builder) clamp(upper string) error {
+	if epoch := b.opts.SourceDateEpoch; epoch != nil {
+		if err := clampMtimes(upper, *epoch); err != nil {
+			return fmt.Errorf("clamping mtimes to SOURCE_DATE_EPOCH: %w", err)
+		}
+	}
+	return nil
 }
 
 // lazyLayer is the layer a step with cache key key made without a blob:

@@ -178,6 +178,15 @@ func TestBuildFailure(t *testing.T) {
 			wantRecords: 1,
 		},
 		{
+			// The layer's tar fails in the background (a ".wh." name is
+			// refused), found once the next RUN ran: the error names its
+			// step; the RUN before keeps its record, the one after has none.
+			name:        "a layer that cannot be tarred",
+			dockerfile:  "FROM scratch\nRUN write a 1\nRUN write .wh.x 1\nRUN write b 1\n",
+			wantErr:     "Dockerfile:3: RUN: writing the layer:",
+			wantRecords: 1,
+		},
+		{
 			name:        "a panicking executor",
 			dockerfile:  "FROM scratch\nRUN write a 1\nRUN panic\n",
 			wantErr:     "panic: fake executor: injected defect",

@@ -45,12 +45,22 @@ type stageRun struct {
 
 	// cur is the instruction running, for a panic's message (nil: FROM).
 	cur instructions.Command
+	// pending are the top layers whose blobs are being written, bottom
+	// first (pending.go).
+	pending []*pendingLayer
 }
 
 func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err error) {
 	sr := &stageRun{b: b, ps: ps, lex: b.df.Lex(), total: len(ps.Src.Commands) + 1, n: 1,
 		noCache: b.opts.NoCache}
 	defer recoverAs(&err, sr.where)
+	defer func() {
+		// A failed step keeps the layers before it (a pending one
+		// included) for the next build; a failed settle fails the stage.
+		if serr := sr.settle(); err == nil && serr != nil {
+			err = serr
+		}
+	}()
 	for _, f := range b.opts.NoCacheStages {
 		if j, ok := b.plan.Lookup(f); ok && j == ps.Index {
 			sr.noCache = true
@@ -86,6 +96,9 @@ func (b *builder) runStage(ctx context.Context, ps *plan.Stage) (_ *state, err e
 		if err := sr.dispatch(ctx, c, ""); err != nil {
 			return nil, err
 		}
+	}
+	if err := sr.settle(); err != nil {
+		return nil, err
 	}
 	sr.s.runEnv = sr.env.List()
 	fillHistoryTimes(sr.s.cfg.History, sr.baseHistory)
@@ -455,6 +468,9 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 	if err != nil || !ok {
 		return false, err
 	}
+	if err := sr.settle(); err != nil { // the hit's layer dir is named after the layers below
+		return false, err
+	}
 	var d cacheData
 	var recCfg v1.ConfigFile
 	if json.Unmarshal(rec.Data, &d) != nil || d.Layer == nil || json.Unmarshal(d.Config, &recCfg) != nil {
@@ -506,7 +522,14 @@ func (sr *stageRun) cached(ctx context.Context, key, createdBy string) (bool, er
 
 // remember records the state reached by key.
 func (sr *stageRun) remember(key string, l *layerInfo) error {
-	cfg, err := sr.s.configJSON()
+	sr.keys = append(sr.keys, key)
+	return sr.b.record(sr.s, key, l)
+}
+
+// record writes the cache record of s, the state reached by key, whose
+// top layer is l.
+func (b *builder) record(s *state, key string, l *layerInfo) error {
+	cfg, err := s.configJSON()
 	if err != nil {
 		return err
 	}
@@ -514,13 +537,12 @@ func (sr *stageRun) remember(key string, l *layerInfo) error {
 	if err != nil {
 		return err
 	}
-	sr.keys = append(sr.keys, key)
 	rec := store.CacheRecord{Key: key, Created: time.Now().UTC(), Data: data}
 	if l != nil {
-		if sr.b.st.HasBlob(l.Blob) {
+		if b.st.HasBlob(l.Blob) {
 			rec.Blobs = []v1.Hash{l.Blob}
 		}
-		rec.Chains = []v1.Hash{sr.s.chain()}
+		rec.Chains = []v1.Hash{s.chain()}
 	}
-	return sr.b.st.PutCache(rec)
+	return b.st.PutCache(rec)
 }

@@ -47,6 +47,12 @@ func (sr *stageRun) doStep(ctx context.Context, st fsStep) error {
 	b := sr.b
 	id := b.counter.Next()
 	start := time.Now()
+	if st.linkKey != "" {
+		// a --link layer's reuse and record name the layers below
+		if err := sr.settle(); err != nil {
+			return err
+		}
+	}
 	hit, err := sr.cached(ctx, st.key, st.hist)
 	if err == nil && !hit && st.linkKey != "" {
 		hit, err = sr.reuseLinked(st.linkKey, st.key, st.hist)
@@ -111,7 +117,12 @@ func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
 	if err != nil {
 		return err
 	}
-	defer b.snap.Remove(snap)
+	keep := false // the snapshot holds a pending layer's files
+	defer func() {
+		if !keep {
+			b.snap.Remove(snap)
+		}
+	}()
 	part := stepsPart
 	if st.tmpPfx == "run-" {
 		part = runPart
@@ -128,7 +139,19 @@ func (sr *stageRun) execStep(ctx context.Context, id int, st fsStep) error {
 	if err != nil {
 		return err
 	}
-	l, ld, err := b.commit(ctx, sr.s, upper, commitOptions{Blob: b.blobsFor(sr.ps.Index), Key: st.key})
+	blob := b.blobsFor(sr.ps.Index)
+	if blob && st.linkKey == "" && len(sr.s.dirs) == len(sr.s.layers) {
+		if err := b.clamp(upper); err != nil {
+			return err
+		}
+		sr.startLayer(ctx, st, snap, upper)
+		keep = true
+		return nil
+	}
+	if err := sr.settle(); err != nil { // this layer's dir is named after those below
+		return err
+	}
+	l, ld, err := b.commit(ctx, sr.s, upper, commitOptions{Blob: blob, Key: st.key})
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,10 @@ type Timings struct {
 	// Layer is the time spent writing and hashing layer tars (diff_ids and
 	// uncompressed blobs).
 	Layer time.Duration
+	// LayerBackground is the part of Layer spent in the background,
+	// beside the steps after the layer's (pending.go), and LayerWait the
+	// time steps waited for it to end.
+	LayerBackground, LayerWait time.Duration
 	// Compress is the time spent compressing layers and writing them out
 	// (--cache-to).
 	Compress time.Duration
@@ -46,6 +50,9 @@ func (t Timings) String() string {
 			sb.WriteString(", ")
 		}
 		fmt.Fprintf(&sb, "%s %.2fs", p.name, p.d.Seconds())
+		if hidden := t.LayerBackground - t.LayerWait; p.name == "layer tar+hash" && hidden > 0 {
+			fmt.Fprintf(&sb, " (%.2fs of it beside other steps)", hidden.Seconds())
+		}
 	}
 	return sb.String()
 }
@@ -72,10 +79,12 @@ func (tm *timer) get() Timings {
 }
 
 // The parts of Timings, for timer.add.
-func snapshotPart(t *Timings) *time.Duration { return &t.Snapshot }
-func runPart(t *Timings) *time.Duration      { return &t.Run }
-func stepsPart(t *Timings) *time.Duration    { return &t.Steps }
-func commitPart(t *Timings) *time.Duration   { return &t.Commit }
-func layerPart(t *Timings) *time.Duration    { return &t.Layer }
-func compressPart(t *Timings) *time.Duration { return &t.Compress }
-func exportPart(t *Timings) *time.Duration   { return &t.Export }
+func snapshotPart(t *Timings) *time.Duration        { return &t.Snapshot }
+func runPart(t *Timings) *time.Duration             { return &t.Run }
+func stepsPart(t *Timings) *time.Duration           { return &t.Steps }
+func commitPart(t *Timings) *time.Duration          { return &t.Commit }
+func layerPart(t *Timings) *time.Duration           { return &t.Layer }
+func layerWaitPart(t *Timings) *time.Duration       { return &t.LayerWait }
+func layerBackgroundPart(t *Timings) *time.Duration { return &t.LayerBackground }
+func compressPart(t *Timings) *time.Duration        { return &t.Compress }
+func exportPart(t *Timings) *time.Duration          { return &t.Export }

@@ -30,4 +30,9 @@ func TestTimings(t *testing.T) {
 	if got != want {
 		t.Errorf("String: got %q, want %q", got, want)
 	}
+	got = Timings{Layer: 300 * time.Millisecond, LayerBackground: 250 * time.Millisecond, LayerWait: 50 * time.Millisecond}.String()
+	want = "snapshot 0.00s, RUN 0.00s, COPY/ADD 0.00s, commit 0.00s, layer tar+hash 0.30s (0.20s of it beside other steps), compression 0.00s, export 0.00s"
+	if got != want {
+		t.Errorf("String with a background part: got %q, want %q", got, want)
+	}
 }

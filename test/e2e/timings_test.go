@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-var summaryLine = regexp.MustCompile(`time spent \(summed over steps\): snapshot ([0-9.]+)s, RUN ([0-9.]+)s, COPY/ADD ([0-9.]+)s, commit ([0-9.]+)s, layer tar\+hash ([0-9.]+)s, compression ([0-9.]+)s, export ([0-9.]+)s`)
+var summaryLine = regexp.MustCompile(`time spent \(summed over steps\): snapshot ([0-9.]+)s, RUN ([0-9.]+)s, COPY/ADD ([0-9.]+)s, commit ([0-9.]+)s, layer tar\+hash ([0-9.]+)s(?: \(([0-9.]+)s of it beside other steps\))?, compression ([0-9.]+)s, export ([0-9.]+)s`)
 
-// summaryPart returns part i (1: snapshot, 2: RUN, ...) of the time
-// summary line in out.
+// summaryPart returns part i (1: snapshot, 2: RUN, ...; 6 is the part of
+// the layer tar+hash that ran beside other steps) of the time summary line
+// in out.
 func summaryPart(t *testing.T, out string, i int) float64 {
 	t.Helper()
 	m := summaryLine.FindStringSubmatch(out)
@@ -26,7 +27,8 @@ func summaryPart(t *testing.T, out string, i int) float64 {
 // TestBuildTimeSummary checks the line a build ends with, which says where
 // its time went, every part named: a RUN that sleeps a second shows in
 // the RUN part; under the native snapshotter, the copies of a 200 MB parent
-// tree show in the snapshot part.
+// tree show in the snapshot part, and its layer's tar beside the steps
+// after it.
 func TestBuildTimeSummary(t *testing.T) {
 	s := newStrata(t)
 	df := "FROM busybox AS compiler\nRUN sleep 1 && echo built >/out\nFROM busybox\nCOPY --from=compiler /out /out\n"
@@ -38,5 +40,9 @@ func TestBuildTimeSummary(t *testing.T) {
 	r = s.must("build", "--snapshotter", "native", "--progress", "plain", "-t", "summary:native", bldContext(t, df, nil))
 	if snap := summaryPart(t, r.stderr, 1); snap < 0.01 {
 		t.Errorf("snapshot under native: got %.2fs, want the time of copying 200 MB twice (at least 0.01s)", snap)
+	}
+	// The 200 MB layer is tarred while the two RUN true run.
+	if m := summaryLine.FindStringSubmatch(r.stderr); m[6] == "" {
+		t.Errorf("no part of the layer tar+hash beside other steps in %q", m[0])
 	}
 }
