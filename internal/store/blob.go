@@ -24,22 +24,26 @@ type BlobWriter struct {
 	committed bool
 	closed    bool
 
-	// The file is written by a goroutine of its own, so that hashing and
-	// whatever produces the bytes (a tar walk, a decompressor) overlap
-	// with the copy into the page cache: free holds empty chunks, full the
-	// chunks to write in order, and werr the first write error, read once
-	// done is closed.
+	// The blob is hashed by a goroutine and written by another, so that
+	// whatever produces the bytes (a tar walk, a decompressor), the hash
+	// and the copy into the page cache overlap: free holds empty chunks,
+	// hashq the chunks to hash in order (closed by endWrites, and hashed
+	// closed once they are), full the hashed chunks to write in order,
+	// and werr the first write error, read once done is closed.
 	free   chan []byte
+	hashq  chan []byte
+	hashed chan struct{}
 	full   chan []byte
 	done   chan struct{}
 	werr   error
 	failed atomic.Bool // werr is set: Write stops early
 	chunk  []byte      // being filled by Write
+	ended  bool        // endWrites was called
 }
 
 const (
 	blobChunk  = 1 << 20 // bytes per chunk handed to the writing goroutine
-	blobChunks = 4       // chunks in flight: the memory a writer holds
+	blobChunks = 8       // chunks in flight: the memory a writer holds
 	// writebackEvery is how many bytes the writing goroutine writes before
 	// it starts their writeback.
 	writebackEvery = 8 << 20
@@ -52,13 +56,26 @@ func (s *Store) BlobWriter() (*BlobWriter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating blob: %w", err)
 	}
-	w := &BlobWriter{s: s, f: f, h: sha256.New(),
-		free: make(chan []byte, blobChunks), full: make(chan []byte, blobChunks), done: make(chan struct{})}
+	w := &BlobWriter{s: s, f: f, h: sha256.New(), free: make(chan []byte, blobChunks),
+		hashq: make(chan []byte, blobChunks), hashed: make(chan struct{}),
+		full: make(chan []byte, blobChunks), done: make(chan struct{})}
 	for range blobChunks {
 		w.free <- make([]byte, 0, blobChunk)
 	}
+	go w.hash()
 	go w.writeFile()
 	return w, nil
+}
+
+// hash hashes the chunks Write hands over, in order, and passes them on to
+// writeFile, until hashq closes.
+func (w *BlobWriter) hash() {
+	for b := range w.hashq {
+		w.h.Write(b)
+		w.full <- b
+	}
+	close(w.full)
+	close(w.hashed)
 }
 
 // writeFile writes the chunks Write hands over, in order, until full closes.
@@ -84,13 +101,12 @@ func (w *BlobWriter) writeFile() {
 
 // Write appends p to the blob.
 func (w *BlobWriter) Write(p []byte) (int, error) {
-	if w.closed {
+	if w.closed || w.ended {
 		return 0, errors.New("store: write to a closed blob writer")
 	}
 	if w.failed.Load() {
 		return 0, fmt.Errorf("writing blob: %w", w.werr)
 	}
-	w.h.Write(p)
 	w.n += int64(len(p))
 	for rest := p; len(rest) > 0; {
 		if w.chunk == nil {
@@ -100,27 +116,39 @@ func (w *BlobWriter) Write(p []byte) (int, error) {
 		w.chunk = w.chunk[:len(w.chunk)+k]
 		rest = rest[k:]
 		if len(w.chunk) == cap(w.chunk) {
-			w.full <- w.chunk
+			w.hashq <- w.chunk
 			w.chunk = nil
 		}
 	}
 	return len(p), nil
 }
 
-// flush hands over the last chunk, waits for the file writes and returns
-// their first error.
-func (w *BlobWriter) flush() error {
-	if w.chunk != nil && len(w.chunk) > 0 {
-		w.full <- w.chunk
+// endWrites hands over the last chunk and waits until every chunk is
+// hashed. Write fails after it.
+func (w *BlobWriter) endWrites() {
+	if w.ended {
+		return
+	}
+	w.ended = true
+	if len(w.chunk) > 0 {
+		w.hashq <- w.chunk
 	}
 	w.chunk = nil
-	close(w.full)
+	close(w.hashq)
+	<-w.hashed
+}
+
+// flush ends the writes, waits for the file writes and returns their first
+// error.
+func (w *BlobWriter) flush() error {
+	w.endWrites()
 	<-w.done
 	return w.werr
 }
 
-// Digest returns the digest of what was written so far.
+// Digest returns the digest of the blob. It ends it: Write fails after it.
 func (w *BlobWriter) Digest() v1.Hash {
+	w.endWrites()
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
 }
 
