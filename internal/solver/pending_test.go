@@ -111,3 +111,59 @@ func checkSameImage(t *testing.T, st *store.Store, a, b string) {
 		t.Errorf("%s is %s, %s is %s: want the same image", a, da, b, db)
 	}
 }
+
+// TestBackgroundLayerThenHit checks a cache hit on top of a layer still
+// being tarred: the first RUN's record is gone, so it runs again (its
+// layer pending), and the second RUN's record is found on top of it.
+func TestBackgroundLayerThenHit(t *testing.T) {
+	st := openStore(t)
+	fx := &fakeExec{}
+	df := "FROM scratch\nRUN write a 1\nRUN write b 2\n"
+	if _, err := fakeBuild(t, st, fx, df, nil, Options{Tags: []string{"hit:one"}}); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	one, _, err := st.Image("hit:one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := one.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := st.CacheRecords()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 {
+		t.Fatalf("cache records: got %d, want 2", len(recs))
+	}
+	for _, r := range recs {
+		if len(r.Chains) == 1 && r.Chains[0] == store.ChainIDs(cfg.RootFS.DiffIDs)[0] {
+			if err := st.DeleteCache(r.Key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	runs := len(fx.scripts())
+	if _, err := fakeBuild(t, st, fx, df, nil, Options{Tags: []string{"hit:two"}}); err != nil {
+		t.Fatalf("rebuild: %v", err)
+	}
+	if got := fx.scripts()[runs:]; !slices.Equal(got, []string{"write a 1"}) {
+		t.Errorf("rebuild ran %q, want the first RUN only", got)
+	}
+	two, _, err := st.Image("hit:two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg2, err := two.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := cfg2.RootFS.DiffIDs
+	if len(ids) != 2 || ids[1] != cfg.RootFS.DiffIDs[1] || !st.HasBlob(ids[0]) {
+		t.Errorf("diff_ids: got %v, want a new first layer with a blob and the cached second %s", ids, cfg.RootFS.DiffIDs[1])
+	}
+	if rep, err := st.Fsck(context.Background(), store.FsckOptions{}); err != nil || !rep.Clean() {
+		t.Errorf("Fsck: %+v, %v; want no problem", rep, err)
+	}
+}
