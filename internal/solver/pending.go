@@ -72,6 +72,9 @@ func (sr *stageRun) startLayer(ctx context.Context, st fsStep, snap *snapshot.Sn
 		b.times.add(layerPart, start)
 		b.times.add(layerBackgroundPart, start)
 		p.l, p.err = layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, err
+		if err == nil && b.opts.Layers != nil {
+			b.opts.Layers.LayerWritten(h) // a push can start now
+		}
 	}()
 	// A stand-in diff_id (a zero one would not survive the JSON of a
 	// state's clone), which names nothing.
@@ -126,9 +129,6 @@ func (sr *stageRun) settleOne(p *pendingLayer) error {
 	dirs := append([]store.LayerDir(nil), s.dirs...)
 	dirs[i] = ld
 	s.dirs = dirs
-	if b.opts.Layers != nil {
-		b.opts.Layers.LayerWritten(p.l.Blob)
-	}
 	// The state the step reached had the layers below unsettled too.
 	copy(p.at.layers, s.layers[:i+1])
 	copy(p.at.cfg.RootFS.DiffIDs, s.cfg.RootFS.DiffIDs[:i+1])

@@ -50,8 +50,8 @@ func (t Timings) String() string {
 			sb.WriteString(", ")
 		}
 		fmt.Fprintf(&sb, "%s %.2fs", p.name, p.d.Seconds())
-		if hidden := t.LayerBackground - t.LayerWait; p.name == "layer tar+hash" && hidden > 0 {
-			fmt.Fprintf(&sb, " (%.2fs of it beside other steps)", hidden.Seconds())
+		if p.name == "layer tar+hash" {
+			fmt.Fprintf(&sb, " (%.2fs of it beside other steps)", max(t.LayerBackground-t.LayerWait, 0).Seconds())
 		}
 	}
 	return sb.String()

@@ -26,7 +26,7 @@ func TestTimings(t *testing.T) {
 		})
 	}
 	got := Timings{Run: 1500 * time.Millisecond, Commit: 20 * time.Millisecond, Layer: 300 * time.Millisecond, Export: 10 * time.Millisecond}.String()
-	want := "snapshot 0.00s, RUN 1.50s, COPY/ADD 0.00s, commit 0.02s, layer tar+hash 0.30s, compression 0.00s, export 0.01s"
+	want := "snapshot 0.00s, RUN 1.50s, COPY/ADD 0.00s, commit 0.02s, layer tar+hash 0.30s (0.00s of it beside other steps), compression 0.00s, export 0.01s"
 	if got != want {
 		t.Errorf("String: got %q, want %q", got, want)
 	}
