@@ -17,6 +17,12 @@ const lazyDockerfile = "FROM scratch AS big\nRUN write big/a 1\nRUN write big/b 
 // diffIDsOf returns the diff_ids of the image named ref in st.
 func diffIDsOf(t *testing.T, st *store.Store, ref string) []v1.Hash {
 	t.Helper()
+	return configOf(t, st, ref).RootFS.DiffIDs
+}
+
+// configOf returns the config of the image named ref in st.
+func configOf(t *testing.T, st *store.Store, ref string) *v1.ConfigFile {
+	t.Helper()
 	img, _, err := st.Image(ref)
 	if err != nil {
 		t.Fatalf("reading image %s: %v", ref, err)
@@ -25,7 +31,7 @@ func diffIDsOf(t *testing.T, st *store.Store, ref string) []v1.Hash {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg.RootFS.DiffIDs
+	return cfg
 }
 
 // TestLazyLayers checks that the layers of a stage that reaches no image

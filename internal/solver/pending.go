@@ -12,7 +12,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/internal/dockerfile"
-	"github.com/strata-build/strata/internal/layer"
 	"github.com/strata-build/strata/internal/snapshot"
 	"github.com/strata-build/strata/internal/store"
 )
@@ -68,13 +67,8 @@ func (sr *stageRun) startLayer(ctx context.Context, st fsStep, snap *snapshot.Sn
 			return
 		}
 		start := time.Now()
-		h, size, err := b.st.WriteLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}, nil)
-		b.times.add(layerPart, start)
+		p.l, p.err = b.writeLayer(ctx, upper)
 		b.times.add(layerBackgroundPart, start)
-		p.l, p.err = layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, err
-		if err == nil && b.opts.Layers != nil {
-			b.opts.Layers.LayerWritten(h) // a push can start now
-		}
 	}()
 	// A stand-in diff_id (a zero one would not survive the JSON of a
 	// state's clone), which names nothing.

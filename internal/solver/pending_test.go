@@ -27,14 +27,7 @@ func TestBackgroundLayers(t *testing.T) {
 	if res.Timings.LayerBackground <= 0 {
 		t.Errorf("Timings.LayerBackground: got %v, want > 0", res.Timings.LayerBackground)
 	}
-	img, _, err := st.Image("bg:one")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configOf(t, st, "bg:one")
 	ids := cfg.RootFS.DiffIDs
 	if len(ids) != 3 {
 		t.Fatalf("diff_ids: got %d, want 3", len(ids))
@@ -78,14 +71,7 @@ func TestBackgroundLayers(t *testing.T) {
 	if got := fx.scripts()[runs:]; len(got) != 0 {
 		t.Errorf("build of the first step ran %q, want nothing run", got)
 	}
-	first, _, err := st.Image("bg:first")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fcfg, err := first.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	fcfg := configOf(t, st, "bg:first")
 	if len(fcfg.History) != 1 || !fcfg.History[0].Created.Equal(cfg.History[0].Created.Time) {
 		t.Errorf("history: got %+v, want the first entry of %+v", fcfg.History, cfg.History)
 	}
@@ -122,14 +108,7 @@ func TestBackgroundLayerThenHit(t *testing.T) {
 	if _, err := fakeBuild(t, st, fx, df, nil, Options{Tags: []string{"hit:one"}}); err != nil {
 		t.Fatalf("Build: %v", err)
 	}
-	one, _, err := st.Image("hit:one")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := one.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := configOf(t, st, "hit:one")
 	recs, err := st.CacheRecords()
 	if err != nil {
 		t.Fatal(err)
@@ -151,14 +130,7 @@ func TestBackgroundLayerThenHit(t *testing.T) {
 	if got := fx.scripts()[runs:]; !slices.Equal(got, []string{"write a 1"}) {
 		t.Errorf("rebuild ran %q, want the first RUN only", got)
 	}
-	two, _, err := st.Image("hit:two")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg2, err := two.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg2 := configOf(t, st, "hit:two")
 	ids := cfg2.RootFS.DiffIDs
 	if len(ids) != 2 || ids[1] != cfg.RootFS.DiffIDs[1] || !st.HasBlob(ids[0]) {
 		t.Errorf("diff_ids: got %v, want a new first layer with a blob and the cached second %s", ids, cfg.RootFS.DiffIDs[1])

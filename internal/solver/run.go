@@ -268,27 +268,18 @@ type commitOptions struct {
 // layer is lazy, named by its cache key and a nonce (lazyLayer) until an image needs
 // it, when ensureBlobs writes its blob and learns its diff_id.
 func (b *builder) commit(ctx context.Context, s *state, upper string, co commitOptions) (layerInfo, *store.LayerDir, error) {
-	epoch := b.opts.SourceDateEpoch
 	if err := b.clamp(upper); err != nil {
 		return layerInfo{}, nil, err
 	}
 	var l layerInfo
+	var err error
 	if !co.Blob {
-		var err error
-		if l, err = lazyLayer(co.Key); err != nil {
-			return layerInfo{}, nil, err
-		}
+		l, err = lazyLayer(co.Key)
 	} else {
-		start := time.Now()
-		h, size, err := b.st.WriteLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: epoch}, nil)
-		b.times.add(layerPart, start)
-		if err != nil {
-			return layerInfo{}, nil, err
-		}
-		if b.opts.Layers != nil {
-			b.opts.Layers.LayerWritten(h)
-		}
-		l = layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}
+		l, err = b.writeLayer(ctx, upper)
+	}
+	if err != nil {
+		return layerInfo{}, nil, err
 	}
 	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), l.DiffID)
 	chains := store.ChainIDs(diffIDs)
@@ -302,6 +293,21 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 		return layerInfo{}, nil, fmt.Errorf("keeping the layer's files: %w", err)
 	}
 	return l, &ld, nil
+}
+
+// writeLayer writes the blob of upper, the layer dir a step made, and
+// tells the build's layer sink.
+func (b *builder) writeLayer(ctx context.Context, upper string) (layerInfo, error) {
+	start := time.Now()
+	h, size, err := b.st.WriteLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}, nil)
+	b.times.add(layerPart, start)
+	if err != nil {
+		return layerInfo{}, err
+	}
+	if b.opts.Layers != nil {
+		b.opts.Layers.LayerWritten(h) // a push can start now
+	}
+	return layerInfo{Blob: h, Size: size, MediaType: types.OCIUncompressedLayer, DiffID: h}, nil
 }
 
 // clamp sets the mtimes in upper later than SOURCE_DATE_EPOCH, when the
