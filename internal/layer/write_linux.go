@@ -6,10 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +42,17 @@ func WriteTar(ctx context.Context, dir string, w io.Writer, opts WriteOptions) (
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return WriteStats{}, fmt.Errorf("%s is not a directory", dir)
 	}
-	if err := tw.walk(dir, ""); err != nil {
+	p := startPrefetch(ctx, dir, opts)
+	defer p.stop()
+	for e := range p.order {
+		<-e.ready
+		err := tw.entry(e)
+		e.release()
+		if err != nil {
+			return tw.stats, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
 		return tw.stats, err
 	}
 	if err := tw.tw.Close(); err != nil {
@@ -71,44 +78,20 @@ type tarWriter struct {
 	stats WriteStats
 }
 
-// walk writes the children of the directory abs, whose tar name is rel
-// ("" for the root), in name order.
-func (t *tarWriter) walk(abs, rel string) error {
-	f, err := os.Open(abs)
-	if err != nil {
-		return fmt.Errorf("reading directory %s: %w", displayName(rel), err)
+// entry writes one path, as read ahead by a prefetcher worker. A
+// directory's children are the entries that follow it.
+func (t *tarWriter) entry(e *entryInfo) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("reading directory %s: %w", displayName(rel), err)
+	if e.err != nil {
+		return e.err
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		if err := t.ctx.Err(); err != nil {
-			return err
-		}
-		childRel := name
-		if rel != "" {
-			childRel = rel + "/" + name
-		}
-		if t.opts.Skip != nil && t.opts.Skip(childRel) {
-			continue
-		}
-		if err := t.entry(filepath.Join(abs, name), childRel); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// entry writes one path and, for a directory, its subtree.
-func (t *tarWriter) entry(abs, rel string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(abs, &st); err != nil {
-		return fmt.Errorf("reading %s: %w", rel, err)
-	}
+	rel, st := e.rel, &e.st
 	format := st.Mode & unix.S_IFMT
+	if e.dir != (format == unix.S_IFDIR) {
+		return fmt.Errorf("%s changed while being read", rel)
+	}
 	if format == unix.S_IFSOCK {
 		return nil
 	}
@@ -140,39 +123,33 @@ func (t *tarWriter) entry(abs, rel string) error {
 		}
 		t.links[id] = rel
 	}
-	if err := t.addXattrs(abs, rel, hdr); err != nil {
-		return err
+	if e.xerr != nil {
+		return fmt.Errorf("%s: %w", rel, e.xerr)
+	}
+	for _, x := range e.xattrs {
+		if hdr.PAXRecords == nil {
+			hdr.PAXRecords = make(map[string]string)
+		}
+		hdr.PAXRecords[xattrPAX+x.name] = string(x.value)
 	}
 	switch format {
 	case unix.S_IFREG:
 		hdr.Typeflag = tar.TypeReg
 		hdr.Size = st.Size
-		return t.writeFile(abs, hdr)
+		return t.writeFile(e, hdr)
 	case unix.S_IFDIR:
 		hdr.Typeflag = tar.TypeDir
 		hdr.Name = rel + "/"
 		if err := t.writeHeader(hdr); err != nil {
 			return err
 		}
-		if t.opts.Format == DiffFormat {
-			opaque, err := isOpaque(abs)
-			if err != nil {
-				return fmt.Errorf("%s: %w", rel, err)
-			}
-			if opaque {
-				if err := t.writeWhiteout(rel + "/" + opaqueMarker); err != nil {
-					return err
-				}
-			}
+		if e.opaque {
+			return t.writeWhiteout(rel + "/" + opaqueMarker)
 		}
-		return t.walk(abs, rel)
+		return nil
 	case unix.S_IFLNK:
-		target, err := os.Readlink(abs)
-		if err != nil {
-			return fmt.Errorf("reading symlink %s: %w", rel, err)
-		}
 		hdr.Typeflag = tar.TypeSymlink
-		hdr.Linkname = target
+		hdr.Linkname = e.target
 	case unix.S_IFIFO:
 		hdr.Typeflag = tar.TypeFifo
 	case unix.S_IFCHR, unix.S_IFBLK:
@@ -186,31 +163,6 @@ func (t *tarWriter) entry(abs, rel string) error {
 		return fmt.Errorf("%s: unknown file type %#o", rel, format)
 	}
 	return t.writeHeader(hdr)
-}
-
-// addXattrs adds the xattrs of abs that belong in a layer to hdr.
-func (t *tarWriter) addXattrs(abs, rel string, hdr *tar.Header) error {
-	names, err := listXattrs(abs)
-	if err != nil {
-		return fmt.Errorf("%s: %w", rel, err)
-	}
-	for _, name := range names {
-		if !storedXattr(name) {
-			continue
-		}
-		v, ok, err := getXattr(abs, name)
-		if err != nil {
-			return fmt.Errorf("%s: %w", rel, err)
-		}
-		if !ok {
-			continue
-		}
-		if hdr.PAXRecords == nil {
-			hdr.PAXRecords = make(map[string]string)
-		}
-		hdr.PAXRecords[xattrPAX+name] = string(v)
-	}
-	return nil
 }
 
 // writeWhiteout writes a whiteout entry with a zeroed header.
@@ -237,17 +189,24 @@ func (t *tarWriter) writeHeader(hdr *tar.Header) error {
 	return nil
 }
 
-// writeFile writes a regular file's header and content, streaming it.
-func (t *tarWriter) writeFile(abs string, hdr *tar.Header) error {
-	f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", hdr.Name, err)
+// writeFile writes a regular file's header and content: the content read
+// ahead, or streamed from the file left open.
+func (t *tarWriter) writeFile(e *entryInfo, hdr *tar.Header) error {
+	if e.ferr != nil {
+		return e.ferr
 	}
-	defer f.Close()
 	if err := t.writeHeader(hdr); err != nil {
 		return err
 	}
-	n, err := copyBuf(t.ctx, t.tw, io.LimitReader(f, hdr.Size), t.buf)
+	var n int64
+	var err error
+	if e.file != nil {
+		n, err = copyBuf(t.ctx, t.tw, io.LimitReader(e.file, hdr.Size), t.buf)
+	} else {
+		var k int
+		k, err = t.tw.Write(e.data)
+		n = int64(k)
+	}
 	t.stats.Bytes += n
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", hdr.Name, err)
