@@ -24,8 +24,8 @@
 #   bench/run.sh --runs 5 --cases bigtree --tools strata,strata-native
 #
 # Cold means: every build cache of that tool cleared, the base image present
-# (strata: --no-cache; docker: `docker builder prune -af` before the build;
-# buildah: --no-cache). Each tool has its own private storage except docker,
+# (strata: --no-cache and `strata builder prune -af` before the build;
+# docker: `docker builder prune -af` before the build; buildah: --no-cache). Each tool has its own private storage except docker,
 # which is the machine's dockerd (started when it is not running); only bench-*
 # images are removed from it.
 set -euo pipefail
@@ -252,10 +252,19 @@ build() {
   esac
 }
 
-# uncache TOOL clears what build cache `build TOOL cold` does not bypass.
+# uncache TOOL clears, untimed, the build cache of TOOL's earlier cold
+# builds. BuildKit needs it: `docker build` has no --no-cache here. strata's
+# --no-cache bypasses its cache, but the prune is done for it too, so that
+# both tools start each cold build from the same state: without the layers
+# of the run before, whose memory the prune frees just before the build.
+# On this bench's machine (a VM whose free memory goes back to the host)
+# that decides what new pages cost: strata's cold hello spent 0.54-1.00 s
+# outside its RUN commands with a prune before each build, 0.87-1.90 s with
+# the store growing from build to build (results/2026-12-06.md).
 uncache() {
   case $1 in
     buildkit) $DOCKER builder prune -af >>"$LOG" 2>&1 ;;
+    strata | strata-native) "$STRATA" builder prune -af >>"$LOG" 2>&1 ;;
   esac
 }
 
