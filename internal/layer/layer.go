@@ -38,7 +38,8 @@ type WriteOptions struct {
 	Clamp *time.Time
 	// Skip, when non-nil, is called with each path relative to the directory,
 	// slash-separated and without a leading slash ("etc/hosts"); true leaves
-	// the path and its subtree out of the tar.
+	// the path and its subtree out of the tar. It is called in tar order,
+	// from one goroutine of WriteTar's own, and may run ahead of the writes.
 	Skip func(rel string) bool
 }
 
