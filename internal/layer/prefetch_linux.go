@@ -2,7 +2,9 @@ package layer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -216,29 +218,20 @@ func (e *entryInfo) readFile() {
 		e.ferr = fmt.Errorf("opening %s: %w", e.rel, err)
 		return
 	}
+	f := os.NewFile(uintptr(fd), e.abs)
 	if e.st.Size > prefetchSmall {
-		e.file = os.NewFile(uintptr(fd), e.abs)
+		e.file = f
 		return
 	}
-	defer unix.Close(fd)
+	defer f.Close()
 	e.buf = smallBufs.Get().(*[]byte)
-	b := (*e.buf)[:e.st.Size]
-	n := 0
-	for n < len(b) {
-		k, err := unix.Read(fd, b[n:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			e.ferr = fmt.Errorf("reading %s: %w", e.rel, err)
-			return
-		}
-		if k == 0 {
-			break
-		}
-		n += k
+	// Shorter than its size: the writer reports the file as shrunk.
+	n, err := io.ReadFull(f, (*e.buf)[:e.st.Size])
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		e.ferr = fmt.Errorf("reading %s: %w", e.rel, err)
+		return
 	}
-	e.data = b[:n]
+	e.data = (*e.buf)[:n]
 }
 
 // storedXattrs returns the xattrs of path that belong in a layer.
