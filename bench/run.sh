@@ -269,6 +269,19 @@ uncache() {
 }
 
 tools() { tr , ' ' <<<"$TOOLS"; }
+# rotated N WORD... prints the words rotated left by N-1, wrapping: run N of
+# a case starts with the Nth tool, so that no tool always runs first or always
+# right after another (on this kind of machine the state one run leaves, the
+# page cache and what the host did with the guest's freed memory, changes
+# the next run's speed by as much as the tools differ).
+rotated() {
+  local n=$1
+  shift
+  local a=("$@") k=${#a[@]} j
+  for j in $(seq 0 $((k - 1))); do
+    printf '%s\n' "${a[$(( (j + n - 1) % k ))]}"
+  done
+}
 # registry_tools are the tools of push and pull, where the snapshotter plays
 # no part: strata-native is left out.
 registry_tools() { tools | tr ' ' '\n' | grep -vx strata-native | tr '\n' ' '; }
@@ -281,7 +294,7 @@ case_hello() {
   local name=$1 file=$2 ctx=$WORK/ctx/hello tool i
   say "$name: cold"
   for i in $(seq "$RUNS"); do
-    for tool in $(tools); do
+    for tool in $(rotated "$i" $(tools)); do
       uncache "$tool"
       timed "$name-cold" "$tool" build "$tool" cold "bench-$name:$tool" "$ctx" "$file" || continue
       outside "$name-cold" "$tool"
@@ -289,14 +302,14 @@ case_hello() {
   done
   say "$name: no-op rebuild"
   for i in $(seq "$RUNS"); do
-    for tool in $(tools); do
+    for tool in $(rotated "$i" $(tools)); do
       timed "$name-noop" "$tool" build "$tool" warm "bench-$name:$tool" "$ctx" "$file" || true
     done
   done
   say "$name: rebuild after editing hello.c"
   for i in $(seq "$RUNS"); do
     printf '/* edit %s %s */\n' "$i" "$(now)" >>"$ctx/hello.c"
-    for tool in $(tools); do
+    for tool in $(rotated "$i" $(tools)); do
       timed "$name-edit" "$tool" build "$tool" warm "bench-$name:$tool" "$ctx" "$file" || true
     done
   done
@@ -306,7 +319,7 @@ case_parallel() {
   local tool i
   say "parallel: three independent 3 s stages"
   for i in $(seq "$RUNS"); do
-    for tool in $(tools); do
+    for tool in $(rotated "$i" $(tools)); do
       uncache "$tool"
       if [ "$tool" = buildah ]; then
         timed parallel buildah "${BUILDAH[@]}" "${BUD[@]}" --no-cache --jobs 3 -q -t bench-parallel:buildah "$WORK/ctx/parallel" || true
@@ -323,12 +336,22 @@ case_parallel() {
 case_bigtree() {
   local tool i mark
   say "bigtree: 20,000 files, 300 MB (a third incompressible) in one RUN"
+  # Every tool removes its own tree of the run before just before its
+  # build, untimed, as strata's prune does: BuildKit's prune alone removes
+  # no layer (the image keeps it), and on this machine a tree removed just
+  # before makes the next one's pages cheap (results/2026-12-06-inodes.md).
   for i in $(seq "$RUNS"); do
-    # The RUN alone, on the host, for reference.
-    rm -rf "$WORK/hosttree"
-    timed bigtree-run host env PATH="$WORK/bbin" /bin/busybox sh bench/bigtree.sh "$WORK/hosttree" || true
-    rm -rf "$WORK/hosttree"
-    for tool in $(tools); do
+    # The RUN alone, on the host, for reference, takes its turn with the
+    # tools.
+    for tool in $(rotated "$i" host $(tools)); do
+      case $tool in
+        host)
+          rm -rf "$WORK/hosttree"
+          timed bigtree-run host env PATH="$WORK/bbin" /bin/busybox sh bench/bigtree.sh "$WORK/hosttree" || true
+          continue ;;
+        strata | strata-native) "$STRATA" rmi "bench-bigtree:$tool" >>"$LOG" 2>&1 || true ;;
+        buildkit) $DOCKER rmi "bench-bigtree:$tool" >>"$LOG" 2>&1 || true ;;
+      esac
       uncache "$tool"
       timed bigtree "$tool" build "$tool" cold "bench-bigtree:$tool" "$WORK/ctx/bigtree" || continue
       outside bigtree "$tool"
@@ -340,6 +363,7 @@ case_bigtree() {
       fi
     done
   done
+  rm -rf "$WORK/hosttree"
 }
 
 # registry starts docker-registry on 127.0.0.1:PORT with empty storage.
@@ -419,7 +443,7 @@ case_pushpull() {
   local tool i
   say "push and pull of the bigtree image (127.0.0.1:$PORT)"
   for i in $(seq "$RUNS"); do
-    for tool in $(registry_tools); do
+    for tool in $(rotated "$i" $(registry_tools)); do
       ensure_bigtree "$tool"
       registry
       if has push "$CASES"; then
@@ -519,6 +543,28 @@ table() {
   fi
 }
 
+# pairs CASE... prints, for each case both strata and BuildKit ran, their
+# times run by run and in how many runs strata's was the lower: on a noisy
+# machine the medians alone do not tell a steady gap from a few slow runs.
+pairs() {
+  local c line
+  for c in "$@"; do
+    line=$(awk -v c="$c" '
+      $1 == c && $2 == "strata" { s[++ns] = $3 }
+      $1 == c && $2 == "buildkit" { k[++nk] = $3 }
+      END {
+        n = ns < nk ? ns : nk
+        if (n == 0) exit
+        for (i = 1; i <= n; i++) {
+          ss = ss (i > 1 ? ", " : "") s[i]; ks = ks (i > 1 ? ", " : "") k[i]
+          if (s[i] + 0 < k[i] + 0) w++
+        }
+        printf "- %s, run by run: strata %s; BuildKit %s; strata lower in %d of %d runs\n", c, ss, ks, w, n
+      }' "$RES")
+    [ -z "$line" ] || echo "$line"
+  done
+}
+
 # snapshotter_table compares strata's snapshotters when strata-native ran.
 snapshotter_table() {
   has strata-native "$TOOLS" || return 0
@@ -589,6 +635,8 @@ main() {
     echo "Load averages (1, 5, 15 min): $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
     echo
     table
+    echo
+    pairs hello-cold hello-cold-outside multi-cold multi-cold-outside bigtree bigtree-runs bigtree-commit
   } >"$WORK/table.md"
   if [ -s "$WORK/failures.txt" ]; then
     { echo; echo "Failed runs (left out of the medians):"; sort "$WORK/failures.txt" | uniq -c | sed 's/^/    /'; } >>"$WORK/table.md"
