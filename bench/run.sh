@@ -226,7 +226,7 @@ setup() {
     DEB=/var/cache/strata-conformance/debian-bookworm-minbase.tar
   if [ ! -s "$DEB" ] && { has hello "$CASES" || has multi "$CASES"; }; then
     say "making debian:bookworm with mmdebstrap"
-    mmdebstrap --variant=minbase bookworm "$DEB.tmp" </dev/null >"$CACHE/mmdebstrap.log" 2>&1
+    mmdebstrap --variant=minbase --format=tar bookworm "$DEB.tmp" </dev/null >"$CACHE/mmdebstrap.log" 2>&1
     mv "$DEB.tmp" "$DEB"
   fi
   import bench-busybox:latest "$CACHE/busybox.tar"
