@@ -284,8 +284,8 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 	diffIDs := append(append([]v1.Hash(nil), s.cfg.RootFS.DiffIDs...), l.DiffID)
 	chains := store.ChainIDs(diffIDs)
 	// The sandbox's overlay was volatile: the upper dir's files may still be
-	// in the page cache only; the blob is synced, and the store checks the
-	// dir after a reboot.
+	// in the page cache only, and so may the blob; the store checks both
+	// when next used after a reboot.
 	start := time.Now()
 	ld, err := b.st.AddUnsyncedLayerDir(chains[len(chains)-1], l.DiffID, upper)
 	b.times.add(commitPart, start)
@@ -299,7 +299,7 @@ func (b *builder) commit(ctx context.Context, s *state, upper string, co commitO
 // tells the build's layer sink.
 func (b *builder) writeLayer(ctx context.Context, upper string) (layerInfo, error) {
 	start := time.Now()
-	h, size, err := b.st.WriteLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}, nil)
+	h, size, err := b.st.WriteKeptLayerBlob(ctx, upper, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}, nil)
 	b.times.add(layerPart, start)
 	if err != nil {
 		return layerInfo{}, err
@@ -359,7 +359,7 @@ func (b *builder) ensureBlobs(ctx context.Context, s *state) error {
 			}
 			continue
 		}
-		h, size, err := b.st.WriteLayerBlob(ctx, ld.Path, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}, nil)
+		h, size, err := b.st.WriteKeptLayerBlob(ctx, ld.Path, layer.WriteOptions{Format: layer.DiffFormat, Clamp: b.opts.SourceDateEpoch}, nil)
 		if err != nil {
 			return fmt.Errorf("layer %d: %w", i+1, err)
 		}
@@ -372,7 +372,7 @@ func (b *builder) ensureBlobs(ctx context.Context, s *state) error {
 // blobFromDir writes the layer tar of the layer dir dir as the blob want,
 // failing if it does not hash to want.
 func (b *builder) blobFromDir(ctx context.Context, dir string, want v1.Hash) error {
-	if _, _, err := b.st.WriteLayerBlob(ctx, dir, layer.WriteOptions{Format: layer.DiffFormat}, &want); err != nil {
+	if _, _, err := b.st.WriteKeptLayerBlob(ctx, dir, layer.WriteOptions{Format: layer.DiffFormat}, &want); err != nil {
 		return fmt.Errorf("layer %s: %w", want, err)
 	}
 	return nil

@@ -156,12 +156,25 @@ func (w *BlobWriter) Digest() v1.Hash {
 // renames it into blobs/sha256 (dropping it if the store has it already). On
 // a mismatch the temporary file is removed and an error returned.
 func (w *BlobWriter) Commit(expected *v1.Hash) (v1.Hash, int64, error) {
+	return w.commit(expected, true)
+}
+
+// CommitUnsynced is Commit without waiting for the blob to reach the disk:
+// the blob is marked unsynced (see markUnsynced) and, should the machine
+// go down before the kernel writes it back, found damaged and dropped when
+// next used after the reboot. For blobs the store can make again: a
+// build's layer, whose blob a build writes again from the layer dir.
+func (w *BlobWriter) CommitUnsynced(expected *v1.Hash) (v1.Hash, int64, error) {
+	return w.commit(expected, false)
+}
+
+func (w *BlobWriter) commit(expected *v1.Hash, durable bool) (v1.Hash, int64, error) {
 	if w.closed {
 		return v1.Hash{}, 0, errors.New("store: commit of a closed blob writer")
 	}
 	got := w.Digest()
 	err := w.flush()
-	if err == nil {
+	if err == nil && durable {
 		err = w.f.Sync()
 	}
 	if cerr := w.f.Close(); err == nil {
@@ -182,11 +195,20 @@ func (w *BlobWriter) Commit(expected *v1.Hash) (v1.Hash, int64, error) {
 		w.committed = true
 		return got, w.n, nil
 	}
+	if !durable {
+		if err := w.s.markUnsynced(got); err != nil {
+			os.Remove(w.f.Name())
+			return v1.Hash{}, 0, err
+		}
+	}
 	if err := os.Rename(w.f.Name(), dst); err != nil {
 		os.Remove(w.f.Name())
 		return v1.Hash{}, 0, fmt.Errorf("storing blob %s: %w", got, err)
 	}
 	w.committed = true
+	if !durable {
+		return got, w.n, nil
+	}
 	if err := syncDir(w.s.path("blobs", "sha256")); err != nil {
 		return v1.Hash{}, 0, err
 	}
@@ -235,8 +257,10 @@ func (s *Store) HasBlob(h v1.Hash) bool {
 	if h.Algorithm != "sha256" || !isHex(h.Hex) {
 		return false
 	}
-	_, err := os.Lstat(s.blobPath(h))
-	return err == nil
+	if _, err := os.Lstat(s.blobPath(h)); err != nil {
+		return false
+	}
+	return s.checkUnsyncedBlob(h)
 }
 
 // BlobSize returns the size in bytes of the blob h.
@@ -260,6 +284,9 @@ func (s *Store) BlobSize(h v1.Hash) (int64, error) {
 func (s *Store) OpenBlob(h v1.Hash) (io.ReadCloser, error) {
 	if err := checkHash(h); err != nil {
 		return nil, err
+	}
+	if !s.checkUnsyncedBlob(h) {
+		return nil, notFound("no such blob: %s (written without a sync before a reboot, it did not survive)", h)
 	}
 	f, err := os.Open(s.blobPath(h))
 	if errors.Is(err, os.ErrNotExist) {

@@ -19,7 +19,7 @@ const (
 	unitCache                  // cache/<key>.json
 	unitMount                  // cachemounts/<id>/…
 	unitTemp                   // tmp/<name>/…
-	unitSize                   // sizes/<hex> and content-sizes/<hex>: caches kept with blob <hex>
+	unitSize                   // sizes/<hex>, content-sizes/<hex>, unsynced-blobs/<hex>: kept with blob <hex>
 	unitHashes                 // context-hashes/<name>: a build context's file hashes
 )
 
@@ -68,7 +68,7 @@ func classify(rel string) unit {
 		return unit{unitMount, parts[1]}
 	case len(parts) >= 2 && parts[0] == "tmp":
 		return unit{unitTemp, parts[1]}
-	case len(parts) == 2 && (parts[0] == "sizes" || parts[0] == "content-sizes"):
+	case len(parts) == 2 && (parts[0] == "sizes" || parts[0] == "content-sizes" || parts[0] == unsyncedBlobs):
 		return unit{unitSize, parts[1]}
 	case len(parts) == 2 && parts[0] == "context-hashes":
 		return unit{unitHashes, parts[1]}
@@ -167,7 +167,7 @@ func (s *Store) unitPath(u unit) []string {
 	case unitTemp:
 		return []string{s.path("tmp", u.name)}
 	case unitSize:
-		return []string{s.path("sizes", u.name), s.path("content-sizes", u.name)}
+		return []string{s.path("sizes", u.name), s.path("content-sizes", u.name), s.path(unsyncedBlobs, u.name)}
 	case unitHashes:
 		return []string{s.path("context-hashes", u.name)}
 	}

@@ -174,7 +174,7 @@ func (s *Store) sweepBlobs(ctx context.Context, keep map[string]bool, st *GCStat
 		st.Blobs++
 		st.Bytes += fi.Size()
 	}
-	for _, dir := range []string{"sizes", "content-sizes"} {
+	for _, dir := range []string{"sizes", "content-sizes", unsyncedBlobs} {
 		ents, err = os.ReadDir(s.path(dir))
 		if err != nil {
 			return fmt.Errorf("listing %s: %w", dir, err)

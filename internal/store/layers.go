@@ -221,6 +221,19 @@ func (s *Store) extractLayer(ctx context.Context, l v1.Layer, chainID, diffID v1
 // is DiffFormat when unset) as a blob, checking it against expected when
 // given, and returns its digest (the layer's diff_id) and size.
 func (s *Store) WriteLayerBlob(ctx context.Context, dir string, opts layer.WriteOptions, expected *v1.Hash) (v1.Hash, int64, error) {
+	return s.writeLayerBlob(ctx, dir, opts, expected, true)
+}
+
+// WriteKeptLayerBlob is WriteLayerBlob for a dir the store keeps as the
+// layer's dir (a build step's): the blob is not synced (CommitUnsynced), as
+// it can be written again from the dir, so that a build does not wait for
+// the disk to take its layers. Should a crash lose both, the store drops
+// them when next used and the step runs again.
+func (s *Store) WriteKeptLayerBlob(ctx context.Context, dir string, opts layer.WriteOptions, expected *v1.Hash) (v1.Hash, int64, error) {
+	return s.writeLayerBlob(ctx, dir, opts, expected, false)
+}
+
+func (s *Store) writeLayerBlob(ctx context.Context, dir string, opts layer.WriteOptions, expected *v1.Hash, durable bool) (v1.Hash, int64, error) {
 	bw, err := s.BlobWriter()
 	if err != nil {
 		return v1.Hash{}, 0, err
@@ -234,7 +247,11 @@ func (s *Store) WriteLayerBlob(ctx context.Context, dir string, opts layer.Write
 	if err := buf.Flush(); err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("writing the layer: %w", err)
 	}
-	h, size, err := bw.Commit(expected)
+	commit := bw.Commit
+	if !durable {
+		commit = bw.CommitUnsynced
+	}
+	h, size, err := commit(expected)
 	if err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("storing the layer: %w", err)
 	}

@@ -66,7 +66,7 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("resolving store root %s: %w", root, err)
 	}
 	s := &Store{root: abs}
-	for _, d := range []string{"blobs/sha256", "layers", "cache", "tmp", "sizes", "content-sizes", "context-hashes"} {
+	for _, d := range []string{"blobs/sha256", "layers", "cache", "tmp", "sizes", "content-sizes", "context-hashes", unsyncedBlobs} {
 		if err := os.MkdirAll(s.path(d), 0o755); err != nil {
 			return nil, fmt.Errorf("creating store directory: %w", err)
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,9 +28,10 @@ func bootID() string {
 // unmount did not sync the whole filesystem). Should the machine go down
 // before the files reach the disk, the dir is checked against its diff_id
 // when next used after the reboot and dropped if it is damaged: it is then
-// extracted again from the layer's blob, which the store syncs, or, for a
-// layer kept without a blob (a build stage that reaches no image), the
-// cache records that need it miss and the step runs again.
+// extracted again from the layer's blob when that survived (a build's blob
+// is not synced either: see WriteKeptLayerBlob), or, for a layer kept
+// without a blob (a build stage that reaches no image) or whose blob was
+// lost too, the cache records that need it miss and the step runs again.
 func (s *Store) AddUnsyncedLayerDir(chainID, diffID v1.Hash, dir string) (LayerDir, error) {
 	return s.addLayerDir(chainID, diffID, dir, bootID())
 }
@@ -57,5 +59,46 @@ func (s *Store) checkUnsynced(ld LayerDir, boot string) bool {
 			os.Remove(tmp)
 		}
 	}
+	return false
+}
+
+// unsyncedBlobs holds a file for each blob committed without a sync
+// (CommitUnsynced), named by the blob's hex digest, holding the boot during
+// which it was written.
+const unsyncedBlobs = "unsynced-blobs"
+
+// markUnsynced records that the blob h is about to be stored without a
+// sync. The mark is synced before the blob gets its name, so that no crash
+// can leave the named blob unmarked.
+func (s *Store) markUnsynced(h v1.Hash) error {
+	dir := s.path(unsyncedBlobs)
+	if err := os.WriteFile(filepath.Join(dir, h.Hex), []byte(bootID()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("marking blob %s unsynced: %w", h, err)
+	}
+	return syncDir(dir)
+}
+
+// checkUnsyncedBlob decides whether the blob h, which the store has, can be
+// used. A blob marked unsynced during this boot is in the page cache: yes.
+// One marked during another boot is hashed once; if it does not match (the
+// machine went down before its pages reached the disk) it is removed and
+// false returned, and a build that needs it writes it again from the layer
+// dir (which the store checks the same way).
+func (s *Store) checkUnsyncedBlob(h v1.Hash) bool {
+	mark := s.path(unsyncedBlobs, h.Hex)
+	b, err := os.ReadFile(mark)
+	if err != nil {
+		return true // never marked, or checked already
+	}
+	if boot := strings.TrimSpace(string(b)); boot != "" && boot == bootID() {
+		return true
+	}
+	p := s.blobPath(h)
+	if got, err := hashFile(p); err == nil && got == h.Hex {
+		os.Remove(mark)
+		return true
+	}
+	os.Remove(p)
+	os.Remove(mark)
 	return false
 }
