@@ -36,9 +36,12 @@
 #   flock /work/heavy.lock bench/scale.sh --runs 3 --cases layers --append
 #   bench/scale.sh --report-only --out bench/results/2026-12-05-scale.md
 #
-# --append keeps the times of earlier runs in $WORK (default: start afresh);
+# --append keeps the times of earlier runs (default: start afresh);
 # --report-only writes the report from them without building; --out names the
-# report (its SVGs are written beside it, <name>-<case>.svg).
+# report (its SVGs are written beside it, <name>-<case>.svg). --fs and --keep
+# are bench/run.sh's (bench/fs.sh): on an ext4 without a journal the stores
+# and a private dockerd go on a journalled ext4 on a loop device, and the
+# times and logs to $WORK.out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -53,7 +56,9 @@ LAYERS_SIZES=${LAYERS_SIZES:-10,60,120}
 BIG_SIZES=${BIG_SIZES:-1,5}
 APPEND=0
 REPORT_ONLY=0
-OUT=
+REPORT=
+FS=${BENCH_FS:-auto}
+KEEP=0
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) RUNS=$2; shift ;;
@@ -61,7 +66,9 @@ while [ $# -gt 0 ]; do
     --tools) TOOLS=$2; shift ;;
     --append) APPEND=1 ;;
     --report-only) REPORT_ONLY=1 ;;
-    --out) OUT=$2; shift ;;
+    --out) REPORT=$2; shift ;;
+    --fs) FS=$2; shift ;;
+    --keep) KEEP=1 ;; # keep the loop file system and the private dockerd
     -h|--help) sed -n '2,44p' "$0"; exit 0 ;;
     *) echo "scale.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -71,29 +78,38 @@ has() { case ",$2," in *",$1,"*) return 0 ;; esac; return 1; }
 say() { printf '%s\n' "$*" >&2; }
 DOCKER=/usr/bin/docker
 export DOCKER_BUILDKIT=1
-RES=$WORK/results.txt # lines: case tool size seconds
-LOG=$WORK/log.txt
-LOAD=$WORK/load.txt  # lines: case start|end uptime's load averages
-RSS=$WORK/rss.txt    # lines: case tool size MB
+# shellcheck source=bench/fs.sh
+. bench/fs.sh
+# The raw times and logs, in OUT (WORK, or beside it with --fs ext4: see
+# bench/fs.sh).
+paths() {
+  RES=$OUT/results.txt # lines: case tool size seconds
+  LOG=$OUT/log.txt
+  LOAD=$OUT/load.txt  # lines: case start|end uptime's load averages
+  RSS=$OUT/rss.txt    # lines: case tool size MB
+}
 BR=$WORK/buildah     # buildah's private storage
 BUILDAH=(buildah --root "$BR/root" --runroot "$BR/run" --storage-driver overlay)
 
 setup() {
-  mkdir -p "$WORK"
+  mount_work
+  paths
   if [ "$APPEND" = 0 ]; then
     : >"$RES"
     : >"$LOAD"
     : >"$RSS"
-    : >"$WORK/failures.txt"
+    : >"$OUT/failures.txt"
   fi
-  touch "$RES" "$LOAD" "$RSS" "$WORK/failures.txt"
+  touch "$RES" "$LOAD" "$RSS" "$OUT/failures.txt"
   : >"$LOG"
   if [ -z "$STRATA" ]; then
-    go build -o "$WORK/strata" ./cmd/strata
-    STRATA=$WORK/strata
+    go build -o "$OUT/strata" ./cmd/strata
+    STRATA=$OUT/strata
   fi
   export STRATA_ROOT=$WORK/sr
-  if has buildkit "$TOOLS" && ! $DOCKER info >/dev/null 2>&1; then
+  if { has buildkit "$TOOLS" || has buildah "$TOOLS"; } && [ "$FS" = ext4 ]; then
+    start_private_dockerd
+  elif has buildkit "$TOOLS" && ! $DOCKER info >/dev/null 2>&1; then
     say "starting dockerd"
     # The daemon outlives the bench: it must not keep the caller's descriptors
     # (a `flock LOCK bench/...` would stay locked until dockerd exits).
@@ -123,7 +139,7 @@ timed() {
   t0=$(date +%s.%N)
   if ! "$@" >>"$LOG" 2>&1; then
     say "FAILED ($c $tool $n): see $LOG"
-    echo "$c $tool $n FAILED" >>"$WORK/failures.txt"
+    echo "$c $tool $n FAILED" >>"$OUT/failures.txt"
     return 1
   fi
   t1=$(date +%s.%N)
@@ -295,7 +311,7 @@ case_report() {
     function runs(x, t) { return ((x, t) in r) ? r[x, t] : 0 }
     END { for (i = 1; i <= n; i++) { x = sz[i]; s = v(x, "strata"); k = v(x, "buildkit")
       q = (s != "-" && k != "-" && k > 0) ? sprintf("%.2f", s / k) : "-"
-      printf "| %s | %s | %s | %s | %s | %s, %s, %s |\n", x, s, k, v(x, "buildah"), q, runs(x, "strata"), runs(x, "buildkit"), runs(x, "buildah") } }' "$WORK/medians.txt"
+      printf "| %s | %s | %s | %s | %s | %s, %s, %s |\n", x, s, k, v(x, "buildah"), q, runs(x, "strata"), runs(x, "buildkit"), runs(x, "buildah") } }' "$OUT/medians.txt"
   echo
   echo "Least-squares slope over the medians, and the cost per $u between neighbouring sizes:"
   echo
@@ -303,8 +319,8 @@ case_report() {
     END { for (t in n) { d = n[t] * sxx[t] - sx[t] * sx[t]; s = d ? (n[t] * sxy[t] - sx[t] * sy[t]) / d : 0
       seg = ""
       for (i = 2; i <= n[t]; i++) seg = seg sprintf("%s%s→%s: %.3f ms", i > 2 ? ", " : "", x[t, i - 1], x[t, i], 1000 * (y[t, i] - y[t, i - 1]) / (x[t, i] - x[t, i - 1]))
-      printf "- %s: %.3f ms per %s (%s)\n", t, s * 1000, u, seg } }' "$WORK/medians.txt" | sort
-  awk '{ print $1, $2, $3, $4 }' "$WORK/medians.txt" | awk -v case="$c" -v xlabel="$c: size ($u)" -f bench/svgplot.awk >"$base-$c.svg"
+      printf "- %s: %.3f ms per %s (%s)\n", t, s * 1000, u, seg } }' "$OUT/medians.txt" | sort
+  awk '{ print $1, $2, $3, $4 }' "$OUT/medians.txt" | awk -v case="$c" -v xlabel="$c: size ($u)" -f bench/svgplot.awk >"$base-$c.svg"
   echo
   echo "![$c]($(basename "$base")-$c.svg)"
   if grep -q "^${c%%-*} " "$LOAD"; then
@@ -316,18 +332,18 @@ case_report() {
 # report writes the medians, slopes and charts.
 report() {
   local out base c
-  out=${OUT:-bench/results/scale-$(date -u +%F-%H%M).md}
+  out=${REPORT:-bench/results/scale-$(date -u +%F-%H%M).md}
   base=${out%.md}
   mkdir -p "$(dirname "$out")"
-  medians >"$WORK/medians.txt"
-  cp "$WORK/medians.txt" "$base-medians.txt"
+  medians >"$OUT/medians.txt"
+  cp "$OUT/medians.txt" "$base-medians.txt"
   {
     echo "# strata scale curves, $(date -u '+%F %H:%M') UTC"
     echo
     echo "Median wall time per point (runs per point in the tables); $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, Linux $(uname -r); strata $(git rev-parse --short HEAD)"
     echo "($("$STRATA" version 2>/dev/null | head -1)); $($DOCKER version --format 'docker {{.Server.Version}}' 2>/dev/null || echo 'docker not running')."
-    echo "Medians: $(basename "$base")-medians.txt (case tool size seconds runs)."
-    for c in $(cut -d' ' -f1 "$WORK/medians.txt" | uniq); do
+    echo "Medians: $(basename "$base")-medians.txt (case tool size seconds runs). Stores on: $(fs_line)."
+    for c in $(cut -d' ' -f1 "$OUT/medians.txt" | uniq); do
       case_report "$c" "$base"
     done
     if [ -s "$RSS" ]; then
@@ -338,10 +354,10 @@ report() {
       echo "| ---: | --- | --- |"
       awk '{ v[$3] = v[$3] (v[$3] == "" ? "" : ", ") $4; if (!($3 in seen)) { seen[$3] = 1; sz[++n] = $3 } } END { for (i = 1; i <= n; i++) printf "| %s | %s | < 200 |\n", sz[i], v[sz[i]] }' "$RSS"
     fi
-    if [ -s "$WORK/failures.txt" ]; then
+    if [ -s "$OUT/failures.txt" ]; then
       echo
       echo "Failures:"
-      sed 's/^/- /' "$WORK/failures.txt"
+      sed 's/^/- /' "$OUT/failures.txt"
     fi
   } >"$out"
   cat "$out"
@@ -361,10 +377,13 @@ run_case() {
 }
 
 if [ "$REPORT_ONLY" = 1 ]; then
-  [ -n "$STRATA" ] || STRATA=$WORK/strata
+  resolve_fs
+  paths
+  [ -n "$STRATA" ] || STRATA=$OUT/strata
   report
   exit 0
 fi
+trap unmount_work EXIT
 setup
 for c in files instrs stages layers big; do
   has "$c" "$CASES" && run_case "$c"
