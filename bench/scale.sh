@@ -329,6 +329,14 @@ case_report() {
   fi
 }
 
+# docker_version prints the server's version (the client alone prints an
+# empty one and fails), or why there is none.
+docker_version() {
+  local v
+  v=$($DOCKER version --format '{{.Server.Version}}' 2>/dev/null) && [ -n "$v" ] || v='? (dockerd not running)'
+  echo "$v"
+}
+
 # report writes the medians, slopes and charts.
 report() {
   local out base c
@@ -341,7 +349,7 @@ report() {
     echo "# strata scale curves, $(date -u '+%F %H:%M') UTC"
     echo
     echo "Median wall time per point (runs per point in the tables); $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, Linux $(uname -r); strata $(git rev-parse --short HEAD)"
-    echo "($("$STRATA" version 2>/dev/null | head -1)); $($DOCKER version --format 'docker {{.Server.Version}}' 2>/dev/null || echo 'docker not running')."
+    echo "($("$STRATA" version 2>/dev/null | head -1)); docker $(docker_version)."
     echo "Medians: $(basename "$base")-medians.txt (case tool size seconds runs). Stores on: $(fs_line)."
     for c in $(cut -d' ' -f1 "$OUT/medians.txt" | uniq); do
       case_report "$c" "$base"
