@@ -1,7 +1,7 @@
-# bench/fs.sh - sourced by bench/run.sh and bench/scale.sh: where the
-# tools' stores live. The caller sets WORK, FS (auto, ext4 or host), KEEP
-# (1: leave the file system and the private dockerd for the next run),
-# DOCKER (the client, to which mount_work adds the private socket) and
+# bench/fs.sh - sourced by bench/run.sh, bench/scale.sh and bench/pull.sh:
+# where the tools' stores live. The caller sets WORK, FS (auto, ext4 or
+# host), KEEP (1: leave the file system and the private dockerd for the next
+# run), DOCKER (the client, to which mount_work adds the private socket) and
 # say(); mount_work sets OUT, where the caller's log and raw times go.
 #
 # The tools' stores live in WORK. --fs ext4 makes WORK a new ext4 of mkfs's
@@ -87,16 +87,20 @@ start_private_dockerd() {
   exit 1
 }
 
+# stop_private_dockerd stops the dockerd start_private_dockerd started.
+stop_private_dockerd() {
+  [ -s "$WORK/dx/pid" ] || return 0
+  local pid
+  pid=$(cat "$WORK/dx/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+}
+
 # unmount_work stops the private dockerd and removes the loop file system
 # (left as it is with --keep).
 unmount_work() {
   [ "$FS" = ext4 ] && [ "$KEEP" = 0 ] || return 0
-  if [ -s "$WORK/dx/pid" ]; then
-    local pid
-    pid=$(cat "$WORK/dx/pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-  fi
+  stop_private_dockerd
   mountpoint -q "$WORK" || return 0
   local dev
   dev=$(findmnt -no SOURCE --target "$WORK")

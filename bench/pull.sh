@@ -14,7 +14,10 @@
 # 50 MB of random bytes, 50 MB of text and 2,000 small files). Each run
 # starts cold: strata's store is removed; docker's image is removed and
 # `docker image prune -af` run. The registry's blobs stay in the page cache,
-# so the network is loopback and the figures measure the client.
+# so the network is loopback and the figures measure the client. The stores
+# go where bench/run.sh's go (bench/fs.sh; BENCH_FS=auto|ext4|host): on an
+# ext4 without a journal, a journalled ext4 on a loop device, with the
+# results and log in $BENCH_WORK.out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,20 +29,26 @@ DEB=${DEB:-/var/cache/strata-conformance/debian-bookworm-minbase.tar}
 BUSYBOX=${BUSYBOX:-/var/cache/strata/busybox.tar}
 STRATA=${STRATA:-}
 DOCKER=/usr/bin/docker
+FS=${BENCH_FS:-auto}
+KEEP=0
 say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/fs.sh
+. bench/fs.sh
 
-mkdir -p "$WORK"
-RES=$WORK/results.txt # lines: image tool seconds
-: >"$RES"
-LOG=$WORK/log
-: >"$LOG"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_private_dockerd
   umount "$WORK"/docker/overlay2/*/merged 2>/dev/null || true
+  unmount_work
 }
 trap cleanup EXIT
+mount_work
+RES=$OUT/results.txt # lines: image tool seconds
+: >"$RES"
+LOG=$OUT/log
+: >"$LOG"
 
 if [ -z "$STRATA" ]; then
   go build -o "$WORK/strata" ./cmd/strata
@@ -64,18 +73,15 @@ EOF
 docker-registry serve "$WORK/registry/config.yml" >>"$LOG" 2>&1 &
 PIDS+=($!)
 
-# A private dockerd (its own data root, socket and exec root).
-rm -rf "$WORK/docker" "$WORK/dx"
-mkdir -p "$WORK/docker" "$WORK/dx"
-echo '{}' >"$WORK/daemon.json"
-SOCK=$WORK/dx/docker.sock
-dockerd --data-root "$WORK/docker" --exec-root "$WORK/dx/x" --pidfile "$WORK/dx/pid" \
-  -H "unix://$SOCK" --config-file "$WORK/daemon.json" --bridge=none --iptables=false \
-  --ip6tables=false --storage-driver=overlay2 >"$WORK/dockerd.log" 2>&1 &
-PIDS+=($!)
-D=("$DOCKER" -H "unix://$SOCK")
-for _ in $(seq 90); do "${D[@]}" version >/dev/null 2>&1 && break; sleep 1; done
-"${D[@]}" version >/dev/null
+# A private dockerd (its own data root, socket and exec root), on either
+# file system.
+if [ "$FS" = host ]; then
+  stop_private_dockerd
+  rm -rf "$WORK/docker" "$WORK/dx"
+  DOCKER="$DOCKER -H unix://$WORK/dx/docker.sock"
+fi
+start_private_dockerd
+read -ra D <<<"$DOCKER"
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$PORT/v2/" >/dev/null && break; sleep 0.1; done
 
 # The images, pushed by strata from a store of their own.
