@@ -13,22 +13,41 @@
 #   odawknull  head | od | awk computing the names, writing nothing
 #   files20k   awk creating 20,000 files of one line, no pipeline
 #
-# It needs what bench/run.sh sets up: bench-busybox in strata's store
-# (STRATA_ROOT) and in dockerd, which must be running. STRATA is the strata
-# binary (default: built from this checkout into a temporary dir).
+# The stores go where bench/run.sh's go (bench/fs.sh; BENCH_FS=auto|ext4|
+# host, BENCH_WORK): on an ext4 without a journal, a journalled ext4 on a
+# loop device with a private dockerd; otherwise the machine's dockerd, which
+# must be running. strata's store is $BENCH_WORK/sr; bench-busybox (from
+# busybox-static, scripts/mkbusybox.sh) is imported into both when missing.
+# Before each build the tool's cache and its last image are removed (strata
+# builder prune and image prune, docker builder prune and image prune), so
+# that neither keeps the other's advantage. STRATA is the strata binary
+# (default: built from this checkout).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
 DOCKER=/usr/bin/docker
 export DOCKER_BUILDKIT=1
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+WORK=${BENCH_WORK:-/tmp/bench-phases}
+FS=${BENCH_FS:-auto}
+KEEP=0
+say() { printf '%s\n' "$*" >&2; }
+# shellcheck source=bench/fs.sh
+. bench/fs.sh
+trap unmount_work EXIT
+mount_work
+[ "$FS" = ext4 ] && start_private_dockerd
+work=$WORK/phases
+rm -rf "$work"
+mkdir -p "$work"
 if [ -z "${STRATA:-}" ]; then
   go build -o "$work/strata" ./cmd/strata
   STRATA=$work/strata
 fi
-"$STRATA" inspect bench-busybox >/dev/null || { echo "bench-busybox is not in strata's store (run bench/run.sh first)" >&2; exit 1; }
-$DOCKER image inspect bench-busybox >/dev/null || { echo "bench-busybox is not in dockerd (run bench/run.sh first)" >&2; exit 1; }
+export STRATA_ROOT=$WORK/sr
+bb=/var/cache/strata/busybox.tar
+[ -s "$bb" ] || scripts/mkbusybox.sh "$bb"
+"$STRATA" inspect bench-busybox >/dev/null 2>&1 || "$STRATA" import "$bb" bench-busybox >/dev/null
+$DOCKER image inspect bench-busybox >/dev/null 2>&1 || $DOCKER import "$bb" bench-busybox >/dev/null
 
 mkdir "$work/ctx"
 cat >"$work/ctx/phases.sh" <<'EOF'
@@ -64,9 +83,11 @@ printf 'FROM bench-busybox\nCOPY phases.sh /\nRUN sh /phases.sh\n' >"$work/ctx/D
 echo "# bigtree phases, $(date -u '+%F %H:%M') UTC, strata $(git rev-parse --short HEAD), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq "$runs"); do
   "$STRATA" builder prune -af >/dev/null
+  "$STRATA" image prune -f >/dev/null
   sync
   echo "strata   $("$STRATA" build --no-cache --progress plain "$work/ctx" 2>&1 | grep -o 'phases .*')"
   $DOCKER builder prune -af >/dev/null
+  $DOCKER image prune -f >/dev/null
   sync
   echo "buildkit $($DOCKER build --network host --progress plain "$work/ctx" 2>&1 | grep -o 'phases .*')"
 done

@@ -53,7 +53,7 @@ mount_work() {
   local asked=$FS
   resolve_fs
   [ "$FS" = ext4 ] || return 0
-  [ "$asked" = ext4 ] || say "WORK is on an ext4 without a journal: using a journalled ext4 on a loop device (--fs host to not)"
+  [ "$asked" = ext4 ] || say "WORK is on an ext4 without a journal: using a journalled ext4 on a loop device (--fs host or BENCH_FS=host to not)"
   DOCKER="$DOCKER -H unix://$WORK/dx/docker.sock"
   mountpoint -q "$WORK" && return 0 # left mounted by a run with --keep
   local img=${WORK%/}.img dev
