@@ -162,8 +162,9 @@ func (w *BlobWriter) Commit(expected *v1.Hash) (v1.Hash, int64, error) {
 // CommitUnsynced is Commit without waiting for the blob to reach the disk:
 // the blob is marked unsynced (see markUnsynced) and, should the machine
 // go down before the kernel writes it back, found damaged and dropped when
-// next used after the reboot. For blobs the store can make again: a
-// build's layer, whose blob a build writes again from the layer dir.
+// next used after the reboot. For blobs a build can make again: a build
+// step's layer (the step's cache record, which names the blob, then misses
+// and the step runs again).
 func (w *BlobWriter) CommitUnsynced(expected *v1.Hash) (v1.Hash, int64, error) {
 	return w.commit(expected, false)
 }

@@ -225,10 +225,10 @@ func (s *Store) WriteLayerBlob(ctx context.Context, dir string, opts layer.Write
 }
 
 // WriteKeptLayerBlob is WriteLayerBlob for a dir the store keeps as the
-// layer's dir (a build step's): the blob is not synced (CommitUnsynced), as
-// it can be written again from the dir, so that a build does not wait for
-// the disk to take its layers. Should a crash lose both, the store drops
-// them when next used and the step runs again.
+// layer's dir (a build step's): the blob is not synced (CommitUnsynced), so
+// that a build does not wait for the disk to take its layers. Should a crash
+// lose the blob, the store drops it when next used after the reboot, and the
+// next build that needs it runs the step again.
 func (s *Store) WriteKeptLayerBlob(ctx context.Context, dir string, opts layer.WriteOptions, expected *v1.Hash) (v1.Hash, int64, error) {
 	return s.writeLayerBlob(ctx, dir, opts, expected, false)
 }

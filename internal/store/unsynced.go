@@ -82,8 +82,8 @@ func (s *Store) markUnsynced(h v1.Hash) error {
 // used. A blob marked unsynced during this boot is in the page cache: yes.
 // One marked during another boot is hashed once; if it does not match (the
 // machine went down before its pages reached the disk) it is removed and
-// false returned, and a build that needs it writes it again from the layer
-// dir (which the store checks the same way).
+// false returned: the cache records that name it miss, and the next build
+// that needs it runs the step again (TestBlobLostInACrash).
 func (s *Store) checkUnsyncedBlob(h v1.Hash) bool {
 	mark := s.path(unsyncedBlobs, h.Hex)
 	b, err := os.ReadFile(mark)
