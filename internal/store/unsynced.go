@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -14,14 +15,16 @@ import (
 // added without its files being synced to disk.
 const unsyncedFile = "unsynced"
 
-// bootID returns this boot's id, or "" where the kernel does not say.
-func bootID() string {
+// bootID returns this boot's id, or "" where the kernel does not say. It
+// is read once per process: HasBlob and HasLayerDir compare it with a mark
+// on every call.
+var bootID = sync.OnceValue(func() string {
 	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
-}
+})
 
 // AddUnsyncedLayerDir is AddLayerDir for a dir whose files may not be on
 // disk yet (a build's overlay upper dir, mounted volatile so that its
