@@ -15,8 +15,8 @@
 #
 # The stores go where bench/run.sh's go (bench/fs.sh; BENCH_FS=auto|ext4|
 # host, BENCH_WORK): on an ext4 without a journal, a journalled ext4 on a
-# loop device with a private dockerd; otherwise the machine's dockerd, which
-# must be running. strata's store is $BENCH_WORK/sr; bench-busybox (from
+# loop device with a private dockerd; otherwise the machine's dockerd
+# (started when it is not running). strata's store is $BENCH_WORK/sr; bench-busybox (from
 # busybox-static, scripts/mkbusybox.sh) is imported into both when missing.
 # Before each build the tool's cache and its last image are removed (strata
 # builder prune and image prune, docker builder prune and image prune), so
@@ -35,7 +35,7 @@ say() { printf '%s\n' "$*" >&2; }
 . bench/fs.sh
 trap unmount_work EXIT
 mount_work
-[ "$FS" = ext4 ] && start_private_dockerd
+start_dockerd
 work=$WORK/phases
 rm -rf "$work"
 mkdir -p "$work"

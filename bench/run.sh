@@ -110,16 +110,8 @@ setup() {
     STRATA=$WORK/strata
   fi
   export STRATA_ROOT=$SR
-  if { has buildkit "$TOOLS" || has buildah "$TOOLS"; } && [ "$FS" = ext4 ]; then
-    start_private_dockerd
-  elif has buildkit "$TOOLS" || has buildah "$TOOLS"; then
-    if ! $DOCKER info >/dev/null 2>&1; then
-      say "starting dockerd"
-      # The daemon outlives the bench: it must not keep the caller's descriptors
-      # (a `flock LOCK bench/...` would stay locked until dockerd exits).
-      nohup dockerd --experimental --storage-driver=overlay2 </dev/null >/tmp/dockerd.log 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
-      for _ in $(seq 60); do $DOCKER info >/dev/null 2>&1 && break; sleep 1; done
-    fi
+  if has buildkit "$TOOLS" || has buildah "$TOOLS"; then
+    start_dockerd
   fi
 
   # Base images: busybox (scripts/mkbusybox.sh) and debian:bookworm
